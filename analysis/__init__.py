@@ -1,0 +1,1 @@
+"""Turn finished study runs into tables, plots and reports."""

@@ -1,0 +1,126 @@
+"""q1 report: the report's sections 2.1 to 2.4 as tables, plus its plots.
+
+Sections compare one factor at a time per cell, the other factors held at
+the report's reference setting (MSE, Adam, no dropout); means and standard
+deviations are over seeds. Every table ends with the persistence baseline
+(tomorrow = today) on the same test days.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from analysis import plots
+from analysis.results import RunResults, latest_checkpoint, load_run
+from analysis.tables import mean_pm_std, summarize, write_table
+from trainables.common import metrics as M
+from trainables.common.metrics import per_target
+
+C = "config/"
+REFERENCE = {"loss": "mse", "optimizer": "adam", "dropout": 0.0}
+SECTIONS = {  # file stem: (title, factor compared per cell)
+    "s2_1_cells": ("2.1 Cells compared: test error and training time", None),
+    "s2_2_loss": ("2.2 MSE vs MAPE loss, per cell", "loss"),
+    "s2_3_optimizer": ("2.3 Optimizers, per cell", "optimizer"),
+    "s2_4_dropout": ("2.4 Dropout, per cell", "dropout"),
+}
+PREDICTIONS_FILE = "predictions.csv"
+
+
+def tickers_of(frame: pd.DataFrame) -> list[str]:
+    prefix = M.TEST_MAPE + "/"
+    return [c[len(prefix):] for c in frame.columns if c.startswith(prefix)]
+
+
+def test_metrics(tickers: list[str]) -> list[str]:
+    names = [per_target(m, t) for m in (M.TEST_RMSE, M.TEST_MAE, M.TEST_MAPE) for t in tickers]
+    return names + [M.TEST_MAPE, M.TIME_TOTAL]
+
+
+def section_table(trials: pd.DataFrame, factor: str | None) -> pd.DataFrame | None:
+    """One factor per cell at the reference setting of the others; None if absent."""
+    done = trials.dropna(subset=[M.TEST_MAPE])
+    keep = pd.Series(True, index=done.index)
+    for key, value in REFERENCE.items():
+        if key != factor and C + key in done:
+            keep &= done[C + key] == value
+    rows = done[keep]
+    if rows.empty or (factor and (C + factor not in rows or rows[C + factor].nunique() < 2)):
+        return None
+    by = [C + "cell"] + ([C + factor] if factor else [])
+    tickers = tickers_of(rows)
+    table = mean_pm_std(summarize(rows, by, test_metrics(tickers)))
+    table.index = table.index.map(lambda k: " / ".join(map(str, k if isinstance(k, tuple) else (k,))))
+    table.loc["persistence (tomorrow = today)"] = persistence_row(rows, tickers, table.columns)
+    table.index.name = " / ".join(c[len(C):] for c in by)
+    return table.rename(columns=lambda c: c.removeprefix("test/"))
+
+
+def persistence_row(rows: pd.DataFrame, tickers: list[str], columns) -> list[str]:
+    values = {}
+    for m, base in ((M.TEST_RMSE, M.BASELINE_TEST_RMSE), (M.TEST_MAE, M.BASELINE_TEST_MAE), (M.TEST_MAPE, M.BASELINE_TEST_MAPE)):
+        for t in tickers:
+            values[per_target(m, t)] = rows[per_target(base, t)].mean()
+        values[m] = rows[base].mean()
+    return [f"{values[c]:.3f}" if c in values else "" for c in columns]
+
+
+def best_per_cell(trials: pd.DataFrame) -> pd.DataFrame:
+    """The trial with the lowest final validation MAPE for each cell."""
+    done = trials.dropna(subset=[M.VAL_MAPE])
+    return done.loc[done.groupby(C + "cell")[M.VAL_MAPE].idxmin()]
+
+
+def top_trials(trials: pd.DataFrame, n: int = 10) -> pd.DataFrame:
+    cols = [c for c in trials.columns if c.startswith(C) and trials[c].nunique() > 1]
+    shown = trials.sort_values(M.VAL_MAPE).head(n)
+    return shown[cols + [M.VAL_MAPE, M.TEST_MAPE, M.BASELINE_TEST_MAPE, M.TIME_TOTAL]].round(4).set_index(cols or None)
+
+
+def write_report(run_dir: str | Path, results: RunResults | None = None) -> list[Path]:
+    """Write tables/ and plots/ and report.md into ``run_dir``; return the paths."""
+    run_dir = Path(run_dir)
+    results = results or load_run(run_dir)
+    trials = results.trials
+    written: list[Path] = []
+    parts = ["# q1: stock forecasting\n"]
+    for stem, (title, factor) in SECTIONS.items():
+        table = section_table(trials, factor)
+        if table is None:
+            continue
+        note = "Mean ± std over seeds; prices in dollars, MAPE in %; reference setting " + ", ".join(
+            f"{k}={v}" for k, v in REFERENCE.items() if k != factor)
+        written += write_table(table, run_dir / "tables" / stem, title, note)
+        parts.append(written[-2].read_text())
+    top = top_trials(trials)
+    written += write_table(top, run_dir / "tables" / "top_trials", "Best trials by validation MAPE")
+    parts.append(written[-2].read_text())
+    written += write_plots(run_dir, results)
+    parts += [f"![{p.stem}](plots/{p.name})\n" for p in written if p.suffix == ".png"]
+    report = run_dir / "report.md"
+    report.write_text("\n".join(parts))
+    return [report] + written
+
+
+def write_plots(run_dir: Path, results: RunResults) -> list[Path]:
+    out_dir = run_dir / "plots"
+    written = []
+    prices_csv = run_dir / "prices.csv"
+    if prices_csv.exists():
+        written.append(plots.price_history(pd.read_csv(prices_csv, index_col=0, parse_dates=True), out_dir / "price_history.png"))
+    best = best_per_cell(results.trials)
+    if best.empty:
+        return written
+    curves = results.history[results.history["trial_id"].isin(best["trial_id"])]
+    labels = dict(zip(best["trial_id"], best[C + "cell"]))
+    written += plots.loss_curves(curves, labels, out_dir)
+    predictions = {}
+    for _, row in best.iterrows():
+        ckpt = latest_checkpoint(row["trial_dir"])
+        if ckpt is not None and (ckpt / PREDICTIONS_FILE).exists():
+            predictions[row[C + "cell"]] = pd.read_csv(ckpt / PREDICTIONS_FILE, parse_dates=["date"])
+    if predictions:
+        written += plots.real_vs_predicted(predictions, out_dir)
+    return written

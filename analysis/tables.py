@@ -1,0 +1,55 @@
+"""Grouped summaries written as Markdown and CSV."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+
+def summarize(frame: pd.DataFrame, by: list[str], metrics: list[str]) -> pd.DataFrame:
+    """Mean, std and count of each metric per group (std is NaN for one seed)."""
+    present = [m for m in metrics if m in frame.columns]
+    grouped = frame.groupby(by, sort=True, dropna=False)[present]
+    out = pd.concat({"mean": grouped.mean(), "std": grouped.std(ddof=1)}, axis=1)
+    out[("n", "")] = grouped.size()
+    return out
+
+
+def mean_pm_std(summary: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """Render ``summarize`` output as 'mean ± std' strings, one column a metric."""
+    means, stds = summary["mean"], summary["std"]
+    cells = {
+        m: [
+            f"{mu:.{digits}f}" if pd.isna(sd) else f"{mu:.{digits}f} ± {sd:.{digits}f}"
+            for mu, sd in zip(means[m], stds[m])
+        ]
+        for m in means.columns
+    }
+    shown = pd.DataFrame(cells, index=means.index)
+    shown["n"] = summary[("n", "")].to_numpy()
+    return shown
+
+
+def write_table(table: pd.DataFrame, stem: Path, title: str, note: str = "") -> list[Path]:
+    """``stem.md`` (readable) and ``stem.csv`` (for tools)."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    md, csv = stem.with_suffix(".md"), stem.with_suffix(".csv")
+    text = f"## {title}\n\n" + (f"{note}\n\n" if note else "") + to_markdown(table) + "\n"
+    md.write_text(text)
+    table.to_csv(csv)
+    return [md, csv]
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    """A GitHub-style Markdown table of ``table`` (index first).
+
+    pandas' own ``to_markdown`` needs a newer ``tabulate`` than some data
+    packages allow, and a plain table needs nothing more than this.
+    """
+    index_name = table.index.name or ""
+    header = [index_name] + [str(c) for c in table.columns]
+    rows = [[str(i)] + ["" if pd.isna(v) else str(v) for v in row] for i, row in zip(table.index, table.to_numpy())]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Studies: search spaces, Tune and run configs, and a CLI per question."""

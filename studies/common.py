@@ -1,0 +1,127 @@
+"""What every study shares: CLI flags, Ray start-up, running or resuming a Tuner.
+
+A study module declares its search space and trainable; this module turns
+the command line into ``TuneConfig``/``RunConfig`` and runs it, on a local
+Ray sized to the machine or on the cluster named by ``--address`` or
+``RAY_ADDRESS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ray import tune
+
+DEFAULT_STORAGE = "results"
+STUDY_FILE = "study.json"
+
+
+def base_parser(description: str, default_name: str) -> argparse.ArgumentParser:
+    """Flags every study accepts; a study adds its own data and model flags."""
+    p = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    g = p.add_argument_group("search")
+    g.add_argument("--search", choices=("grid", "optuna"), default="grid",
+                   help="grid: the report's factorial grid; optuna: TPE search with ASHA early stopping")
+    g.add_argument("--num-samples", type=int, default=20, help="trials for --search optuna")
+    g.add_argument("--seeds", type=int, default=1, help="repeats of every grid point with seeds 0..K-1")
+    g.add_argument("--smoke-test", action="store_true", help="a few tiny trials in seconds, to check the set-up")
+    g = p.add_argument_group("resources")
+    g.add_argument("--cpus-per-trial", type=float, default=1.0, help="CPUs reserved per trial")
+    g.add_argument("--gpus-per-trial", type=float, default=0.0,
+                   help="GPUs per trial; fractions (0.5) pack several trials on one GPU")
+    g.add_argument("--max-concurrent", type=int, default=0, help="trials at once (0: as many as resources allow)")
+    g.add_argument("--address", default=None,
+                   help="Ray cluster to join (default: RAY_ADDRESS if set, else a local Ray on this machine)")
+    g = p.add_argument_group("output")
+    g.add_argument("--storage-path", default=DEFAULT_STORAGE,
+                   help="folder, shared file system or s3:// / gs:// URI for results and checkpoints")
+    g.add_argument("--name", default=default_name, help="run name: results go to STORAGE_PATH/NAME")
+    g.add_argument("--resume", action="store_true",
+                   help="continue the interrupted run STORAGE_PATH/NAME: finished trials are kept")
+    g.add_argument("--max-failures", type=int, default=0, help="retries of a failed trial from its last checkpoint")
+    return p
+
+
+def fail(message: str) -> None:
+    """One line on stderr and exit status 2: the CLI's answer to bad input."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def check_common_args(args: argparse.Namespace) -> None:
+    if args.cpus_per_trial <= 0:
+        fail("--cpus-per-trial must be positive")
+    if args.gpus_per_trial < 0:
+        fail("--gpus-per-trial cannot be negative")
+    if args.seeds < 1 or args.num_samples < 1:
+        fail("--seeds and --num-samples must be at least 1")
+
+
+def storage_uri(path: str) -> str:
+    """Absolute local path, or an object-store URI unchanged (Ray needs either)."""
+    return path if "://" in path else str(Path(path).expanduser().resolve())
+
+
+def run_dir(args: argparse.Namespace) -> str:
+    return f"{storage_uri(args.storage_path).rstrip('/')}/{args.name}"
+
+
+def init_ray(args: argparse.Namespace) -> None:
+    """Join the cluster given by --address / RAY_ADDRESS, else start a local Ray."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    address = args.address or os.environ.get("RAY_ADDRESS")
+    # Workers must import trainables/ and studies/ wherever they run: ship the
+    # project with the job unless a cluster already installed it.
+    project = str(Path(__file__).resolve().parents[1])
+    env = {"env_vars": {"PYTHONPATH": project}} if not address else None
+    ray.init(address=address, runtime_env=env, include_dashboard=False, log_to_driver=True)
+
+
+def resources(args: argparse.Namespace) -> dict[str, float]:
+    return {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial}
+
+
+def run_study(
+    args: argparse.Namespace,
+    trainable: Callable[..., Any],
+    param_space: dict[str, Any],
+    tune_config: tune.TuneConfig,
+    checkpoint_config: tune.CheckpointConfig | None = None,
+    callbacks: list[Any] | None = None,
+) -> tune.ResultGrid:
+    """Fit (or, with --resume, restore and finish) the study's Tuner."""
+    init_ray(args)
+    trainable = tune.with_resources(trainable, resources(args))
+    path = run_dir(args)
+    if args.resume:
+        if not tune.Tuner.can_restore(path):
+            fail(f"--resume: no interrupted run at {path}")
+        print(f"Resuming {path}")
+        tuner = tune.Tuner.restore(path, trainable, resume_unfinished=True, resume_errored=True, param_space=param_space)
+    else:
+        run_config = tune.RunConfig(
+            name=args.name,
+            storage_path=storage_uri(args.storage_path),
+            failure_config=tune.FailureConfig(max_failures=args.max_failures),
+            checkpoint_config=checkpoint_config or tune.CheckpointConfig(num_to_keep=2),
+            callbacks=callbacks,
+        )
+        tuner = tune.Tuner(trainable, param_space=param_space, tune_config=tune_config, run_config=run_config)
+    return tuner.fit()
+
+
+def write_study_file(path: str, info: dict[str, Any]) -> None:
+    """Record which study made a run folder, so analysis can read it back alone."""
+    if "://" in path:
+        return
+    Path(path).mkdir(parents=True, exist_ok=True)
+    Path(path, STUDY_FILE).write_text(json.dumps(info, indent=2, default=str))

@@ -1,0 +1,1 @@
+"""Ray Tune trainables, one package per task; shared plumbing in ``common``."""

@@ -1,0 +1,1 @@
+"""Plumbing shared by every task: config checks, metric names, checkpoints, runtime."""

@@ -1,0 +1,86 @@
+"""Checks shared by the task configs.
+
+Every task has one frozen dataclass whose ``__post_init__`` calls
+``validate_fields`` and then its own range checks, so a bad value fails when
+the trial starts (or before the study starts, when the study builds one)
+with a message that names the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+import typing
+from collections.abc import Iterable
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A config value that cannot be used, with the field named."""
+
+
+def validate_fields(cfg: Any) -> None:
+    """Check and normalise each field's type from its annotation.
+
+    Values arrive from Ray Tune and Optuna as numpy scalars, from JSON as
+    lists instead of tuples and as ints where floats are meant; they are
+    converted here so that the frozen config holds plain Python values.
+    """
+    hints = typing.get_type_hints(type(cfg))
+    for field in dataclasses.fields(cfg):
+        value = getattr(cfg, field.name)
+        fixed = _coerce(field.name, value, hints[field.name])
+        if fixed is not value:
+            object.__setattr__(cfg, field.name, fixed)
+
+
+def _coerce(name: str, value: Any, hint: Any) -> Any:
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        if isinstance(value, str) or not isinstance(value, Iterable):
+            raise ConfigError(f"{name}: expected a list of values, got {value!r}")
+        (inner, *_rest) = typing.get_args(hint)
+        return tuple(_coerce(name, v, inner) for v in value)
+    if hint is bool:
+        if isinstance(value, (bool,)) or type(value).__name__ == "bool_":
+            return bool(value)
+        raise ConfigError(f"{name}: expected true or false, got {value!r}")
+    if hint is int:
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            return int(value)
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise ConfigError(f"{name}: expected an integer, got {value!r}")
+    if hint is float:
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{name}: expected a number, got {value!r}")
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{name}: expected a string, got {value!r}")
+    return value
+
+
+def check_choice(name: str, value: Any, choices: Iterable[Any]) -> None:
+    choices = tuple(choices)
+    if value not in choices:
+        raise ConfigError(f"{name}: {value!r} is not one of {', '.join(map(str, choices))}")
+
+
+def check_range(
+    name: str, value: float, low: float | None = None, high: float | None = None,
+    *, low_inclusive: bool = True, high_inclusive: bool = True,
+) -> None:
+    """Raise unless ``low <= value <= high`` (bounds optional, each may be open)."""
+    too_low = low is not None and (value < low if low_inclusive else value <= low)
+    too_high = high is not None and (value > high if high_inclusive else value >= high)
+    if too_low or too_high:
+        lo = "" if low is None else f"{'[' if low_inclusive else '('}{low}"
+        hi = "" if high is None else f"{high}{']' if high_inclusive else ')'}"
+        raise ConfigError(f"{name}: {value!r} is outside {lo or '(-inf'}, {hi or 'inf)'}")
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """Plain dict (tuples as lists) for checkpoints and JSON."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()}

@@ -1,0 +1,26 @@
+"""Test-only fault injection, to prove that retries resume from checkpoints."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ray import tune
+
+MARKER = ".fault_injected"
+
+
+def maybe_crash(fail_at_epoch: int, epoch: int) -> None:
+    """Kill this worker process at ``fail_at_epoch``, once per trial.
+
+    The marker lives in the trial's folder, which outlives the process, so
+    the retried trial gets past the same epoch. ``os._exit`` skips every
+    clean-up, as a real crash (OOM kill, lost node) would.
+    """
+    if fail_at_epoch < 0 or epoch != fail_at_epoch:
+        return
+    marker = Path(tune.get_context().get_trial_dir()) / MARKER
+    if marker.exists():
+        return
+    marker.write_text(str(epoch))
+    os._exit(1)

@@ -1,0 +1,46 @@
+"""Metric names, defined once.
+
+Trainables report them, studies select on them and analysis reads them, so a
+rename happens here and nowhere else. Names are namespaced by the data split
+(``train/``, ``val/``, ``test/``) or by what they measure (``time/``,
+``baseline/``). A metric for one target (a ticker, a class) hangs below its
+base name: ``per_target(VAL_MAPE, "GOOG") == "val/mape/GOOG"``.
+"""
+
+EPOCH = "epoch"
+TRAINING_ITERATION = "training_iteration"  # Ray's own counter of reports
+
+TRAIN_LOSS = "train/loss"
+VAL_LOSS = "val/loss"
+TEST_LOSS = "test/loss"
+
+# Regression (q1), in the data's own units (prices), averaged over targets
+# unless taken per target.
+VAL_RMSE = "val/rmse"
+VAL_MAE = "val/mae"
+VAL_MAPE = "val/mape"
+TEST_RMSE = "test/rmse"
+TEST_MAE = "test/mae"
+TEST_MAPE = "test/mape"
+
+# The naive forecast (tomorrow = today) on the same test days.
+BASELINE_TEST_RMSE = "baseline/persistence/test/rmse"
+BASELINE_TEST_MAE = "baseline/persistence/test/mae"
+BASELINE_TEST_MAPE = "baseline/persistence/test/mape"
+
+# Classification and language modelling (q2, q3).
+TRAIN_ACC = "train/acc"
+VAL_ACC = "val/acc"
+VAL_BPC = "val/bpc"
+VAL_MACRO_F1 = "val/macro_f1"
+TEST_ACC = "test/acc"
+TEST_MACRO_F1 = "test/macro_f1"
+TEST_WEIGHTED_F1 = "test/weighted_f1"
+
+TIME_EPOCH = "time/epoch_s"
+TIME_TOTAL = "time/total_s"
+
+
+def per_target(name: str, target: str) -> str:
+    """Name of ``name`` measured for one target, e.g. ``val/mape/GOOG``."""
+    return f"{name}/{target}"

@@ -1,0 +1,68 @@
+"""The q1 trial's config: one frozen dataclass, every field documented."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from trainables.common.config import ConfigError, check_choice, check_range, validate_fields
+
+CELLS = ("rnn", "lstm", "gru")
+LOSSES = ("mse", "mape")
+OPTIMIZERS = ("adam", "adagrad", "rmsprop")
+FIELDS = ("open", "high", "low", "close", "adj_close", "volume")
+
+
+@dataclass(frozen=True)
+class StockConfig:
+    cell: str = "lstm"
+    """Recurrent cell: rnn, lstm or gru."""
+    hidden_size: int = 64
+    """Units per recurrent layer (the report: 64)."""
+    num_layers: int = 2
+    """Stacked recurrent layers (the report: 2)."""
+    dropout: float = 0.0
+    """Dropout between the recurrent layers and before the head (the report: 0 or 0.1)."""
+    loss: str = "mse"
+    """Training loss: mse on scaled prices, or mape on prices (see trainables/stock/metrics.py)."""
+    optimizer: str = "adam"
+    """adam, adagrad or rmsprop."""
+    lr: float = 1e-3
+    """Learning rate (Keras' default for all three optimizers)."""
+    epochs: int = 100
+    """Passes over the training windows (the report: 100)."""
+    batch_size: int = 64
+    """Windows per step. Keras' default is 32; 64 trains the full grid in
+    about 2/3 of the time (benchmarks/RESULTS.md) with the same errors."""
+    window: int = 30
+    """Past days the model sees to predict the next day."""
+    features: tuple[str, ...] = ("close",)
+    """Price fields fed per ticker; all six reproduce the report's 12 inputs."""
+    val_fraction: float = 0.15
+    """Share of the target days, after the training part, for validation."""
+    test_fraction: float = 0.15
+    """Share of the target days, at the end, held out for the final test."""
+    seed: int = 0
+    """Seeds initialisation and shuffling; studies repeat trials over seeds."""
+    checkpoint_every: int = 10
+    """Epochs between checkpoints; the last epoch is always checkpointed."""
+    fail_at_epoch: int = -1
+    """Test only: kill the worker once at this epoch (-1: never)."""
+
+    def __post_init__(self) -> None:
+        validate_fields(self)
+        check_choice("cell", self.cell, CELLS)
+        check_choice("loss", self.loss, LOSSES)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        for name in ("hidden_size", "num_layers", "epochs", "batch_size", "checkpoint_every"):
+            check_range(name, getattr(self, name), 1)
+        check_range("window", self.window, 2)
+        check_range("dropout", self.dropout, 0.0, 1.0, high_inclusive=False)
+        check_range("lr", self.lr, 0.0, low_inclusive=False)
+        check_range("val_fraction", self.val_fraction, 0.0, 0.5, low_inclusive=False)
+        check_range("test_fraction", self.test_fraction, 0.0, 0.5, low_inclusive=False)
+        if not self.features:
+            raise ConfigError("features: name at least one of " + ", ".join(FIELDS))
+        for f in self.features:
+            check_choice("features", f, FIELDS)
+        if "close" not in self.features:
+            raise ConfigError("features: must include close, the field being predicted")

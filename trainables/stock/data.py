@@ -1,0 +1,260 @@
+"""q1 data: load daily prices, validate them, split by time, scale, window.
+
+Sources: the embedded ``bokeh_sampledata`` prices (offline default), a folder
+of per-ticker Yahoo Finance CSVs, one long ``date,ticker,close`` CSV, or
+Yahoo Finance itself through ``yfinance``. Every problem raises ``DataError``
+naming the source and what is wrong, before any trial starts.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from trainables.common.errors import DataError
+from trainables.stock.config import FIELDS, StockConfig
+
+EMBEDDED = "embedded"
+YAHOO = "yahoo"
+
+
+def load_prices(
+    source: str | Path = EMBEDDED,
+    tickers: tuple[str, ...] = ("GOOG", "AAPL"),
+    start: str | None = None,
+    end: str | None = None,
+) -> pd.DataFrame:
+    """Daily prices of ``tickers`` on their common dates.
+
+    Returns a frame indexed by date with ``(ticker, field)`` columns, sorted
+    by date and restricted to ``[start, end]``.
+    """
+    if not tickers:
+        raise DataError("no tickers given")
+    source = str(source)
+    if source == EMBEDDED:
+        per_ticker, origin = _read_embedded(tickers), "embedded prices"
+    elif source == YAHOO:
+        per_ticker, origin = _read_yahoo(tickers, start, end), "Yahoo Finance"
+    else:
+        path = Path(source)
+        if not path.exists():
+            raise DataError(f"{path}: no such file or folder")
+        per_ticker = _read_folder(path, tickers) if path.is_dir() else _read_long_csv(path, tickers)
+        origin = str(path)
+    frames = {t: _clean(df, where) for t, (df, where) in per_ticker.items()}
+    prices = _align(frames, origin)
+    if start is not None or end is not None:
+        prices = prices.loc[pd.Timestamp(start) if start else None: pd.Timestamp(end) if end else None]
+    if prices.empty:
+        raise DataError(f"{origin}: no rows between {start or 'the start'} and {end or 'the end'}")
+    return prices
+
+
+def _read_embedded(tickers: tuple[str, ...]) -> dict[str, tuple[pd.DataFrame, str]]:
+    from bokeh_sampledata import stocks
+
+    out = {}
+    for t in tickers:
+        table = getattr(stocks, t, None)
+        if not isinstance(table, dict):
+            known = sorted(n for n in dir(stocks) if n.isupper() and isinstance(getattr(stocks, n), dict))
+            raise DataError(f"embedded prices: unknown ticker {t!r} (available: {', '.join(known)})")
+        out[t] = (pd.DataFrame(table), f"embedded prices [{t}]")
+    return out
+
+
+def _read_folder(folder: Path, tickers: tuple[str, ...]) -> dict[str, tuple[pd.DataFrame, str]]:
+    out = {}
+    for t in tickers:
+        path = folder / f"{t}.csv"
+        if not path.exists():
+            found = sorted(p.stem for p in folder.glob("*.csv"))
+            raise DataError(f"{path}: no such file (unknown ticker {t!r}; found: {', '.join(found) or 'no CSVs'})")
+        out[t] = (_read_csv(path), str(path))
+    return out
+
+
+def _read_long_csv(path: Path, tickers: tuple[str, ...]) -> dict[str, tuple[pd.DataFrame, str]]:
+    df = _read_csv(path)
+    _require_columns(df, ("date", "ticker", "close"), str(path))
+    df["ticker"] = df["ticker"].astype(str)
+    out = {}
+    for t in tickers:
+        part = df[df["ticker"] == t]
+        if part.empty:
+            found = sorted(df["ticker"].unique())
+            raise DataError(f"{path}: unknown ticker {t!r} (found: {', '.join(found)})")
+        out[t] = (part.drop(columns="ticker"), f"{path} [{t}]")
+    return out
+
+
+def _read_yahoo(tickers: tuple[str, ...], start: str | None, end: str | None) -> dict[str, tuple[pd.DataFrame, str]]:
+    try:
+        import yfinance
+    except ImportError as exc:
+        raise DataError("Yahoo Finance: install the yahoo extra (pip install -e '.[yahoo]')") from exc
+    out = {}
+    for t in tickers:
+        try:
+            df = yfinance.download(t, start=start, end=end, auto_adjust=False, progress=False)
+        except Exception as exc:  # yfinance raises many kinds when offline
+            raise DataError(f"Yahoo Finance: cannot download {t} ({exc.__class__.__name__}: {exc})") from exc
+        if df is None or df.empty:
+            raise DataError(f"Yahoo Finance: no data for {t} (offline, or unknown ticker)")
+        if isinstance(df.columns, pd.MultiIndex):
+            df.columns = df.columns.get_level_values(0)
+        out[t] = (df.reset_index(), f"Yahoo Finance [{t}]")
+    return out
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        df = pd.read_csv(path)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot read as CSV ({exc})") from exc
+    df.columns = [str(c).strip().lower().replace(" ", "_") for c in df.columns]
+    return df
+
+
+def _require_columns(df: pd.DataFrame, columns: tuple[str, ...], origin: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise DataError(f"{origin}: missing column(s) {', '.join(missing)} (have: {', '.join(df.columns)})")
+
+
+def _clean(df: pd.DataFrame, origin: str) -> pd.DataFrame:
+    """Validate one ticker's table; return it indexed by date, sorted."""
+    df = df.rename(columns=lambda c: str(c).strip().lower().replace(" ", "_"))
+    _require_columns(df, ("date", "close"), origin)
+    dates = pd.to_datetime(df["date"], errors="coerce")
+    if dates.isna().any():
+        row = int(dates.isna().to_numpy().argmax())
+        raise DataError(f"{origin}: unreadable date {df['date'].iloc[row]!r} in row {row + 2}")
+    fields = [f for f in FIELDS if f in df.columns]
+    values = df[fields].apply(pd.to_numeric, errors="coerce")
+    for f in fields:
+        bad = values[f].isna()
+        if bad.any():
+            row = int(bad.to_numpy().argmax())
+            raise DataError(f"{origin}: non-numeric {f} {df[f].iloc[row]!r} on {df['date'].iloc[row]}")
+        floor_ok = values[f] >= 0 if f == "volume" else values[f] > 0
+        if not floor_ok.all():
+            row = int((~floor_ok).to_numpy().argmax())
+            kind = "negative" if f == "volume" else "non-positive"
+            raise DataError(f"{origin}: {kind} {f} {values[f].iloc[row]} on {df['date'].iloc[row]}")
+    values.index = pd.DatetimeIndex(dates, name="date")
+    dup = values.index.duplicated()
+    if dup.any():
+        raise DataError(f"{origin}: duplicate date {values.index[dup][0].date()} ({int(dup.sum())} duplicates)")
+    if not values.index.is_monotonic_increasing:
+        warnings.warn(f"{origin}: dates were not in order; sorted them", stacklevel=3)
+        values = values.sort_index()
+    return values
+
+
+def _align(frames: dict[str, pd.DataFrame], origin: str) -> pd.DataFrame:
+    """Join tickers on dates where all of them trade.
+
+    Before the youngest ticker's first day and after the first ticker's last
+    day a ticker simply did not exist; inside that common span, a date one
+    ticker has and another lacks is a gap in the data, and an error.
+    """
+    first = max(df.index[0] for df in frames.values())
+    last = min(df.index[-1] for df in frames.values())
+    spans = {t: df.loc[first:last] for t, df in frames.items()}
+    every = sorted(set().union(*(set(df.index) for df in spans.values())))
+    for t, df in spans.items():
+        missing = len(every) - len(df)
+        if missing:
+            gap = next(d for d in every if d not in df.index)
+            raise DataError(f"{origin}: {t} has {missing} date(s) the other tickers have (first {gap.date()}): gaps in one ticker only")
+    common = set.intersection(*(set(df.columns) for df in spans.values()))
+    fields = [f for f in FIELDS if f in common]
+    return pd.concat({t: df[fields] for t, df in spans.items()}, axis=1, names=["ticker", "field"])
+
+
+def split_sizes(n_rows: int, cfg: StockConfig) -> tuple[int, int, int]:
+    """Target days in the train, validation and test parts.
+
+    A target day needs ``window`` days before it, so the first ``window``
+    rows are inputs only. The remaining days are split in time order.
+    """
+    n_targets = n_rows - cfg.window
+    n_val = int(n_targets * cfg.val_fraction)
+    n_test = int(n_targets * cfg.test_fraction)
+    n_train = n_targets - n_val - n_test
+    if n_val < 1 or n_test < 1 or n_train < max(cfg.batch_size, cfg.window):
+        need = cfg.window + int(np.ceil(max(cfg.batch_size, cfg.window) / (1 - cfg.val_fraction - cfg.test_fraction)))
+        need = max(need, cfg.window + int(np.ceil(1 / min(cfg.val_fraction, cfg.test_fraction))))
+        raise DataError(
+            f"{n_rows} rows are too few for a {cfg.window}-day window and "
+            f"{cfg.val_fraction:.0%}/{cfg.test_fraction:.0%} validation/test parts: need at least {need}"
+        )
+    return n_train, n_val, n_test
+
+
+@dataclass(frozen=True)
+class StockData:
+    """Scaled series and the target days of each part, ready for batching.
+
+    ``x`` holds every input column scaled to [0, 1] on the training part
+    only (no look-ahead); windows are views into it, gathered per batch.
+    """
+
+    x: torch.Tensor  # (days, tickers * fields), scaled
+    y: torch.Tensor  # (days, tickers), scaled closes
+    y_min: torch.Tensor  # price = y * y_scale + y_min
+    y_scale: torch.Tensor
+    close: torch.Tensor  # (days, tickers), prices
+    dates: pd.DatetimeIndex
+    tickers: tuple[str, ...]
+    window: int
+    train: torch.Tensor  # target day indices
+    val: torch.Tensor
+    test: torch.Tensor
+
+    def inputs(self, days: torch.Tensor) -> torch.Tensor:
+        """Windows ending the day before each target day: (batch, window, features)."""
+        views = self.x.unfold(0, self.window, 1)  # (days - window + 1, features, window), no copy
+        return views[days - self.window].transpose(1, 2)
+
+    def to_prices(self, y: torch.Tensor) -> torch.Tensor:
+        return y * self.y_scale.to(y.device) + self.y_min.to(y.device)
+
+
+def make_splits(prices: pd.DataFrame, cfg: StockConfig) -> StockData:
+    """Chronological split, scaler fit on the training part, windows as views."""
+    tickers = tuple(dict.fromkeys(prices.columns.get_level_values("ticker")))
+    missing = [f for f in cfg.features if f not in prices.columns.get_level_values("field")]
+    if missing:
+        raise DataError(f"the data has no {', '.join(missing)} column (have: {', '.join(sorted(set(prices.columns.get_level_values('field'))))})")
+    n_train, n_val, n_test = split_sizes(len(prices), cfg)
+    cols = [(t, f) for t in tickers for f in cfg.features]
+    raw = prices[cols].to_numpy(dtype=np.float64)
+    fit_rows = cfg.window + n_train  # rows the training windows and targets touch
+    lo, hi = raw[:fit_rows].min(axis=0), raw[:fit_rows].max(axis=0)
+    scale = np.where(hi > lo, hi - lo, 1.0)
+    x = (raw - lo) / scale
+    close_cols = [cols.index((t, "close")) for t in tickers]
+    first = cfg.window
+    bounds = np.cumsum([first, n_train, n_val, n_test])
+    days = torch.arange(len(prices))
+    return StockData(
+        x=torch.tensor(x, dtype=torch.float32),
+        y=torch.tensor(x[:, close_cols], dtype=torch.float32),
+        y_min=torch.tensor(lo[close_cols], dtype=torch.float32),
+        y_scale=torch.tensor(scale[close_cols], dtype=torch.float32),
+        close=torch.tensor(raw[:, close_cols], dtype=torch.float32),
+        dates=pd.DatetimeIndex(prices.index),
+        tickers=tickers,
+        window=cfg.window,
+        train=days[bounds[0]:bounds[1]],
+        val=days[bounds[1]:bounds[2]],
+        test=days[bounds[2]:bounds[3]],
+    )
