@@ -78,6 +78,9 @@ def init_ray(args: argparse.Namespace) -> None:
 
     if ray.is_initialized():
         return
+    # Checkpointing every few epochs in many short trials trips Tune's warning
+    # about frequent experiment snapshots; they are small, so it is noise here.
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     address = args.address or os.environ.get("RAY_ADDRESS")
     # Workers must import trainables/ and studies/ wherever they run: ship the
     # project with the job unless a cluster already installed it.

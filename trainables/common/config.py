@@ -14,6 +14,8 @@ import typing
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
+
 
 class ConfigError(ValueError):
     """A config value that cannot be used, with the field named."""
@@ -42,7 +44,7 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
         (inner, *_rest) = typing.get_args(hint)
         return tuple(_coerce(name, v, inner) for v in value)
     if hint is bool:
-        if isinstance(value, (bool,)) or type(value).__name__ == "bool_":
+        if isinstance(value, (bool, np.bool_)):
             return bool(value)
         raise ConfigError(f"{name}: expected true or false, got {value!r}")
     if hint is int:

@@ -115,7 +115,8 @@ def _read_yahoo(tickers: tuple[str, ...], start: str | None, end: str | None) ->
 
 def _read_csv(path: Path) -> pd.DataFrame:
     try:
-        df = pd.read_csv(path)
+        # Keep "n/a" and friends as text so an error can quote what the file says.
+        df = pd.read_csv(path, keep_default_na=False)
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: cannot read as CSV ({exc})") from exc
     df.columns = [str(c).strip().lower().replace(" ", "_") for c in df.columns]
@@ -142,7 +143,9 @@ def _clean(df: pd.DataFrame, origin: str) -> pd.DataFrame:
         bad = values[f].isna()
         if bad.any():
             row = int(bad.to_numpy().argmax())
-            raise DataError(f"{origin}: non-numeric {f} {df[f].iloc[row]!r} on {df['date'].iloc[row]}")
+            raw = df[f].iloc[row]
+            shown = "(empty)" if pd.isna(raw) or raw == "" else repr(raw)
+            raise DataError(f"{origin}: non-numeric {f} {shown} on {df['date'].iloc[row]}")
         floor_ok = values[f] >= 0 if f == "volume" else values[f] > 0
         if not floor_ok.all():
             row = int((~floor_ok).to_numpy().argmax())

@@ -1,0 +1,114 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from tests.helpers import synthetic_prices, write_folder, yahoo_frame
+from trainables.common.errors import DataError
+from trainables.stock.config import StockConfig
+from trainables.stock.data import load_prices, make_splits
+
+
+def test_embedded_prices_are_goog_and_aapl_on_common_dates():
+    prices = load_prices()
+    assert list(dict.fromkeys(prices.columns.get_level_values("ticker"))) == ["GOOG", "AAPL"]
+    assert prices.index[0] == pd.Timestamp("2004-08-19")  # GOOG's first day; AAPL trades earlier
+    assert prices.index[-1] == pd.Timestamp("2013-03-01")
+    assert prices.index.is_monotonic_increasing and not prices.isna().any().any()
+
+
+def test_start_and_end_select_the_period():
+    prices = load_prices(start="2010-01-01", end="2010-12-31")
+    assert prices.index[0].year == prices.index[-1].year == 2010
+
+
+def test_folder_of_yahoo_csvs(tmp_path):
+    prices = load_prices(write_folder(tmp_path / "px"), ("GOOG", "AAPL"))
+    assert prices.shape == (120, 12)
+    assert prices[("AAPL", "close")].iloc[0] == pytest.approx(yahoo_frame(base=200.0, seed=1)["Close"].iloc[0])
+
+
+def test_long_csv(tmp_path):
+    rows = [(d, t, 10.0 + i) for i, d in enumerate(pd.bdate_range("2020-01-01", periods=50).strftime("%Y-%m-%d"))
+            for t in ("X", "Y")]
+    path = tmp_path / "long.csv"
+    pd.DataFrame(rows, columns=["date", "ticker", "close"]).to_csv(path, index=False)
+    prices = load_prices(path, ("Y", "X"))
+    assert list(prices.columns) == [("Y", "close"), ("X", "close")]
+    assert len(prices) == 50
+
+
+def _folder_with(tmp_path, goog: pd.DataFrame):
+    folder = write_folder(tmp_path / "px")
+    goog.to_csv(folder / "GOOG.csv", index=False)
+    return folder
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda df: df.drop(columns="Close"), r"GOOG\.csv: missing column\(s\) close"),
+    (lambda df: df.assign(Close=df["Close"].astype(object).where(df.index != 5, "n/a")), r"GOOG\.csv: non-numeric close 'n/a'"),
+    (lambda df: df.assign(Close=df["Close"].where(df.index != 7, -3.0)), r"GOOG\.csv: non-positive close -3\.0"),
+    (lambda df: pd.concat([df, df.iloc[[10]]]), r"GOOG\.csv: duplicate date"),
+    (lambda df: df.drop(index=[40, 41]), r"GOOG has 2 date\(s\) the other tickers have .*gaps in one ticker only"),
+    (lambda df: df.assign(Date=df["Date"].where(df.index != 3, "not a date")), r"unreadable date 'not a date'"),
+])
+def test_bad_input_is_one_clear_line(tmp_path, edit, message):
+    folder = _folder_with(tmp_path, edit(yahoo_frame()))
+    with pytest.raises(DataError, match=message) as err:
+        load_prices(folder, ("GOOG", "AAPL"))
+    assert "\n" not in str(err.value)
+
+
+def test_missing_file_and_unknown_ticker(tmp_path):
+    with pytest.raises(DataError, match="nope.csv: no such file or folder"):
+        load_prices(tmp_path / "nope.csv")
+    with pytest.raises(DataError, match=r"MSFT\.csv: no such file \(unknown ticker 'MSFT'; found: AAPL, GOOG\)"):
+        load_prices(write_folder(tmp_path / "px"), ("GOOG", "MSFT"))
+    with pytest.raises(DataError, match="embedded prices: unknown ticker 'TSLA'"):
+        load_prices("embedded", ("TSLA",))
+
+
+def test_unsorted_dates_are_sorted_with_a_warning(tmp_path):
+    folder = _folder_with(tmp_path, yahoo_frame().iloc[::-1])
+    with pytest.warns(UserWarning, match="not in order; sorted"):
+        prices = load_prices(folder, ("GOOG", "AAPL"))
+    assert prices.index.is_monotonic_increasing
+
+
+def test_too_few_rows_for_window_and_splits():
+    with pytest.raises(DataError, match="too few for a 30-day window"):
+        make_splits(synthetic_prices(n=60), StockConfig())
+
+
+def test_splits_are_chronological_and_cover_every_target_day():
+    prices = synthetic_prices(n=200)
+    data = make_splits(prices, StockConfig(window=30, batch_size=16))
+    parts = torch.cat([data.train, data.val, data.test])
+    assert parts.tolist() == list(range(30, 200))
+    assert data.train.max() < data.val.min() and data.val.max() < data.test.min()
+    assert len(data.val) == len(data.test) == int(170 * 0.15)
+
+
+def test_scaler_sees_only_the_training_part():
+    prices = synthetic_prices(n=200)
+    cfg = StockConfig(window=30, batch_size=16)
+    before = make_splits(prices, cfg)
+    shocked = prices.copy()
+    shocked.iloc[int(before.val[0]):] *= 10.0  # the future changes wildly
+    after = make_splits(shocked, cfg)
+    fit = int(before.val[0])
+    assert torch.equal(before.x[:fit], after.x[:fit])
+    assert torch.equal(before.y_min, after.y_min) and torch.equal(before.y_scale, after.y_scale)
+    assert before.x[:fit].min() == 0.0 and before.x[:fit].max() == 1.0
+
+
+def test_windows_are_views_ending_the_day_before_the_target():
+    data = make_splits(synthetic_prices(n=200), StockConfig(window=30, batch_size=16))
+    days = data.test[:3]
+    batch = data.inputs(days)
+    assert batch.shape == (3, 30, 2)
+    for row, day in zip(batch, days):
+        assert torch.equal(row, data.x[day - 30:day])
+    assert data.x.unfold(0, 30, 1).data_ptr() == data.x.data_ptr()  # no copy per window
+    close = data.to_prices(data.y[days])
+    assert np.allclose(close.numpy(), data.close[days].numpy(), rtol=1e-5)
