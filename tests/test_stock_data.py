@@ -112,3 +112,18 @@ def test_windows_are_views_ending_the_day_before_the_target():
     assert data.x.unfold(0, 30, 1).data_ptr() == data.x.data_ptr()  # no copy per window
     close = data.to_prices(data.y[days])
     assert np.allclose(close.numpy(), data.close[days].numpy(), rtol=1e-5)
+
+
+def test_yahoo_offline_is_a_clear_error(monkeypatch):
+    import sys
+    import types
+
+    def download(*args, **kwargs):
+        raise ConnectionError("Failed to resolve 'query2.finance.yahoo.com'")
+
+    monkeypatch.setitem(sys.modules, "yfinance", types.SimpleNamespace(download=download))
+    with pytest.raises(DataError, match=r"Yahoo Finance: cannot download GOOG \(ConnectionError"):
+        load_prices("yahoo", ("GOOG",))
+    monkeypatch.setitem(sys.modules, "yfinance", None)  # not installed
+    with pytest.raises(DataError, match=r"install the yahoo extra"):
+        load_prices("yahoo", ("GOOG",))

@@ -50,3 +50,12 @@ def test_help_explains_the_flags(capsys):
     out = capsys.readouterr().out
     for flag in ("--smoke-test", "--search", "--data", "--gpus-per-trial", "--storage-path", "--resume"):
         assert flag in out
+
+
+def test_optuna_search_with_asha(ray_cluster, tmp_path):
+    results = q1.main(["--search", "optuna", "--num-samples", "2", "--epochs", "2", "--window", "10",
+                       "--storage-path", str(tmp_path), "--name", "tpe"])
+    assert len(results) == 2 and not results.errors
+    configs = [r.config for r in results]
+    assert all(1e-4 <= c["lr"] <= 1e-2 and c["window"] in (10, 20, 30, 60) for c in configs)
+    assert (tmp_path / "tpe" / "tables" / "top_trials.md").exists()
