@@ -1,0 +1,79 @@
+"""Weights & Biases at the edge of a study: one Ray Tune callback, online or offline.
+
+``--wandb`` attaches Ray's ``WandbLoggerCallback``: one W&B run per trial
+(named after the trial, grouped by the study run), with its config and every
+reported metric. Without an API key or without a network the runs are
+written offline into each trial's folder and can be uploaded later with
+``wandb sync``. The key is read by wandb from its usual places (the
+``WANDB_API_KEY`` variable or ``wandb login``) and never passed through the
+study's files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+from typing import Any
+
+WANDB_HOST = ("api.wandb.ai", 443)
+
+
+def add_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("tracking")
+    g.add_argument("--wandb", action="store_true",
+                   help="log trials to Weights & Biases (offline, for a later `wandb sync`, without key or network)")
+    g.add_argument("--wandb-project", default=None,
+                   help="W&B project (default: WANDB_PROJECT, else rnn-studies)")
+
+
+def has_api_key() -> bool:
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    try:
+        import wandb
+
+        return bool(wandb.api.api_key)
+    except Exception:  # no login stored, or wandb cannot read its settings
+        return False
+
+
+def reachable(host: tuple[str, int] = WANDB_HOST, timeout: float = 3.0) -> bool:
+    try:
+        with socket.create_connection(host, timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def choose_mode() -> tuple[str, str]:
+    """(mode, reason): the user's WANDB_MODE if set, else online only with a key and a network."""
+    if os.environ.get("WANDB_MODE"):
+        return os.environ["WANDB_MODE"], "WANDB_MODE is set"
+    if not has_api_key():
+        return "offline", "no W&B API key (set WANDB_API_KEY or run `wandb login`)"
+    if not reachable():
+        return "offline", f"cannot reach {WANDB_HOST[0]}"
+    return "online", "API key found and W&B reachable"
+
+
+def callbacks(args: argparse.Namespace, run_dir: str) -> tuple[list[Any], dict[str, Any] | None]:
+    """The W&B callback for ``--wandb`` (none without it) and what to record in provenance."""
+    if not getattr(args, "wandb", False):
+        return [], None
+    try:
+        from ray.air.integrations.wandb import WandbLoggerCallback
+        import wandb  # noqa: F401
+    except ImportError:
+        raise SystemExit("error: --wandb needs the wandb package: pip install -e '.[wandb]'") from None
+    project = args.wandb_project or os.environ.get("WANDB_PROJECT") or "rnn-studies"
+    mode, reason = choose_mode()
+    if mode == "offline":
+        os.environ["WANDB_MODE"] = "offline"  # Ray's set-up then skips its API key check
+        print(f"W&B: offline mode ({reason}). Runs are saved in each trial's folder; upload them later with:\n"
+              f"  wandb sync {run_dir}/*/wandb/offline-run-*")
+    else:
+        print(f"W&B: logging to project {project!r}, group {args.name!r} ({reason})")
+    callback = WandbLoggerCallback(project=project, group=args.name, mode=mode, log_config=False)
+    return [callback], {"project": project, "group": args.name, "mode": mode}
+
