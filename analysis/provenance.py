@@ -71,7 +71,8 @@ def fingerprint(source: Any) -> str | None:
 
         if isinstance(source, (pd.DataFrame, pd.Series)):
             h.update(pd.util.hash_pandas_object(source, index=True).to_numpy().tobytes())
-            h.update(",".join(map(str, getattr(source, "columns", [source.name]))).encode())
+            names = source.columns if isinstance(source, pd.DataFrame) else [source.name]
+            h.update(",".join(map(str, names)).encode())
             return h.hexdigest()
     except ImportError:
         pass

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 from typing import Any
 
-WANDB_HOST = ("api.wandb.ai", 443)
+from analysis.wandb_report import choose_mode
 
 
 def add_flags(p: argparse.ArgumentParser) -> None:
@@ -25,36 +24,6 @@ def add_flags(p: argparse.ArgumentParser) -> None:
                    help="log trials to Weights & Biases (offline, for a later `wandb sync`, without key or network)")
     g.add_argument("--wandb-project", default=None,
                    help="W&B project (default: WANDB_PROJECT, else rnn-studies)")
-
-
-def has_api_key() -> bool:
-    if os.environ.get("WANDB_API_KEY"):
-        return True
-    try:
-        import wandb
-
-        return bool(wandb.api.api_key)
-    except Exception:  # no login stored, or wandb cannot read its settings
-        return False
-
-
-def reachable(host: tuple[str, int] = WANDB_HOST, timeout: float = 3.0) -> bool:
-    try:
-        with socket.create_connection(host, timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def choose_mode() -> tuple[str, str]:
-    """(mode, reason): the user's WANDB_MODE if set, else online only with a key and a network."""
-    if os.environ.get("WANDB_MODE"):
-        return os.environ["WANDB_MODE"], "WANDB_MODE is set"
-    if not has_api_key():
-        return "offline", "no W&B API key (set WANDB_API_KEY or run `wandb login`)"
-    if not reachable():
-        return "offline", f"cannot reach {WANDB_HOST[0]}"
-    return "online", "API key found and W&B reachable"
 
 
 def callbacks(args: argparse.Namespace, run_dir: str) -> tuple[list[Any], dict[str, Any] | None]:

@@ -63,16 +63,16 @@ def test_holm_known_values():
     assert stats.holm([0.3, 0.6]) == pytest.approx([0.6, 0.6])
 
 
-def test_holm_can_turn_a_significant_comparison_inconclusive():
+def test_holm_can_turn_significant_comparisons_inconclusive():
     b = np.zeros(6)
-    strong = stats.paired(b - np.array([2.0, 2.1, 1.9, 2.0, 2.2, 1.8]), b)
-    weak_a = np.array([-0.5, 0.1, -0.6, -0.2, -0.4, -0.1])
-    weak = stats.paired(weak_a, b)
-    assert 0.025 < weak.p_t < 0.05  # significant alone, not after doubling
-    claim = finalize(Claim("q1", "k", "t", [Comparison("s", -1, strong), Comparison("w", -1, weak)]))
-    assert claim.comparisons[0].verdict == SUPPORTED
-    assert claim.comparisons[1].verdict == INCONCLUSIVE
-    assert claim.verdict == INCONCLUSIVE
+    first = stats.paired(np.array([-0.5, 0.1, -0.6, -0.2, -0.4, -0.3]), b)
+    second = stats.paired(np.array([-0.5, 0.1, -0.6, -0.2, -0.4, -0.1]), b)
+    assert first.p_t < 0.05 and second.p_t < 0.05 and first.ci_high < 0  # each significant alone
+    claim = finalize(Claim("q1", "k", "t", [Comparison("a", -1, first), Comparison("b", -1, second)]))
+    assert [c.p_holm for c in claim.comparisons] == pytest.approx([2 * first.p_t, 2 * first.p_t])
+    assert [c.verdict for c in claim.comparisons] == [INCONCLUSIVE, INCONCLUSIVE]
+    alone = finalize(Claim("q1", "k", "t", [Comparison("a", -1, first)]))
+    assert alone.verdict == SUPPORTED
 
 
 def test_contradiction_and_equivalence():
