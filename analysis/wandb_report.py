@@ -41,7 +41,7 @@ def reachable(host: tuple[str, int] = WANDB_HOST, timeout: float = 3.0) -> bool:
 def choose_mode() -> tuple[str, str]:
     """(mode, reason): the user's WANDB_MODE if set, else online only with a key and a network."""
     if os.environ.get("WANDB_MODE"):
-        return os.environ["WANDB_MODE"], "WANDB_MODE is set"
+        return os.environ["WANDB_MODE"], f"WANDB_MODE={os.environ['WANDB_MODE']}"
     if not has_api_key():
         return "offline", "no W&B API key (set WANDB_API_KEY or run `wandb login`)"
     if not reachable():

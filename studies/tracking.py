@@ -39,8 +39,8 @@ def callbacks(args: argparse.Namespace, run_dir: str) -> tuple[list[Any], dict[s
     mode, reason = choose_mode()
     if mode == "offline":
         os.environ["WANDB_MODE"] = "offline"  # Ray's set-up then skips its API key check
-        print(f"W&B: offline mode ({reason}). Runs are saved in each trial's folder; upload them later with:\n"
-              f"  wandb sync {run_dir}/*/wandb/offline-run-*")
+        where = os.environ.get("WANDB_DIR") or f"{run_dir}/*"  # by default each trial's own folder
+        print(f"W&B: offline mode ({reason}). Upload the runs later with:\n  wandb sync {where}/wandb/offline-run-*")
     else:
         print(f"W&B: logging to project {project!r}, group {args.name!r} ({reason})")
     callback = WandbLoggerCallback(project=project, group=args.name, mode=mode, log_config=False)
