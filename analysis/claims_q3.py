@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis.claims import C, SEED, Claim, build, compare, compare_columns
+from analysis.claims import SEED, C, Claim, build, compare, compare_columns
 from analysis.results import RunResults
 from trainables.common import metrics as M
 from trainables.common.metrics import per_target

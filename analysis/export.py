@@ -85,7 +85,7 @@ def trial_table(results: RunResults, study: str, run: str, device: str = "cpu") 
     wall = last[M.TIME_TOTAL] if M.TIME_TOTAL in last else last.get("time_total_s")
     out["wall_time_s"] = wall
     out["node"] = last.get("hostname", last.get("node_ip"))
-    out["device"] = last["device"] if "device" in last else device
+    out["device"] = last.get("device", device)
     out = out.join(last[config_columns(last)]).join(last[metrics]).join(best)
     if "trial_dir" in last:
         out["trial_dir"] = last["trial_dir"]

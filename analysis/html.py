@@ -23,7 +23,7 @@ body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; 
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.85em; }
 th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
 th { background: #f2f2f2; }
-td:first-child, th:first-child { text-align: left; }
+td:first-child, th:first-child, #claims td { text-align: left; }
 .supported { background: #d8f5d0; } .contradicted { background: #f9d3d0; }
 .inconclusive { background: #fdf2c9; } .not-run { background: #e6e6e6; }
 img { max-width: 100%; border: 1px solid #ddd; margin: 0.5em 0; }

@@ -44,7 +44,8 @@ def git_state(root: Path = PROJECT) -> dict[str, Any]:
     """Commit and whether tracked files differ from it; nulls outside a git checkout."""
     def git(*cmd: str) -> str | None:
         try:
-            done = subprocess.run(["git", "-C", str(root), *cmd], capture_output=True, text=True, timeout=10)
+            done = subprocess.run(["git", "-C", str(root), *cmd], capture_output=True, text=True, timeout=10,
+                                  check=False)
         except (OSError, subprocess.TimeoutExpired):
             return None
         return done.stdout.strip() if done.returncode == 0 else None
@@ -105,7 +106,7 @@ def cluster_resources() -> dict[str, Any]:
         if ray.is_initialized():
             nodes = [n for n in ray.nodes() if n.get("Alive")]
             return {"total": ray.cluster_resources(), "nodes": len(nodes)}
-    except Exception as exc:  # provenance must never stop a study
+    except Exception as exc:  # noqa: BLE001 -- provenance must never stop a study
         return {"error": str(exc)}
     return {}
 

@@ -26,7 +26,7 @@ def has_api_key() -> bool:
         import wandb
 
         return bool(wandb.api.api_key)
-    except Exception:  # no login stored, or wandb cannot read its settings
+    except Exception:  # noqa: BLE001 -- no login stored, or wandb cannot read its settings
         return False
 
 

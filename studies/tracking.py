@@ -31,8 +31,8 @@ def callbacks(args: argparse.Namespace, run_dir: str) -> tuple[list[Any], dict[s
     if not getattr(args, "wandb", False):
         return [], None
     try:
-        from ray.air.integrations.wandb import WandbLoggerCallback
         import wandb  # noqa: F401
+        from ray.air.integrations.wandb import WandbLoggerCallback
     except ImportError:
         raise SystemExit("error: --wandb needs the wandb package: pip install -e '.[wandb]'") from None
     project = args.wandb_project or os.environ.get("WANDB_PROJECT") or "rnn-studies"

@@ -88,7 +88,8 @@ def test_provenance_fields(tmp_path, monkeypatch):
     run = tmp_path / "run"
     info = provenance.start(str(run), args)
     assert info["command"][1:] == ["studies/q1.py", "--data", str(data)]
-    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
+                          check=True).stdout.strip()
     assert info["git"]["commit"] == head and isinstance(info["git"]["dirty"], bool)
     assert info["data"]["data"]["sha256"] == provenance.fingerprint(data)
     assert len(info["data"]["data"]["sha256"]) == 64

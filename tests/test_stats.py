@@ -10,7 +10,7 @@ import pytest
 from scipy import stats as sps
 
 from analysis import stats
-from analysis.claims import CONTRADICTED, INCONCLUSIVE, SUPPORTED, Comparison, finalize, Claim
+from analysis.claims import CONTRADICTED, INCONCLUSIVE, SUPPORTED, Claim, Comparison, finalize
 
 
 def test_clear_difference_has_interval_below_zero():
