@@ -8,6 +8,7 @@ API key; without them it says so and points to the static HTML report.
 
 from __future__ import annotations
 
+import netrc
 import os
 import socket
 from pathlib import Path
@@ -20,14 +21,14 @@ CURVES = ("train/loss", "val/loss")
 
 
 def has_api_key() -> bool:
+    """A key in WANDB_API_KEY or stored by `wandb login` (in ~/.netrc); never read beyond yes/no."""
     if os.environ.get("WANDB_API_KEY"):
         return True
     try:
-        import wandb
-
-        return bool(wandb.api.api_key)
-    except Exception:  # noqa: BLE001 -- no login stored, or wandb cannot read its settings
+        auth = netrc.netrc(os.environ.get("NETRC") or None).authenticators(WANDB_HOST[0])
+    except (OSError, netrc.NetrcParseError):
         return False
+    return bool(auth and auth[2])
 
 
 def reachable(host: tuple[str, int] = WANDB_HOST, timeout: float = 3.0) -> bool:

@@ -92,3 +92,16 @@ def test_q1_smoke_study_with_wandb_offline(ray_cluster, tmp_path, offline):
         assert (run / name).exists()
     for p in files_under(run):
         assert SECRET.encode() not in p.read_bytes(), f"API key written to {p}"
+
+
+def test_api_key_found_in_netrc_or_env(monkeypatch, tmp_path):
+    from analysis.wandb_report import has_api_key
+
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "missing"))
+    assert not has_api_key()
+    rc = tmp_path / "netrc"
+    rc.write_text("machine api.wandb.ai\n  login user\n  password abc123\n")
+    rc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(rc))
+    assert has_api_key()
