@@ -3,7 +3,8 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-EXTRAS ?= dev
+# wandb: the offline W&B logging test runs in CI too.
+EXTRAS ?= dev,wandb
 
 .PHONY: study test test-all lint clean
 

@@ -14,7 +14,7 @@ import pandas as pd
 
 from analysis import plots
 from analysis.results import RunResults, latest_checkpoint, load_run
-from analysis.tables import mean_pm_std, summarize, write_table
+from analysis.tables import mean_ci, mean_pm_std, summarize, write_table
 from trainables.common import metrics as M
 from trainables.common.metrics import per_target
 
@@ -52,6 +52,7 @@ def section_table(trials: pd.DataFrame, factor: str | None) -> pd.DataFrame | No
     by = [C + "cell"] + ([C + factor] if factor else [])
     tickers = tickers_of(rows)
     table = mean_pm_std(summarize(rows, by, test_metrics(tickers)))
+    table["mape 95% CI"] = mean_ci(rows, by, M.TEST_MAPE).to_numpy()
     table.index = table.index.map(lambda k: " / ".join(map(str, k if isinstance(k, tuple) else (k,))))
     table.loc["persistence (tomorrow = today)"] = persistence_row(rows, tickers, table.columns)
     table.index.name = " / ".join(c[len(C):] for c in by)
@@ -90,7 +91,7 @@ def write_report(run_dir: str | Path, results: RunResults | None = None) -> list
         table = section_table(trials, factor)
         if table is None:
             continue
-        note = "Mean ± std over seeds; prices in dollars, MAPE in %; reference setting " + ", ".join(
+        note = "Mean ± std over seeds, and the 95% interval of the mean test MAPE; prices in dollars, MAPE in %; reference setting " + ", ".join(
             f"{k}={v}" for k, v in REFERENCE.items() if k != factor)
         written += write_table(table, run_dir / "tables" / stem, title, note)
         parts.append(written[-2].read_text())

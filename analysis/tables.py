@@ -31,6 +31,17 @@ def mean_pm_std(summary: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     return shown
 
 
+def mean_ci(frame: pd.DataFrame, by: list[str], metric: str, digits: int = 3) -> pd.Series:
+    """'[low, high]': the 95% t-interval of the mean of ``metric`` per group (empty below two seeds)."""
+    from analysis.stats import mean_ci as interval
+
+    def cell(values) -> str:
+        _, low, high = interval(values)
+        return "" if pd.isna(low) else f"[{low:.{digits}f}, {high:.{digits}f}]"
+
+    return frame.groupby(by, sort=True, dropna=False)[metric].apply(cell)
+
+
 def write_table(table: pd.DataFrame, stem: Path, title: str, note: str = "") -> list[Path]:
     """``stem.md`` (readable) and ``stem.csv`` (for tools)."""
     stem.parent.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,9 @@ from typing import Any
 
 from ray import tune
 
+from analysis import provenance
+from studies import tracking
+
 DEFAULT_STORAGE = "results"
 STUDY_FILE = "study.json"
 
@@ -45,6 +48,7 @@ def base_parser(description: str, default_name: str) -> argparse.ArgumentParser:
     g.add_argument("--resume", action="store_true",
                    help="continue the interrupted run STORAGE_PATH/NAME: finished trials are kept")
     g.add_argument("--max-failures", type=int, default=0, help="retries of a failed trial from its last checkpoint")
+    tracking.add_flags(p)
     return p
 
 
@@ -105,6 +109,11 @@ def run_study(
     init_ray(args)
     trainable = tune.with_resources(trainable, resources(args))
     path = run_dir(args)
+    provenance.start(path, args)
+    wandb_callbacks, wandb_info = tracking.callbacks(args, path)
+    if wandb_info:
+        provenance.update(path, wandb=wandb_info)
+    callbacks = [*(callbacks or []), *wandb_callbacks] or None
     if args.resume:
         if not tune.Tuner.can_restore(path):
             fail(f"--resume: no interrupted run at {path}")
@@ -119,7 +128,9 @@ def run_study(
             callbacks=callbacks,
         )
         tuner = tune.Tuner(trainable, param_space=param_space, tune_config=tune_config, run_config=run_config)
-    return tuner.fit()
+    results = tuner.fit()
+    provenance.finish(path)
+    return results
 
 
 def write_study_file(path: str, info: dict[str, Any]) -> None:

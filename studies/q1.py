@@ -130,14 +130,13 @@ def main(argv: list[str] | None = None) -> tune.ResultGrid:
 
 
 def report(path: str, prices) -> None:
-    from analysis import q1 as q1_analysis
+    from analysis.report import finish_run
 
-    if "://" in path:
-        print(f"Results are in {path}; copy them locally and run: python -m analysis tables RUN_DIR")
-        return
-    prices.xs("close", axis=1, level="field").to_csv(Path(path, "prices.csv"))
-    written = q1_analysis.write_report(path)
-    print(f"Tables and plots: {', '.join(str(p) for p in written[:3])} ... ({len(written)} files in {path})")
+    if "://" not in path:
+        prices.xs("close", axis=1, level="field").to_csv(Path(path, "prices.csv"))
+    written = finish_run(path, data=prices)
+    if written:
+        print(f"Tables, plots, claims and report: {len(written)} files in {path}")
 
 
 if __name__ == "__main__":

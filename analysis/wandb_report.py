@@ -1,0 +1,100 @@
+"""Weights & Biases: the run's final plots and tables, and a W&B Report built from them.
+
+``log_final`` adds one run (job type "report") to the study's W&B group with
+the plots, tables and claims, online or offline like the trials.
+``build_report`` (``python -m analysis wandb-report``) needs a network and an
+API key; without them it says so and points to the static HTML report.
+"""
+
+from __future__ import annotations
+
+import netrc
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+WANDB_HOST = ("api.wandb.ai", 443)
+CURVES = ("train/loss", "val/loss")
+
+
+def has_api_key() -> bool:
+    """A key in WANDB_API_KEY or stored by `wandb login` (in ~/.netrc); never read beyond yes/no."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    try:
+        auth = netrc.netrc(os.environ.get("NETRC") or None).authenticators(WANDB_HOST[0])
+    except (OSError, netrc.NetrcParseError):
+        return False
+    return bool(auth and auth[2])
+
+
+def reachable(host: tuple[str, int] = WANDB_HOST, timeout: float = 3.0) -> bool:
+    try:
+        with socket.create_connection(host, timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def choose_mode() -> tuple[str, str]:
+    """(mode, reason): the user's WANDB_MODE if set, else online only with a key and a network."""
+    if os.environ.get("WANDB_MODE"):
+        return os.environ["WANDB_MODE"], f"WANDB_MODE={os.environ['WANDB_MODE']}"
+    if not has_api_key():
+        return "offline", "no W&B API key (set WANDB_API_KEY or run `wandb login`)"
+    if not reachable():
+        return "offline", f"cannot reach {WANDB_HOST[0]}"
+    return "online", "API key found and W&B reachable"
+
+
+def report_tables(run_dir: Path) -> dict[str, pd.DataFrame]:
+    return {p.stem: pd.read_csv(p) for p in sorted((run_dir / "tables").glob("*.csv"))}
+
+
+def log_final(run_dir: str | Path, info: dict[str, Any]) -> str:
+    """Log plots/*.png, tables/*.csv and claims.md as one extra run of the study's group; its folder."""
+    import wandb
+
+    run_dir = Path(run_dir)
+    claims = run_dir / "claims.md"
+    run = wandb.init(project=info["project"], group=info["group"], name=f"{info['group']}-report",
+                     job_type="report", mode=info.get("mode", "offline"), dir=str(run_dir))
+    try:
+        images = {f"plots/{p.stem}": wandb.Image(str(p)) for p in sorted((run_dir / "plots").glob("*.png"))}
+        tables = {f"tables/{k}": wandb.Table(dataframe=v.astype(str)) for k, v in report_tables(run_dir).items()}
+        run.log({**images, **tables})
+        if claims.exists():
+            run.summary["claims"] = claims.read_text()
+        return str(Path(run.dir).parent)
+    finally:
+        run.finish()
+
+
+def build_report(run_dir: str | Path, project: str, entity: str | None = None) -> str:
+    """Save a W&B Report with the claims, tables, curves and plots of ``run_dir``; its URL."""
+    mode, reason = choose_mode()
+    if mode != "online":
+        raise SystemExit(
+            f"error: a W&B Report needs a network and an API key ({reason}).\n"
+            f"The same content is in the static report: python -m analysis html {run_dir}")
+    import wandb_workspaces.reports.v2 as wr
+
+    run_dir = Path(run_dir)
+    group = run_dir.name
+    blocks: list[Any] = [wr.H1(f"{group}: results"), wr.P("Claims of the report, checked on this run.")]
+    claims = run_dir / "claims.md"
+    if claims.exists():
+        blocks.append(wr.MarkdownBlock(text=claims.read_text()))
+    for md in sorted((run_dir / "tables").glob("*.md")):
+        blocks.append(wr.MarkdownBlock(text=md.read_text()))
+    runset = wr.Runset(project=project, entity=entity or "", name=group, filters=f"Group = '{group}'")
+    panels = [wr.LinePlot(title=m, x="epoch", y=[m]) for m in CURVES]
+    panels.append(wr.MediaBrowser(title="plots", media_keys=[f"plots/{p.stem}" for p in sorted((run_dir / "plots").glob("*.png"))]))
+    blocks.append(wr.PanelGrid(runsets=[runset], panels=panels))
+    kwargs = {"entity": entity} if entity else {}
+    report = wr.Report(project=project, title=f"{group} study report", blocks=blocks, **kwargs)
+    report.save()
+    return report.url

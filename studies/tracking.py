@@ -1,0 +1,48 @@
+"""Weights & Biases at the edge of a study: one Ray Tune callback, online or offline.
+
+``--wandb`` attaches Ray's ``WandbLoggerCallback``: one W&B run per trial
+(named after the trial, grouped by the study run), with its config and every
+reported metric. Without an API key or without a network the runs are
+written offline into each trial's folder and can be uploaded later with
+``wandb sync``. The key is read by wandb from its usual places (the
+``WANDB_API_KEY`` variable or ``wandb login``) and never passed through the
+study's files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from analysis.wandb_report import choose_mode
+
+
+def add_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("tracking")
+    g.add_argument("--wandb", action="store_true",
+                   help="log trials to Weights & Biases (offline, for a later `wandb sync`, without key or network)")
+    g.add_argument("--wandb-project", default=None,
+                   help="W&B project (default: WANDB_PROJECT, else rnn-studies)")
+
+
+def callbacks(args: argparse.Namespace, run_dir: str) -> tuple[list[Any], dict[str, Any] | None]:
+    """The W&B callback for ``--wandb`` (none without it) and what to record in provenance."""
+    if not getattr(args, "wandb", False):
+        return [], None
+    try:
+        import wandb  # noqa: F401
+        from ray.air.integrations.wandb import WandbLoggerCallback
+    except ImportError:
+        raise SystemExit("error: --wandb needs the wandb package: pip install -e '.[wandb]'") from None
+    project = args.wandb_project or os.environ.get("WANDB_PROJECT") or "rnn-studies"
+    mode, reason = choose_mode()
+    if mode == "offline":
+        os.environ["WANDB_MODE"] = "offline"  # Ray's set-up then skips its API key check
+        where = os.environ.get("WANDB_DIR") or f"{run_dir}/*"  # by default each trial's own folder
+        print(f"W&B: offline mode ({reason}). Upload the runs later with:\n  wandb sync {where}/wandb/offline-run-*")
+    else:
+        print(f"W&B: logging to project {project!r}, group {args.name!r} ({reason})")
+    callback = WandbLoggerCallback(project=project, group=args.name, mode=mode, log_config=False)
+    return [callback], {"project": project, "group": args.name, "mode": mode}
+

@@ -1,0 +1,190 @@
+"""The shared results format (round trip), provenance, the HTML report and run comparison."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from fakerun import write_run
+
+from analysis import compare, export, provenance
+from analysis.report import finish_run
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def q1_epochs(mape: float, n: int = 3) -> list[dict]:
+    out = []
+    for e in range(1, n + 1):
+        row = {"epoch": e, "train/loss": 1.0 / e, "val/loss": 2.0 / e, "val/mape": mape + (n - e),
+               "time/total_s": 2.0 * e}
+        if e == n:
+            row.update({"test/mape": mape, "test/rmse": 3.0, "test/mae": 2.0, "baseline/persistence/test/mape": 1.5,
+                        "baseline/persistence/test/rmse": 2.5, "baseline/persistence/test/mae": 1.8})
+            for metric in ("mape", "rmse", "mae"):
+                for ticker, offset in (("GOOG", 0.1), ("AAPL", -0.1)):
+                    row[f"test/{metric}/{ticker}"] = row[f"test/{metric}"] + offset
+                    row[f"baseline/persistence/test/{metric}/{ticker}"] = row[f"baseline/persistence/test/{metric}"] + offset
+        out.append(row)
+    return out
+
+
+def q1_run(path: Path, shift: float = 0.0, seeds: int = 2) -> Path:
+    trials = []
+    for seed in range(seeds):
+        for i, cell in enumerate(("rnn", "lstm", "gru")):
+            cfg = {"cell": cell, "loss": "mse", "optimizer": "adam", "dropout": 0.0, "seed": seed,
+                   "features": ["close"], "epochs": 3}
+            trials.append((cfg, q1_epochs(3.0 - 0.5 * i + 0.01 * seed + shift)))
+    return write_run(path, "q1", trials)
+
+
+def test_trial_and_history_tables_round_trip(tmp_path):
+    run = q1_run(tmp_path / "q1")
+    written = export.write_results(run)
+    assert {p.name for p in written} == {"trials.parquet", "trials.csv", "history.parquet", "history.csv"}
+    back = export.read_results(run)
+    trials, history = back.trials, back.history
+    assert len(trials) == 6 and len(history) == 18
+    assert list(trials.columns[:8]) == export.ID_COLUMNS
+    assert set(trials["study"]) == {"q1"} and set(trials["node"]) == {"node-a"} and set(trials["device"]) == {"cpu"}
+    assert trials["epochs_run"].tolist() == [3] * 6
+    assert trials["wall_time_s"].tolist() == [6.0] * 6  # time/total_s of the last epoch
+    gru = trials[trials["config/cell"] == "gru"].sort_values("seed")
+    assert gru["test/mape"].tolist() == pytest.approx([2.0, 2.01])
+    assert gru["val/mape"].tolist() == pytest.approx([2.0, 2.01])  # final
+    assert gru["best/val/mape"].tolist() == pytest.approx([2.0, 2.01])  # min over epochs
+    assert gru["best/val/loss"].tolist() == pytest.approx([2 / 3, 2 / 3])
+    assert trials["config/features"].tolist() == ["close"] * 6
+    assert set(history.columns[:6]) == set(export.HISTORY_ID_COLUMNS)
+    # The CSV holds the same table as the Parquet file.
+    csv = pd.read_csv(run / "trials.csv", dtype={"trial_id": str})
+    pd.testing.assert_frame_equal(csv[["trial_id", "test/mape"]], trials[["trial_id", "test/mape"]], check_dtype=False)
+    # Without the written files the same tables are built from Ray's folders.
+    for p in written:
+        p.unlink()
+    rebuilt = export.read_results(run).trials
+    pd.testing.assert_frame_equal(rebuilt.reset_index(drop=True), trials.reset_index(drop=True), check_dtype=False)
+
+
+def test_best_metric_direction():
+    assert export.higher_is_better("val/acc") and export.higher_is_better("val/macro_f1")
+    assert not export.higher_is_better("val/loss") and not export.higher_is_better("val/mape/GOOG")
+
+
+def test_provenance_fields(tmp_path, monkeypatch):
+    data = tmp_path / "prices.csv"
+    data.write_text("date,ticker,close\n2020-01-01,A,1\n")
+    monkeypatch.setenv("WANDB_API_KEY", "sk-secret-never-written-123")
+    monkeypatch.setattr(sys, "argv", ["studies/q1.py", "--data", str(data)])
+    args = argparse.Namespace(resume=False, data=str(data), cpus_per_trial=1.0, gpus_per_trial=0.5)
+    run = tmp_path / "run"
+    info = provenance.start(str(run), args)
+    assert info["command"][1:] == ["studies/q1.py", "--data", str(data)]
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    assert info["git"]["commit"] == head and isinstance(info["git"]["dirty"], bool)
+    assert info["data"]["data"]["sha256"] == provenance.fingerprint(data)
+    assert len(info["data"]["data"]["sha256"]) == 64
+    assert info["versions"]["python"] == ".".join(map(str, sys.version_info[:3]))
+    assert {"ray", "torch", "transformers"} <= set(info["versions"])
+    assert info["resources_per_trial"] == {"cpu": 1.0, "gpu": 0.5}
+    assert info["started"] and info["ended"] is None
+    done = provenance.finish(str(run), data_loaded_sha256=provenance.fingerprint(pd.DataFrame({"a": [1, 2]})))
+    assert done["ended"] >= done["started"] and len(done["data_loaded_sha256"]) == 64
+    assert "sk-secret" not in (run / "provenance.json").read_text()
+    # A changed input changes its fingerprint; the same frame gives the same one.
+    data.write_text("date,ticker,close\n2020-01-01,A,2\n")
+    assert provenance.fingerprint(data) != info["data"]["data"]["sha256"]
+    frame = pd.DataFrame({"x": np.arange(5.0)})
+    assert provenance.fingerprint(frame) == provenance.fingerprint(frame.copy())
+    assert provenance.fingerprint(frame) != provenance.fingerprint(frame + 1)
+
+
+class Page(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags: list[str] = []
+        self.images: list[str] = []
+        self.external: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        attrs = dict(attrs)
+        if tag == "img":
+            self.images.append(attrs.get("src", ""))
+        for key in ("src", "href"):
+            if attrs.get(key, "").startswith(("http:", "https:", "//")) or (tag in ("script", "link") and key in attrs):
+                self.external.append(attrs[key])
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def finished_run(tmp_path) -> Path:
+    run = q1_run(tmp_path / "q1", seeds=3)
+    provenance.write(run, {"command": ["studies/q1.py"], "git": {"commit": "abc", "dirty": False}})
+    finish_run(run, data=pd.DataFrame({"close": [1.0, 2.0]}), quiet=True)
+    return run
+
+
+def test_finish_run_writes_claims_and_self_contained_html(tmp_path):
+    run = finished_run(tmp_path)
+    claims = (run / "claims.md").read_text()
+    assert "GRU > LSTM > RNN" in claims and "**supported**" in claims.split("## q1: GRU > LSTM > RNN")[1].split("##")[0]
+    assert claims.count("no q2 run given") == 4 and claims.count("no q3 run given") == 3
+    comps = pd.read_csv(run / "tables" / "comparisons.csv")
+    assert set(comps.columns) >= {"diff", "ci_low", "ci_high", "p_t", "p_holm", "p_wilcoxon", "d_z", "verdict"}
+    gru_lstm = comps[comps["comparison"] == "gru − lstm, test/mape"].iloc[0]
+    assert gru_lstm["diff"] == pytest.approx(-0.5) and gru_lstm["n"] == 3
+    assert len(json.loads((run / "provenance.json").read_text())["data_loaded_sha256"]) == 64
+    page = Page()
+    page.feed((run / "report.html").read_text())
+    text = " ".join(page.text)
+    assert page.external == []
+    assert page.images and all(src.startswith("data:image/png;base64,") for src in page.images)
+    assert "loss_curves" in text and "Provenance" in text and '"commit": "abc"' in text
+    assert "supported" in text and "not run" in text
+    assert "2.1 Cells compared" in text and "mape 95% CI" in text
+    assert page.tags.count("table") >= 3
+
+
+def test_compare_lines_up_configurations(tmp_path):
+    a = q1_run(tmp_path / "cpu")
+    b = q1_run(tmp_path / "gpu", shift=0.25)
+    hist = b / "train_00005" / "result.json"  # drop one trial from B: it is reported as only in A
+    hist.unlink()
+    table, text = compare.compare_runs(a, b)
+    assert len(table) == 5
+    assert table["test/mape B − A"].tolist() == pytest.approx([0.25] * 5)
+    assert table["time B / A"].tolist() == pytest.approx([1.0] * 5)
+    assert "only in A: 1, only in B: 0" in text and "B − A +0.25" in text
+
+
+@pytest.mark.slow
+def test_html_report_renders_in_headless_chromium(tmp_path):
+    import shutil
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if browser is None:
+        pytest.skip("no chromium binary: install it with `apt-get install -y chromium` to render the report")
+    run = finished_run(tmp_path)
+    shot = tmp_path / "report.png"
+    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", f"--screenshot={shot}",
+           "--window-size=1280,2000", (run / "report.html").as_uri()]
+    subprocess.run(cmd, capture_output=True, timeout=120, check=False)
+    assert shot.exists(), "chromium wrote no screenshot"
+    from matplotlib import image
+
+    pixels = image.imread(shot)
+    assert pixels.shape[0] >= 1000 and pixels.shape[1] >= 1000
+    # A rendered page is not blank: several distinct colours (text, verdict cells, plots).
+    assert len(np.unique(pixels.reshape(-1, pixels.shape[-1]).round(2), axis=0)) > 20
