@@ -1,0 +1,133 @@
+"""q3 benchmark: frozen and fine-tuned offline MiniLM + LSTM on Davidson 2017, next to the baselines.
+
+    python benchmarks/q3_davidson.py                      # defaults as in benchmarks/RESULTS.md
+    python benchmarks/q3_davidson.py --finetune-epochs 0  # frozen mode and the cache only
+
+Everything runs in one process, in one plain loop (no Ray), on the same
+stratified 10% test split (split seed 0): the majority and TF-IDF
+baselines, the frozen encoder + LSTM (token outputs from the embedding
+cache) and the fine-tuned encoder + LSTM. It also measures the encoder
+time of a head study of --trials trials: with the shared cache (one build,
+then a cache hit per trial) against re-encoding in every trial (measured
+--reencode-trials times, extrapolated to --trials).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from trainables.common import metrics as M  # noqa: E402
+from trainables.tweets.cache import EmbeddingCache, encode_to  # noqa: E402
+from trainables.tweets.config import TweetConfig  # noqa: E402
+from trainables.tweets.data import load_tweets  # noqa: E402
+from trainables.tweets.model import load_encoder, load_tokenizer  # noqa: E402
+from trainables.tweets.runners import FinetuneLSTM, FrozenLSTM  # noqa: E402
+from trainables.tweets.trainable import final_evaluation, prepare, study_baselines, train_epoch  # noqa: E402
+
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "davidson2017" / "labeled_data.csv"
+SHOWN = [M.TEST_MACRO_F1, M.TEST_WEIGHTED_F1, M.TEST_ACC, "test/f1/hate"]
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def train(runner, prep, cfg: TweetConfig, label: str) -> tuple[dict, float]:
+    gen = torch.Generator()
+    gen.manual_seed(cfg.seed)
+    started = time.perf_counter()
+    for epoch in range(1, cfg.epochs + 1):
+        loss = train_epoch(runner, prep.train, cfg.batch_size, gen)
+        val_loss, _, _ = runner.evaluate(prep.val)
+        log(f"{label} epoch {epoch}: train/loss {loss:.4f} val/loss {val_loss:.4f} ({time.perf_counter() - started:.0f} s)")
+    metrics, files = final_evaluation(runner, prep)
+    metrics["confusion"] = json.loads(files["confusion.json"])["matrix"]
+    return metrics, time.perf_counter() - started
+
+
+def cache_study(prep, cfg: TweetConfig, root: Path, trials: int, reencode: int) -> dict:
+    cache = EmbeddingCache(root)
+    states, hit, build_s = cache.get_or_build(prep.texts, cfg.encoder, cfg.max_length, progress=log)
+    assert not hit, "the benchmark needs a cold cache"
+    hits = []
+    for _ in range(trials):
+        _, hit, seconds = cache.get_or_build(prep.texts, cfg.encoder, cfg.max_length, progress=None)
+        assert hit
+        hits.append(seconds)
+    reencode_s = []
+    for n in range(reencode):
+        folder = Path(tempfile.mkdtemp(dir=root))
+        started = time.perf_counter()
+        encode_to(folder, prep.texts, load_tokenizer(cfg.encoder), load_encoder(cfg.encoder), cfg.max_length, 64,
+                  progress=None)
+        reencode_s.append(time.perf_counter() - started)
+        shutil.rmtree(folder)
+        log(f"re-encoding {n + 1}/{reencode}: {reencode_s[-1]:.1f} s")
+    per_trial = sum([build_s] + reencode_s) / (1 + len(reencode_s))  # the build is a full encoding too
+    shared = build_s + sum(hits)
+    return {"build_s": build_s, "hit_s_mean": sum(hits) / len(hits), "hit_s_max": max(hits),
+            "reencode_s_measured": reencode_s, "shared_total_s": shared, "reencode_total_s": per_trial * trials,
+            "ratio": per_trial * trials / shared, "tokens": int(states.offsets[-1]), "states": states}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", default=str(DEFAULT_DATA))
+    p.add_argument("--max-length", type=int, default=48)
+    p.add_argument("--frozen-epochs", type=int, default=4)
+    p.add_argument("--finetune-epochs", type=int, default=1)
+    p.add_argument("--trials", type=int, default=16)
+    p.add_argument("--reencode-trials", type=int, default=1)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", default=None, help="also write the numbers as JSON here")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    started = time.perf_counter()
+    data = load_tweets(args.data)
+    base = TweetConfig(max_length=args.max_length, seed=0)
+    prep = prepare(data, base)
+    log(f"{len(data)} tweets; train {len(prep.train)}, val {len(prep.val)}, test {len(prep.test)} {data.counts()}")
+    results: dict = {"tweets": len(data), "test": len(prep.test), "max_length": args.max_length}
+
+    t = time.perf_counter()
+    results["baselines"] = study_baselines(data, base)
+    results["baselines_s"] = time.perf_counter() - t
+    log(f"baselines ({results['baselines_s']:.0f} s): " + json.dumps({k: round(v, 3) for k, v in results["baselines"].items()}))
+
+    with tempfile.TemporaryDirectory(prefix="q3-cache-") as root:
+        cs = cache_study(prep, base, Path(root), args.trials, args.reencode_trials)
+        states = cs.pop("states")
+        results["cache"] = cs
+        log("cache: " + json.dumps({k: v for k, v in cs.items()}, default=lambda x: round(x, 2)))
+        cfg = TweetConfig(max_length=args.max_length, epochs=args.frozen_epochs, batch_size=64, lr=2e-3)
+        torch.manual_seed(cfg.seed)
+        results["frozen"], results["frozen_s"] = train(FrozenLSTM(cfg, prep, states, torch.device("cpu")), prep, cfg, "frozen")
+        results["frozen_s"] += cs["build_s"]
+        log(f"frozen: {json.dumps({k: round(results['frozen'][k], 3) for k in SHOWN})} ({results['frozen_s']:.0f} s incl. encoding)")
+        del states
+
+    if args.finetune_epochs:
+        cfg = TweetConfig(max_length=args.max_length, mode="finetune", epochs=args.finetune_epochs, batch_size=32,
+                          encoder_lr=5e-5, lr=1e-3)
+        torch.manual_seed(cfg.seed)
+        results["finetune"], results["finetune_s"] = train(FinetuneLSTM(cfg, prep, torch.device("cpu")), prep, cfg, "finetune")
+        log(f"finetune: {json.dumps({k: round(results['finetune'][k], 3) for k in SHOWN})} ({results['finetune_s']:.0f} s)")
+    results["wall_s"] = time.perf_counter() - started
+    log(f"total wall time {results['wall_s']:.0f} s")
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=2, default=float))
+
+
+if __name__ == "__main__":
+    main()
