@@ -15,6 +15,7 @@ then a cache hit per trial) against re-encoding in every trial (measured
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import sys
@@ -25,7 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
 
 from trainables.common import metrics as M  # noqa: E402
 from trainables.tweets.cache import EmbeddingCache, encode_to  # noqa: E402
@@ -54,6 +57,14 @@ def train(runner, prep, cfg: TweetConfig, label: str) -> tuple[dict, float]:
     metrics, files = final_evaluation(runner, prep)
     metrics["confusion"] = json.loads(files["confusion.json"])["matrix"]
     return metrics, time.perf_counter() - started
+
+
+def subsample_train(prep, n: int, seed: int):
+    """The same split with a stratified subsample of the training part (validation and test unchanged)."""
+    if not n or n >= len(prep.train):
+        return prep
+    keep, _ = train_test_split(prep.train, train_size=n, stratify=prep.labels[prep.train], random_state=seed)
+    return dataclasses.replace(prep, train=np.sort(keep))
 
 
 def cache_study(prep, cfg: TweetConfig, root: Path, trials: int, reencode: int) -> dict:
@@ -89,7 +100,10 @@ def main() -> None:
     p.add_argument("--finetune-epochs", type=int, default=1)
     p.add_argument("--trials", type=int, default=16)
     p.add_argument("--reencode-trials", type=int, default=1)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--finetune-train", type=int, default=0,
+                   help="fine-tune on a stratified subsample of this many training tweets (0: all)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads; on a shared, busy machine 2 threads ran the LSTM 50x slower than 1")
     p.add_argument("--out", default=None, help="also write the numbers as JSON here")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -114,6 +128,7 @@ def main() -> None:
         torch.manual_seed(cfg.seed)
         results["frozen"], results["frozen_s"] = train(FrozenLSTM(cfg, prep, states, torch.device("cpu")), prep, cfg, "frozen")
         results["frozen_s"] += cs["build_s"]
+        results["frozen_epochs"] = cfg.epochs
         log(f"frozen: {json.dumps({k: round(results['frozen'][k], 3) for k in SHOWN})} ({results['frozen_s']:.0f} s incl. encoding)")
         del states
 
@@ -121,7 +136,9 @@ def main() -> None:
         cfg = TweetConfig(max_length=args.max_length, mode="finetune", epochs=args.finetune_epochs, batch_size=32,
                           encoder_lr=5e-5, lr=1e-3)
         torch.manual_seed(cfg.seed)
-        results["finetune"], results["finetune_s"] = train(FinetuneLSTM(cfg, prep, torch.device("cpu")), prep, cfg, "finetune")
+        ft_prep = subsample_train(prep, args.finetune_train, cfg.seed)
+        results["finetune_train"] = len(ft_prep.train)
+        results["finetune"], results["finetune_s"] = train(FinetuneLSTM(cfg, ft_prep, torch.device("cpu")), ft_prep, cfg, "finetune")
         log(f"finetune: {json.dumps({k: round(results['finetune'][k], 3) for k in SHOWN})} ({results['finetune_s']:.0f} s)")
     results["wall_s"] = time.perf_counter() - started
     log(f"total wall time {results['wall_s']:.0f} s")

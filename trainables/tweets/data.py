@@ -93,7 +93,7 @@ def _encode_labels(values: pd.Series, text_column: str, label_column: str, origi
         bad = ~codes.isin(range(len(DAVIDSON_CLASSES)))
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise DataError(f"{origin}: unknown label {values.iloc[row]!r} in row {row + 2} "
+            raise DataError(f"{origin}: unknown label {str(values.iloc[row])!r} in row {row + 2} "
                             f"({LABEL_COLUMN} must be 0 hate, 1 offensive or 2 neither)")
         return codes.to_numpy(dtype=np.int64), DAVIDSON_CLASSES
     names = values.astype(str).str.strip()
