@@ -85,10 +85,10 @@ def best_per_arm(done: pd.DataFrame) -> pd.DataFrame:
 
 
 def top_trials(trials: pd.DataFrame, n: int = 10) -> pd.DataFrame:
-    cols = [c for c in trials.columns if c.startswith(C) and trials[c].astype(str).nunique() > 1]
+    cols = [c for c in trials.columns if c.startswith(C) and trials[c].astype(str).nunique() > 1] or [ARM]
     shown = trials.sort_values(M.VAL_MACRO_F1, ascending=False).head(n)
     keep = cols + [m for m in (M.VAL_MACRO_F1, M.TEST_MACRO_F1, M.TEST_WEIGHTED_F1, M.TIME_TOTAL) if m in shown]
-    return shown[keep].round(4).set_index(cols or None)
+    return shown[keep].round(4).set_index(cols)
 
 
 def length_table(lengths: pd.DataFrame, max_length: int) -> pd.DataFrame:
