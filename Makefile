@@ -3,7 +3,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-EXTRAS ?= dev
+EXTRAS ?= dev,tweets
 
 .PHONY: study test test-all lint clean
 

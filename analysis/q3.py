@@ -154,7 +154,7 @@ def write_plots(run_dir: Path, results: RunResults, done: pd.DataFrame, lengths,
 def length_histogram(lengths: pd.DataFrame, max_length: int, path: Path) -> Path:
     fig, ax = plots.plt.subplots(figsize=(7, 3.5))
     for model, group in lengths.groupby("model"):
-        ax.hist(group["tokens"], bins=range(0, int(group["tokens"].max()) + 2), alpha=0.6, label=short_name(model))
+        ax.hist(group["tokens"], bins=range(int(group["tokens"].max()) + 2), alpha=0.6, label=short_name(model))
     ax.axvline(max_length, color="black", ls="--", lw=1, label=f"max length {max_length}")
     ax.set_xlabel("tokens per tweet")
     ax.set_ylabel("tweets")

@@ -15,6 +15,7 @@ then a cache hit per trial) against re-encoding in every trial (measured
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import json
 import shutil
@@ -26,17 +27,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
+import numpy as np
+import torch
+from sklearn.model_selection import train_test_split
 
-from trainables.common import metrics as M  # noqa: E402
-from trainables.tweets.cache import EmbeddingCache, encode_to  # noqa: E402
-from trainables.tweets.config import TweetConfig  # noqa: E402
-from trainables.tweets.data import load_tweets  # noqa: E402
-from trainables.tweets.model import load_encoder, load_tokenizer  # noqa: E402
-from trainables.tweets.runners import FinetuneLSTM, FrozenLSTM  # noqa: E402
-from trainables.tweets.trainable import final_evaluation, prepare, study_baselines, train_epoch  # noqa: E402
+from trainables.common import metrics as M
+from trainables.tweets.baselines import classification_metrics
+from trainables.tweets.cache import EmbeddingCache, encode_to
+from trainables.tweets.config import TweetConfig
+from trainables.tweets.data import load_tweets
+from trainables.tweets.model import load_encoder, load_tokenizer
+from trainables.tweets.runners import FinetuneLSTM, FrozenLSTM
+from trainables.tweets.trainable import final_evaluation, prepare, study_baselines, train_epoch
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "davidson2017" / "labeled_data.csv"
 SHOWN = [M.TEST_MACRO_F1, M.TEST_WEIGHTED_F1, M.TEST_ACC, "test/f1/hate"]
@@ -47,15 +49,24 @@ def log(msg: str) -> None:
 
 
 def train(runner, prep, cfg: TweetConfig, label: str) -> tuple[dict, float]:
+    """Train ``cfg.epochs`` epochs; test the state of the epoch with the best validation macro-F1."""
     gen = torch.Generator()
     gen.manual_seed(cfg.seed)
     started = time.perf_counter()
+    best = (-1.0, 0, None)
     for epoch in range(1, cfg.epochs + 1):
         loss = train_epoch(runner, prep.train, cfg.batch_size, gen)
-        val_loss, _, _ = runner.evaluate(prep.val)
-        log(f"{label} epoch {epoch}: train/loss {loss:.4f} val/loss {val_loss:.4f} ({time.perf_counter() - started:.0f} s)")
+        val_loss, val_pred, _ = runner.evaluate(prep.val)
+        val_f1 = classification_metrics(prep.labels[prep.val], val_pred, prep.classes, "val")[M.VAL_MACRO_F1]
+        if val_f1 > best[0]:
+            best = (val_f1, epoch, copy.deepcopy(runner.model.state_dict()) if cfg.epochs > 1 else None)
+        log(f"{label} epoch {epoch}: train/loss {loss:.4f} val/loss {val_loss:.4f} val/macro_f1 {val_f1:.4f} "
+            f"({time.perf_counter() - started:.0f} s)")
+    if best[2] is not None:
+        runner.model.load_state_dict(best[2])
     metrics, files = final_evaluation(runner, prep)
     metrics["confusion"] = json.loads(files["confusion.json"])["matrix"]
+    metrics["best_epoch"], metrics[M.VAL_MACRO_F1] = best[1], best[0]
     return metrics, time.perf_counter() - started
 
 

@@ -25,8 +25,16 @@ from trainables.common import metrics as M
 from trainables.common.config import ConfigError, to_dict
 from trainables.common.errors import DataError
 from trainables.tweets.config import HASHTAGS, MODES, OFFLINE_MINILM, TweetConfig
-from trainables.tweets.data import (LABEL_COLUMN, TEXT_COLUMN, TweetData, check_splittable, default_cache_dir,
-                                    from_frame, load_tweets, synthetic_tweets)
+from trainables.tweets.data import (
+    LABEL_COLUMN,
+    TEXT_COLUMN,
+    TweetData,
+    check_splittable,
+    default_cache_dir,
+    from_frame,
+    load_tweets,
+    synthetic_tweets,
+)
 
 METRIC, MODE = M.VAL_MACRO_F1, "max"  # the rare hate class counts as much as the others
 SMOKE_TWEETS = 240

@@ -6,7 +6,6 @@ import json
 
 import pandas as pd
 import pytest
-from tweets_tiny import tiny_bert, tiny_t5, tweets_csv  # noqa: F401  (fixtures)
 
 from studies import q3
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from tweets_tiny import save_tiny_bert, tiny_bert  # noqa: F401  (fixture)
+from tweets_tiny import save_tiny_bert
 
 from trainables.tweets.cache import EmbeddingCache, cache_key, encoder_fingerprint
 from trainables.tweets.config import TweetConfig

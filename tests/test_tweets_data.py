@@ -5,11 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from tweets_tiny import tweets_csv  # noqa: F401  (fixture)
 
 from trainables.common.errors import DataError
-from trainables.tweets.data import (DAVIDSON_CLASSES, check_splittable, fetch_davidson, from_frame, load_tweets,
-                                    split_indices, synthetic_tweets)
+from trainables.tweets.data import (
+    DAVIDSON_CLASSES,
+    check_splittable,
+    fetch_davidson,
+    from_frame,
+    load_tweets,
+    split_indices,
+    synthetic_tweets,
+)
 
 
 def test_davidson_columns_get_class_names(tweets_csv):

@@ -7,14 +7,20 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-from tweets_tiny import tiny_bert, tiny_t5  # noqa: F401  (fixtures)
 
 from trainables.common.config import ConfigError
 from trainables.common.errors import DataError
 from trainables.tweets import t5
 from trainables.tweets.config import MODEL_TYPES, MODES, TweetConfig
-from trainables.tweets.model import (EncoderClassifier, LSTMHead, check_available, load_encoder, load_seq2seq,
-                                     load_tokenizer, resolve_encoder)
+from trainables.tweets.model import (
+    EncoderClassifier,
+    LSTMHead,
+    check_available,
+    load_encoder,
+    load_seq2seq,
+    load_tokenizer,
+    resolve_encoder,
+)
 
 
 @pytest.mark.parametrize("model_type", MODEL_TYPES)

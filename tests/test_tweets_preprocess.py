@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from tweets_tiny import tiny_bert  # noqa: F401  (fixture)
 
 from trainables.tweets import preprocess as P
 from trainables.tweets.config import TweetConfig

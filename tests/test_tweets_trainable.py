@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from ray import tune
-from tweets_tiny import tiny_bert, tweets_csv  # noqa: F401  (fixtures)
 
 from trainables.common import metrics as M
 from trainables.tweets.data import load_tweets
@@ -40,7 +40,7 @@ def test_frozen_trial_reports_everything_and_resumes(ray_cluster, tmp_path, tiny
         assert name in m, name
     assert 0.0 <= m[M.TEST_MACRO_F1] <= 1.0 and m[M.BASELINE_MAJORITY_TEST_ACC] > 0.3
     with result.checkpoint.as_directory() as ckpt:
-        cm = json.loads(open(f"{ckpt}/{CONFUSION_FILE}").read())
+        cm = json.loads(Path(ckpt, CONFUSION_FILE).read_text())
     assert cm["classes"] == ["hate", "offensive", "neither"]
     assert sum(map(sum, cm["matrix"])) == 15  # 10% of 150 tweets
     # the crash at epoch 2 was retried from the epoch-1 checkpoint: the time keeps adding up

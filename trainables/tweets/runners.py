@@ -17,7 +17,14 @@ import torch.nn.functional as F
 from trainables.tweets import t5
 from trainables.tweets.cache import TokenStates
 from trainables.tweets.config import TweetConfig
-from trainables.tweets.model import EncoderClassifier, build_head, encoder_width, load_encoder, load_seq2seq, load_tokenizer
+from trainables.tweets.model import (
+    EncoderClassifier,
+    build_head,
+    encoder_width,
+    load_encoder,
+    load_seq2seq,
+    load_tokenizer,
+)
 
 EVAL_BATCH = 128
 
