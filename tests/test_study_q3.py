@@ -71,3 +71,20 @@ def test_grid_without_network_says_so(tmp_path, tweets_csv, capsys, monkeypatch)
         q3.main(["--data", str(tweets_csv), "--storage-path", str(tmp_path / "runs"), "--bert", "not-cached/bert-q3"])
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "hub cannot be reached" in err and "not-cached/bert-q3" in err
+
+
+def test_search_spaces_only_name_config_fields():
+    from trainables.tweets.config import TweetConfig
+
+    args = q3.build_parser().parse_args(["--search", "optuna", "--num-samples", "3", "--epochs", "4"])
+    space, tune_config = q3.search_space(args, ["offline-minilm"], [])
+    assert set(space) <= set(TweetConfig.__dataclass_fields__)
+    assert tune_config.metric == "val/macro_f1" and tune_config.mode == "max" and tune_config.num_samples == 3
+    args = q3.build_parser().parse_args([])
+    encoders, t5_models = q3.arms(args)
+    assert encoders == ["bert-base-uncased", "GroNLP/hateBERT"] and t5_models == ["t5-small"]
+    space, _ = q3.search_space(args, encoders, t5_models)
+    assert set(space) <= set(TweetConfig.__dataclass_fields__)
+    pick = space["model_type"].func
+    assert pick({"encoder": "t5-small"}) == "t5" and pick({"encoder": "GroNLP/hateBERT"}) == "encoder_lstm"
+    assert space["lr"].func({"encoder": "t5-small"}) == args.t5_lr
