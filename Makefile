@@ -3,8 +3,8 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# wandb: the offline W&B logging test runs in CI too.
-EXTRAS ?= dev,wandb
+# wandb and tweets: the offline W&B logging and q3 tests run in CI too.
+EXTRAS ?= dev,wandb,tweets
 
 .PHONY: study test test-all lint clean
 

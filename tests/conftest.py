@@ -8,6 +8,9 @@ import pytest
 
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 
+# Tiny Hugging Face models and tweet CSVs built in tmp folders for the q3 tests.
+pytest_plugins = ["tweets_tiny"]
+
 
 @pytest.fixture(scope="session")
 def ray_cluster():

@@ -44,3 +44,18 @@ TIME_TOTAL = "time/total_s"
 def per_target(name: str, target: str) -> str:
     """Name of ``name`` measured for one target, e.g. ``val/mape/GOOG``."""
     return f"{name}/{target}"
+
+# Text classification (q3). Per-class values hang below the base name:
+# ``per_target(TEST_F1, "hate") == "test/f1/hate"``.
+TEST_PRECISION = "test/precision"
+TEST_RECALL = "test/recall"
+TEST_F1 = "test/f1"
+TEST_INVALID = "test/invalid_rate"  # T5 free generation: share of outputs that are no label
+BASELINE_MAJORITY_TEST_ACC = "baseline/majority/test/acc"
+BASELINE_MAJORITY_TEST_MACRO_F1 = "baseline/majority/test/macro_f1"
+BASELINE_MAJORITY_TEST_WEIGHTED_F1 = "baseline/majority/test/weighted_f1"
+BASELINE_TFIDF_TEST_ACC = "baseline/tfidf/test/acc"
+BASELINE_TFIDF_TEST_MACRO_F1 = "baseline/tfidf/test/macro_f1"
+BASELINE_TFIDF_TEST_WEIGHTED_F1 = "baseline/tfidf/test/weighted_f1"
+BASELINE_TFIDF_TEST_F1 = "baseline/tfidf/test/f1"
+TIME_ENCODE = "time/encode_s"  # building or loading the frozen encoder's token outputs

@@ -1,0 +1,1 @@
+"""q3: tweet classification with contextual embeddings + LSTM, and T5."""

