@@ -17,6 +17,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the project importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import pandas as pd
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 
@@ -207,18 +208,17 @@ def main(argv: list[str] | None = None) -> tune.ResultGrid:
     if "://" not in path:
         extra["lengths"].to_csv(Path(path, "token_lengths.csv"), index=False)
     results = common.run_study(args, trainable, space, tune_config, tune.CheckpointConfig(num_to_keep=1))
-    report(path)
+    report(path, data)
     return results
 
 
-def report(path: str) -> None:
-    from analysis import q3 as q3_analysis
+def report(path: str, data) -> None:
+    from analysis.report import finish_run
 
-    if "://" in path:
-        print(f"Results are in {path}; copy them locally and run: python -m analysis tables RUN_DIR")
-        return
-    written = q3_analysis.write_report(path)
-    print(f"Tables and plots: {', '.join(str(p) for p in written[:3])} ... ({len(written)} files in {path})")
+    fingerprint = pd.DataFrame({"text": list(data.texts), "label": list(data.labels)})
+    written = finish_run(path, data=fingerprint)
+    if written:
+        print(f"Tables, plots, claims and report: {len(written)} files in {path}")
 
 
 if __name__ == "__main__":
