@@ -129,6 +129,10 @@ def run_study(
 ) -> tune.ResultGrid:
     """Fit (or, with --resume, restore and finish) the study's Tuner."""
     init_ray(args)
+    # Tune snapshots the run's state at most every 10 s by default; after a crash
+    # a stale snapshot can name a checkpoint that num_to_keep already deleted.
+    # Snapshots are small, so take them often.
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
     trainable = tune.with_resources(trainable, resources(args))
     path = run_dir(args)
     if args.resume:

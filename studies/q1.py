@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> tune.ResultGrid:
     common.write_study_file(path, {"study": "q1", "search": "smoke" if args.smoke_test else args.search,
                                    "argv": sys.argv, "tickers": args.tickers, "data": args.data})
     results = common.run_study(args, trainable, space, tune_config,
-                               tune.CheckpointConfig(num_to_keep=1))
+                               tune.CheckpointConfig(num_to_keep=2))
     report(path, prices)
     return results
 
