@@ -23,8 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analysis.results import load_run  # noqa: E402
-from trainables.common import metrics as M  # noqa: E402
+from analysis.results import load_run
+from trainables.common import metrics as M
 
 METRIC = M.VAL_MAPE
 
@@ -89,10 +89,10 @@ def report(args, rows, best, grid_wall, grid_hit, grid_n, opt_wall, opt_hit, opt
     lines = [
         "## Scaling",
         "",
-        f"Machine: {os.cpu_count()} cores, {platform.machine()}, no GPU; shared with other jobs, so absolute "
-        f"times are noisy (ratios come from one run, side by side). Date: {date.today()}.",
-        "Command: `PYTHONPATH=. python benchmarks/scaling.py "
-        f"--epochs {args.epochs} --search-epochs {args.search_epochs} --samples {args.samples}`",
+        (f"Machine: {os.cpu_count()} cores, {platform.machine()}, no GPU; shared with other jobs, so absolute "
+         f"times are noisy (ratios come from one run, side by side). Date: {date.today()}."),
+        ("Command: `PYTHONPATH=. python benchmarks/scaling.py "
+         f"--epochs {args.epochs} --search-epochs {args.search_epochs} --samples {args.samples}`"),
         "",
         f"### Trial throughput, q1 grid ({n1} trials, {args.epochs} epochs each, 1 CPU per trial)",
         "",
@@ -110,9 +110,9 @@ def report(args, rows, best, grid_wall, grid_hit, grid_n, opt_wall, opt_hit, opt
         f"| grid | {grid_n} | {grid_wall:.1f} | {best:.3f} | {grid_hit:.1f} | {grid_hit / grid_wall:.2f} |",
         f"| optuna+asha | {opt_n} | {opt_wall:.1f} | {opt_best:.3f} | {opt_hit:.1f} | {opt_hit / grid_wall:.2f} |",
         "",
-        "Goal: Optuna reaches the target in under a third of the grid's wall time "
-        f"({'met' if opt_hit < grid_wall / 3 else 'not met'}: {opt_hit / grid_wall:.2f}). "
-        "No GPU here: the GPU-against-CPU comparison is not measured.",
+        ("Goal: Optuna reaches the target in under a third of the grid's wall time "
+         f"({'met' if opt_hit < grid_wall / 3 else 'not met'}: {opt_hit / grid_wall:.2f}). "
+         "No GPU here: the GPU-against-CPU comparison is not measured."),
     ]
     return "\n".join(lines)
 

@@ -88,7 +88,7 @@ class LocalCluster:
             try:
                 if len(self.alive_nodes()) >= nodes:
                     return
-            except Exception:  # dashboard not up yet
+            except (OSError, ValueError, KeyError):  # dashboard not up yet
                 pass
             time.sleep(1)
         raise TimeoutError(f"{nodes} Ray nodes not up after {timeout}s; see {self.log}")

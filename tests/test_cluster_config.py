@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from ray.autoscaler._private.util import prepare_config, validate_config
 
 CLUSTER = Path(__file__).resolve().parents[1] / "cluster"
