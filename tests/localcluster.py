@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -20,6 +21,8 @@ import urllib.request
 from pathlib import Path
 
 RAY = str(Path(sys.executable).with_name("ray"))
+# One token per test process: Ray's clients cache the token they first read.
+TOKEN = secrets.token_hex(32)
 
 
 def free_port() -> int:
@@ -38,8 +41,10 @@ def node_ports() -> list[str]:
 
 
 class Node:
-    def __init__(self, args: list[str], log: Path) -> None:
-        env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "STUDY_STORAGE_PATH")}
+    def __init__(self, args: list[str], log: Path, auth: dict[str, str]) -> None:
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("RAY_ADDRESS", "STUDY_STORAGE_PATH", "RAY_AUTH_TOKEN_PATH")}
+        env.update(auth)
         self.proc = subprocess.Popen([RAY, "start", "--block", "--node-ip-address", "127.0.0.1", *args],
                                      stdout=log.open("ab"), stderr=subprocess.STDOUT, env=env,
                                      start_new_session=True)
@@ -64,6 +69,10 @@ class LocalCluster:
     WORKER_RESOURCE = "worker_node"
 
     def __init__(self, workdir: Path) -> None:
+        # Ray 2.60 turns token authentication on for `ray start`; this cluster gets
+        # its own token (never the user's ~/.ray/auth_token), which clients in
+        # the test process need too: see ``auth``.
+        self.auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": TOKEN}
         # Unix socket paths are limited to ~107 bytes: keep the temp dir short.
         self.temp_dir = Path(tempfile.mkdtemp(prefix="rc-", dir="/tmp"))
         self.log = workdir / "nodes.log"
@@ -72,12 +81,16 @@ class LocalCluster:
         self.head = Node(["--head", "--port", self.gcs.split(":")[1], "--temp-dir", str(self.temp_dir),
                           "--num-cpus", "1", "--num-gpus", "0", "--include-dashboard", "true",
                           "--dashboard-host", "127.0.0.1", "--dashboard-port", self.dashboard.rsplit(":", 1)[1],
-                          "--ray-client-server-port", str(free_port()), *node_ports()], self.log)
+                          "--ray-client-server-port", str(free_port()), *node_ports()], self.log, self.auth)
         self.worker: Node | None = None
+        self.worker_temp_dir: Path | None = None
 
     def add_worker(self) -> None:
-        self.worker = Node(["--address", self.gcs, "--num-cpus", "1", "--num-gpus", "0",
-                            "--resources", json.dumps({self.WORKER_RESOURCE: 1}), *node_ports()], self.log)
+        # Its own temp dir, as on another machine: nodes sharing one would share
+        # (and garbage-collect) each other's unpacked job working dirs.
+        self.worker_temp_dir = Path(tempfile.mkdtemp(prefix="rw-", dir="/tmp"))
+        self.worker = Node(["--address", self.gcs, "--temp-dir", str(self.worker_temp_dir), "--num-cpus", "1", "--num-gpus", "0",
+                            "--resources", json.dumps({self.WORKER_RESOURCE: 1}), *node_ports()], self.log, self.auth)
 
     def wait_ready(self, nodes: int, timeout: float = 180) -> None:
         deadline = time.monotonic() + timeout
@@ -94,7 +107,9 @@ class LocalCluster:
         raise TimeoutError(f"{nodes} Ray nodes not up after {timeout}s; see {self.log}")
 
     def alive_nodes(self) -> list[dict]:
-        with urllib.request.urlopen(f"{self.dashboard}/api/v0/nodes?limit=100&detail=1", timeout=5) as r:
+        request = urllib.request.Request(f"{self.dashboard}/api/v0/nodes?limit=100&detail=1",
+                                         headers={"Authorization": f"Bearer {self.auth['RAY_AUTH_TOKEN']}"})
+        with urllib.request.urlopen(request, timeout=5) as r:
             nodes = json.load(r)["data"]["result"]["result"]
         return [n for n in nodes if n["state"] == "ALIVE"]
 
@@ -112,4 +127,6 @@ class LocalCluster:
         for node in (self.worker, self.head):
             if node is not None:
                 node.stop()
-        shutil.rmtree(self.temp_dir, ignore_errors=True)
+        for d in (self.temp_dir, self.worker_temp_dir):
+            if d is not None:
+                shutil.rmtree(d, ignore_errors=True)

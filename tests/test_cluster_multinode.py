@@ -19,8 +19,11 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def cluster(tmp_path):
+def cluster(tmp_path, monkeypatch):
     c = LocalCluster(tmp_path)
+    for key, value in c.auth.items():  # the Jobs and state API clients in this process
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("RAY_AUTH_TOKEN_PATH", raising=False)
     try:
         c.add_worker()
         c.wait_ready(nodes=2)
