@@ -112,7 +112,8 @@ def test_losing_a_node_mid_study_reschedules_its_trials(cluster, tmp_path):
     assert states[victim]["num_failures"] >= 1
     rows = result_rows(states[victim]["dir"])
     assert rows[-1]["epoch"] == 16
-    # Finished on the head, from a checkpoint: epoch 1 ran once only.
-    assert [r["epoch"] for r in rows].count(1) == 1
-    assert trial_nodes(cluster, run_dir)[victim] >= {worker}
-    assert len(trial_nodes(cluster, run_dir)[victim]) == 2
+    # Finished on the head, resumed from a checkpoint (every 2 epochs), not from epoch 1.
+    # (After the node loss, result.json holds the rows of the last attempt only.)
+    last = [r for r in rows if r["pid"] == rows[-1]["pid"]]
+    assert last[0]["epoch"] > 1 and (last[0]["epoch"] - 1) % 2 == 0, [r["epoch"] for r in rows]
+    assert cluster.pid_nodes()[rows[-1]["pid"]] != worker
