@@ -106,22 +106,27 @@ class LocalCluster:
             time.sleep(1)
         raise TimeoutError(f"{nodes} Ray nodes not up after {timeout}s; see {self.log}")
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers for this cluster's dashboard. Explicit, because Ray's
+        clients read the auth mode once per process, possibly before a test set it."""
+        return {"Authorization": f"Bearer {self.auth['RAY_AUTH_TOKEN']}"}
+
+    def state_api(self, resource: str) -> list[dict]:
+        request = urllib.request.Request(f"{self.dashboard}/api/v0/{resource}?limit=10000&detail=1",
+                                         headers=self.headers)
+        with urllib.request.urlopen(request, timeout=30) as r:
+            return json.load(r)["data"]["result"]["result"]
+
     def alive_nodes(self) -> list[dict]:
-        request = urllib.request.Request(f"{self.dashboard}/api/v0/nodes?limit=100&detail=1",
-                                         headers={"Authorization": f"Bearer {self.auth['RAY_AUTH_TOKEN']}"})
-        with urllib.request.urlopen(request, timeout=5) as r:
-            nodes = json.load(r)["data"]["result"]["result"]
-        return [n for n in nodes if n["state"] == "ALIVE"]
+        return [n for n in self.state_api("nodes") if n["state"] == "ALIVE"]
 
     def worker_node_id(self) -> str:
         return next(n["node_id"] for n in self.alive_nodes() if self.WORKER_RESOURCE in n["resources_total"])
 
     def pid_nodes(self) -> dict[int, str]:
         """Node id of every worker process, dead ones included (GCS keeps them)."""
-        from ray.util.state import list_workers
-
-        workers = list_workers(address=self.dashboard, limit=10000, detail=True, raise_on_missing_output=False)
-        return {w.pid: w.node_id for w in workers}
+        return {w["pid"]: w["node_id"] for w in self.state_api("workers")}
 
     def stop(self) -> None:
         for node in (self.worker, self.head):

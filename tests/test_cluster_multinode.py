@@ -35,7 +35,7 @@ def cluster(tmp_path, monkeypatch):
 def submit(cluster: LocalCluster, args: list[str]):
     from ray.job_submission import JobSubmissionClient
 
-    client = JobSubmissionClient(cluster.dashboard)
+    client = JobSubmissionClient(cluster.dashboard, headers=cluster.headers)
     # As `ray job submit --working-dir . -- python studies/q1.py ...` would.
     job = client.submit_job(entrypoint=" ".join([sys.executable, "studies/q1.py", *args]),
                             runtime_env={"working_dir": str(ROOT), "env_vars": {"RAY_DEDUP_LOGS": "0"}})
