@@ -49,7 +49,7 @@ class Node:
                                      stdout=log.open("ab"), stderr=subprocess.STDOUT, env=env,
                                      start_new_session=True)
 
-    def stop(self, timeout: float = 30) -> None:
+    def stop(self, timeout: float = 10) -> None:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)  # `ray start --block` stops its node's processes
             try:
