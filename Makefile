@@ -3,10 +3,10 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# wandb and tweets: the offline W&B logging and q3 tests run in CI too.
-EXTRAS ?= dev,wandb,tweets
+# The extras whose tests run in CI: offline W&B logging, q3, the two-node cluster.
+EXTRAS ?= dev,wandb,tweets,cluster
 
-.PHONY: study test test-all lint clean
+.PHONY: study test test-cluster test-all lint clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -21,6 +21,10 @@ study: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -m "not slow" $(ARGS)
+
+# Fault tolerance and a real two-node Ray cluster on 127.0.0.1 (slow).
+test-cluster: $(STAMP)
+	$(PY) -m pytest -m slow tests/test_fault_tolerance.py tests/test_cluster_multinode.py $(ARGS)
 
 test-all: $(STAMP)
 	$(PY) -m pytest $(ARGS)

@@ -22,6 +22,8 @@ from analysis import provenance
 from studies import tracking
 
 DEFAULT_STORAGE = "results"
+# A cluster sets this on its nodes (cluster/*.yaml) so every study writes to object storage.
+STORAGE_ENV = "STUDY_STORAGE_PATH"
 STUDY_FILE = "study.json"
 
 
@@ -39,11 +41,17 @@ def base_parser(description: str, default_name: str) -> argparse.ArgumentParser:
     g.add_argument("--gpus-per-trial", type=float, default=0.0,
                    help="GPUs per trial; fractions (0.5) pack several trials on one GPU")
     g.add_argument("--max-concurrent", type=int, default=0, help="trials at once (0: as many as resources allow)")
+    g.add_argument("--amp", action="store_true",
+                   help="mixed precision (float16) on GPUs: faster, less memory; no effect on CPUs")
+    g.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
+                   help="set a trial config field for every trial (JSON value or text), e.g. checkpoint_every=1; "
+                        "repeatable; searched fields keep their search space")
     g.add_argument("--address", default=None,
                    help="Ray cluster to join (default: RAY_ADDRESS if set, else a local Ray on this machine)")
     g = p.add_argument_group("output")
-    g.add_argument("--storage-path", default=DEFAULT_STORAGE,
-                   help="folder, shared file system or s3:// / gs:// URI for results and checkpoints")
+    g.add_argument("--storage-path", default=os.environ.get(STORAGE_ENV, DEFAULT_STORAGE),
+                   help=f"folder, shared file system or s3:// / gs:// URI for results and checkpoints "
+                        f"(default: ${STORAGE_ENV} if set, else {DEFAULT_STORAGE})")
     g.add_argument("--name", default=default_name, help="run name: results go to STORAGE_PATH/NAME")
     g.add_argument("--resume", action="store_true",
                    help="continue the interrupted run STORAGE_PATH/NAME: finished trials are kept")
@@ -86,11 +94,32 @@ def init_ray(args: argparse.Namespace) -> None:
     # about frequent experiment snapshots; they are small, so it is noise here.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     address = args.address or os.environ.get("RAY_ADDRESS")
-    # Workers must import trainables/ and studies/ wherever they run: ship the
-    # project with the job unless a cluster already installed it.
-    project = str(Path(__file__).resolve().parents[1])
-    env = {"env_vars": {"PYTHONPATH": project}} if not address else None
-    ray.init(address=address, runtime_env=env, include_dashboard=False, log_to_driver=True)
+    if not address:
+        # "local", not None: None would join any `ray start` cluster that happens
+        # to run on this machine (someone else's); say "auto" to mean that.
+        project = str(Path(__file__).resolve().parents[1])
+        # Workers must import trainables/ and studies/: ship the project's path.
+        ray.init(address="local", runtime_env={"env_vars": {"PYTHONPATH": project}},
+                 include_dashboard=False, log_to_driver=True)
+        return
+    # A cluster has the project installed (cluster/*.yaml), or the job shipped it
+    # (`ray job submit --working-dir .`): the job's runtime env is inherited.
+    ray.init(address=address, log_to_driver=True)
+
+
+def trial_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Per-trial fields from the CLI (--amp, --set); a study merges them into its
+    fixed config and validates the result before any trial starts."""
+    options: dict[str, Any] = {"amp": args.amp}
+    for item in args.overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            fail(f"--set {item!r}: expected FIELD=VALUE")
+        try:
+            options[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            options[key.strip()] = raw
+    return options
 
 
 def resources(args: argparse.Namespace) -> dict[str, float]:
@@ -107,6 +136,10 @@ def run_study(
 ) -> tune.ResultGrid:
     """Fit (or, with --resume, restore and finish) the study's Tuner."""
     init_ray(args)
+    # Tune snapshots the run's state at most every 10 s by default; after a crash
+    # a stale snapshot can name a checkpoint that num_to_keep already deleted.
+    # Snapshots are small, so take them often.
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
     trainable = tune.with_resources(trainable, resources(args))
     path = run_dir(args)
     provenance.start(path, args)

@@ -75,7 +75,7 @@ def fixed_config(args) -> dict:
     """Values shared by every trial; validated once here, before Ray starts."""
     features = ["open", "high", "low", "close", "adj_close", "volume"] if args.features == "all" else args.features.split(",")
     fixed = {"epochs": 2 if args.smoke_test else args.epochs, "batch_size": args.batch_size,
-             "window": args.window, "features": features}
+             "window": args.window, "features": features, **common.trial_options(args)}
     try:
         StockConfig(**fixed)
     except (ConfigError, TypeError) as exc:

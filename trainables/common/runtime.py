@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+from contextlib import AbstractContextManager
 
 import numpy as np
 import torch
@@ -48,6 +49,52 @@ def setup_device(threads: int | None = None) -> torch.device:
     n = threads if threads is not None else assigned_cpus(default=os.cpu_count() or 1)
     torch.set_num_threads(max(1, n))
     if torch.cuda.is_available():
+        # cuDNN's fused RNN kernels serve nn.RNN/LSTM/GRU on CUDA; benchmark
+        # mode picks the fastest for our fixed shapes, TF32 speeds the heads.
+        torch.backends.cudnn.enabled = True
         torch.backends.cudnn.benchmark = True
+        torch.set_float32_matmul_precision("high")
         return torch.device("cuda")
     return torch.device("cpu")
+
+
+def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Move a CPU batch to ``device``; on CUDA through pinned memory, asynchronously."""
+    if device.type == "cuda" and tensor.device.type == "cpu":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
+
+
+def loader_kwargs(device: torch.device) -> dict[str, bool]:
+    """``DataLoader`` options for ``device``: pinned host memory when it feeds a GPU."""
+    return {"pin_memory": device.type == "cuda"}
+
+
+class MixedPrecision:
+    """Float16 autocast plus gradient scaling, on CUDA only.
+
+    On the CPU (or when not requested) every method is the plain float32
+    path, so training code calls it unconditionally. Float16 rather than
+    bfloat16: every CUDA GPU has it, and the scaler guards its small range.
+    """
+
+    def __init__(self, device: torch.device, requested: bool) -> None:
+        self.enabled = bool(requested) and device.type == "cuda"
+        self.device_type = device.type
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.enabled)
+
+    def autocast(self) -> AbstractContextManager:
+        return torch.autocast(self.device_type, dtype=torch.float16, enabled=self.enabled)
+
+    def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+        """Backward and optimizer step, with the loss scaled when enabled."""
+        self.scaler.scale(loss).backward()
+        self.scaler.step(optimizer)
+        self.scaler.update()
+
+    def state_dict(self) -> dict:
+        return self.scaler.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        if state:
+            self.scaler.load_state_dict(state)

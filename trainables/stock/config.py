@@ -45,6 +45,8 @@ class StockConfig:
     """Seeds initialisation and shuffling; studies repeat trials over seeds."""
     checkpoint_every: int = 10
     """Epochs between checkpoints; the last epoch is always checkpointed."""
+    amp: bool = False
+    """Mixed precision (float16 autocast, scaled gradients) when the trial has a GPU; ignored on CPUs."""
     fail_at_epoch: int = -1
     """Test only: kill the worker once at this epoch (-1: never)."""
 

@@ -35,20 +35,22 @@ def train_stock(config: dict[str, Any], prices: pd.DataFrame) -> None:
     model = build_model(cfg, len(data.tickers)).to(device)
     optimizer = OPTIMIZERS[cfg.optimizer](model.parameters(), lr=cfg.lr)
     loss_fn = make_loss(cfg.loss, data.y_min.to(device), data.y_scale.to(device))
+    precision = runtime.MixedPrecision(device, cfg.amp)
 
     first_epoch, elapsed = 1, 0.0
     state = checkpoint.restore()
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        precision.load_state_dict(state.get("scaler", {}))
         gen.set_state(state["rng"])
         first_epoch, elapsed = state["epoch"] + 1, state["elapsed_s"]
 
     for epoch in range(first_epoch, cfg.epochs + 1):
         faults.maybe_crash(cfg.fail_at_epoch, epoch)
         started = time.perf_counter()
-        train_loss = train_epoch(model, optimizer, loss_fn, data, cfg.batch_size, gen, device)
-        val_loss, val_pred = evaluate(model, loss_fn, data, data.val, device)
+        train_loss = train_epoch(model, optimizer, loss_fn, data, cfg.batch_size, gen, device, precision)
+        val_loss, val_pred = evaluate(model, loss_fn, data, data.val, device, precision)
         epoch_s = time.perf_counter() - started
         elapsed += epoch_s
         metrics = {M.EPOCH: epoch, M.TRAIN_LOSS: train_loss, M.VAL_LOSS: val_loss, M.TIME_EPOCH: epoch_s, M.TIME_TOTAL: elapsed}
@@ -56,11 +58,12 @@ def train_stock(config: dict[str, Any], prices: pd.DataFrame) -> None:
         last = epoch == cfg.epochs
         files = None
         if last:
-            test_metrics, files = final_evaluation(model, loss_fn, data, device)
+            test_metrics, files = final_evaluation(model, loss_fn, data, device, precision)
             metrics.update(test_metrics)
         if last or epoch % cfg.checkpoint_every == 0:
             state = {
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(), "rng": gen.get_state(),
+                "scaler": precision.state_dict(),
                 "epoch": epoch, "elapsed_s": elapsed, "config": to_dict(cfg),
                 "y_min": data.y_min, "y_scale": data.y_scale,
             }
@@ -69,33 +72,39 @@ def train_stock(config: dict[str, Any], prices: pd.DataFrame) -> None:
             checkpoint.report(metrics)
 
 
-def train_epoch(model, optimizer, loss_fn, data: StockData, batch_size: int, gen: torch.Generator, device) -> float:
+def train_epoch(model, optimizer, loss_fn, data: StockData, batch_size: int, gen: torch.Generator, device,
+                precision: runtime.MixedPrecision) -> float:
     model.train()
     order = data.train[torch.randperm(len(data.train), generator=gen)]
     total = 0.0
     for days in order.split(batch_size):
-        x = data.inputs(days).to(device, non_blocking=True)
-        y = data.y[days].to(device, non_blocking=True)
+        x = runtime.to_device(data.inputs(days), device)
+        y = runtime.to_device(data.y[days], device)
         optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        optimizer.step()
+        with precision.autocast():
+            pred = model(x)
+        # The loss in float32: MAPE divides, and float16 would lose the small errors.
+        loss = loss_fn(pred.float(), y)
+        precision.step(loss, optimizer)
         total += loss.item() * len(days)
     return total / len(data.train)
 
 
 @torch.no_grad()
-def evaluate(model, loss_fn, data: StockData, days: torch.Tensor, device) -> tuple[float, np.ndarray]:
+def evaluate(model, loss_fn, data: StockData, days: torch.Tensor, device,
+             precision: runtime.MixedPrecision) -> tuple[float, np.ndarray]:
     """Loss (in the training loss' units) and predicted prices on ``days``."""
     model.eval()
-    pred = model(data.inputs(days).to(device))
+    with precision.autocast():
+        pred = model(runtime.to_device(data.inputs(days), device)).float()
     loss = loss_fn(pred, data.y[days].to(device)).item()
     return loss, data.to_prices(pred).cpu().numpy()
 
 
-def final_evaluation(model, loss_fn, data: StockData, device) -> tuple[dict[str, float], dict[str, str]]:
+def final_evaluation(model, loss_fn, data: StockData, device,
+                     precision: runtime.MixedPrecision) -> tuple[dict[str, float], dict[str, str]]:
     """Test errors, the persistence baseline on the same days, and a predictions file."""
-    test_loss, pred = evaluate(model, loss_fn, data, data.test, device)
+    test_loss, pred = evaluate(model, loss_fn, data, data.test, device, precision)
     actual = data.close[data.test].numpy()
     naive = persistence(data.close.numpy(), data.test.numpy())
     out = {M.TEST_LOSS: test_loss}

@@ -1,0 +1,78 @@
+"""Helpers for tests that run a study as its own process and read its run folder."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def study_env() -> dict[str, str]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), RAY_DEDUP_LOGS="0")
+    for var in ("RAY_ADDRESS", "STUDY_STORAGE_PATH"):  # a local run, whatever the caller's shell says
+        env.pop(var, None)
+    return env
+
+
+def start_study(script: str, args: list[str], log: Path) -> subprocess.Popen:
+    """The study in its own session, so its Ray processes can be stopped with it."""
+    return subprocess.Popen([sys.executable, str(ROOT / script), *args], cwd=ROOT, env=study_env(),
+                            stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def run_study(script: str, args: list[str], log: Path, timeout: float = 400) -> int:
+    proc = start_study(script, args, log)
+    try:
+        return proc.wait(timeout=timeout)
+    finally:
+        kill_group(proc)
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL what is left of the study's process group (only processes it started)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def result_rows(trial_dir: Path) -> list[dict]:
+    path = trial_dir / "result.json"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def trial_states(run_dir: Path) -> tuple[dict[str, dict], float]:
+    """Per trial id, Tune's saved state (status, num_failures, dir) and the snapshot's mtime."""
+    files = sorted(glob.glob(str(run_dir / "experiment_state-*.json")), key=os.path.getmtime)
+    if not files:
+        return {}, 0.0
+    try:
+        data = json.loads(Path(files[-1]).read_text())
+    except (json.JSONDecodeError, OSError):  # caught mid-rewrite: read it next time
+        return {}, 0.0
+    states = {}
+    for trial_json, meta_json in data["trial_data"]:
+        trial, meta = json.loads(trial_json), json.loads(meta_json)
+        states[trial["trial_id"]] = {"status": trial["status"], "num_failures": meta["num_failures"],
+                                     "dir": run_dir / trial["relative_logdir"]}
+    return states, os.path.getmtime(files[-1])
+
+
+def checkpoint_epochs(trial_dir: Path) -> list[int]:
+    """Epochs of the checkpoints on disk (the folder name counts checkpoints, not epochs)."""
+    import torch
+
+    epochs = []
+    for d in sorted(trial_dir.glob("checkpoint_*")):
+        if (d / "state.pt").exists():
+            epochs.append(int(torch.load(d / "state.pt", weights_only=True)["epoch"]))
+    return epochs
