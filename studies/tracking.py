@@ -3,8 +3,8 @@
 ``--wandb`` attaches Ray's ``WandbLoggerCallback``: one W&B run per trial
 (named after the trial, grouped by the study run), with its config and every
 reported metric. Without an API key or without a network the runs are
-written offline into each trial's folder and can be uploaded later with
-``wandb sync``. The key is read by wandb from its usual places (the
+written offline into the run folder's ``wandb/`` and can be uploaded later
+with ``wandb sync``. The key is read by wandb from its usual places (the
 ``WANDB_API_KEY`` variable or ``wandb login``) and never passed through the
 study's files.
 """
@@ -39,10 +39,14 @@ def callbacks(args: argparse.Namespace, run_dir: str) -> tuple[list[Any], dict[s
     mode, reason = choose_mode()
     if mode == "offline":
         os.environ["WANDB_MODE"] = "offline"  # Ray's set-up then skips its API key check
-        where = os.environ.get("WANDB_DIR") or f"{run_dir}/*"  # by default each trial's own folder
+        where = os.environ.get("WANDB_DIR") or run_dir
         print(f"W&B: offline mode ({reason}). Upload the runs later with:\n  wandb sync {where}/wandb/offline-run-*")
     else:
         print(f"W&B: logging to project {project!r}, group {args.name!r} ({reason})")
-    callback = WandbLoggerCallback(project=project, group=args.name, mode=mode, log_config=False)
+    # On local storage the runs go straight into the run folder: Ray's default,
+    # the trial's staging folder, is synced to storage before the last trial's
+    # logger finishes, which would leave that trial's offline run behind.
+    where = {} if "://" in run_dir or os.environ.get("WANDB_DIR") else {"dir": run_dir}
+    callback = WandbLoggerCallback(project=project, group=args.name, mode=mode, log_config=False, **where)
     return [callback], {"project": project, "group": args.name, "mode": mode}
 
