@@ -31,7 +31,8 @@ METRIC, MODE = M.VAL_LOSS, "min"  # cross-entropy whatever the training loss, so
 GRID = {"loss": list(LOSSES), "batch_size": [64, 128], "formulation": list(FORMULATIONS)}
 # The report's optimisation for every grid trial (Keras' Adam, no clipping), so the
 # formulations meet at equal compute and equal settings.
-REPORT_SETTINGS = {"lr": 1e-3, "grad_clip": 0.0, "dropout": 0.2, "hidden_size": 256, "num_layers": 2, "seq_len": 100}
+REPORT_SETTINGS = {"lr": 1e-3, "lr_schedule": "constant", "grad_clip": 0.0, "dropout": 0.2, "hidden_size": 256,
+                   "num_layers": 2, "seq_len": 100}
 
 
 def grid_space(args) -> dict:
