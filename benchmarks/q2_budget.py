@@ -27,13 +27,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
+import torch
 
-from studies.q2 import REPORT_SETTINGS, parse_sets  # noqa: E402
-from trainables.chargen.config import CharConfig  # noqa: E402
-from trainables.chargen.data import load_corpus, prepare, val_targets  # noqa: E402
-from trainables.chargen.trainable import Trainer  # noqa: E402
-from trainables.common import runtime  # noqa: E402
+from studies.q2 import REPORT_SETTINGS, parse_sets
+from trainables.chargen.config import CharConfig
+from trainables.chargen.data import load_corpus, prepare, val_targets
+from trainables.chargen.trainable import Trainer
+from trainables.common import runtime
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare" / "input.txt"
 VARIANTS = {
@@ -56,7 +56,7 @@ def run_variant(key: str, overrides: dict, corpus, args) -> dict:
     cpu0, load0 = time.process_time(), os.getloadavg()[0]
     while train_s < args.budget_s:
         started = time.perf_counter()
-        trainer.train_steps(1, progress=lambda: (train_s + time.perf_counter() - started) / args.budget_s)
+        trainer.train_steps(1, progress=lambda done=train_s, t0=started: (done + time.perf_counter() - t0) / args.budget_s)
         train_s += time.perf_counter() - started
         if train_s >= next_eval or train_s >= args.budget_s:
             loss, acc = trainer.evaluate(targets)

@@ -6,12 +6,25 @@ import dataclasses
 
 import pytest
 import torch
-
 from chargen_helpers import tiny_config, tiny_text
+
 from trainables.chargen.config import CharConfig
 from trainables.chargen.data import (
-    EVAL_STREAMS, Corpus, StreamBatches, Vocab, WindowBatches, build_vocab, download, embedded_text, load_corpus,
-    majority_accuracy, markdown_to_dialogue, prepare, read_text, val_targets, windows,
+    EVAL_STREAMS,
+    Corpus,
+    StreamBatches,
+    Vocab,
+    WindowBatches,
+    build_vocab,
+    download,
+    embedded_text,
+    load_corpus,
+    majority_accuracy,
+    markdown_to_dialogue,
+    prepare,
+    read_text,
+    val_targets,
+    windows,
 )
 from trainables.common.config import ConfigError
 from trainables.common.errors import DataError
@@ -127,7 +140,7 @@ def test_stream_batches_continue_rows_and_resume():
     ids = torch.arange(1000)
     batches = StreamBatches(ids, batch_size=4, seq_len=10, gen=torch.Generator().manual_seed(0))
     x1, y1, fresh1 = batches.next()
-    x2, y2, fresh2 = batches.next()
+    x2, _, fresh2 = batches.next()
     assert fresh1 and not fresh2 and x1.shape == (4, 10)
     assert torch.equal(y1, x1 + 1)  # the target is the next character
     assert torch.equal(x2[:, 0], x1[:, -1] + 1)  # each row continues where it stopped

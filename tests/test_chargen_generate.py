@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from chargen_helpers import tiny_config, tiny_text
+
 from trainables.chargen.data import Corpus, prepare
 from trainables.chargen.generate import best_checkpoint, generate, load_model, main, pick
 from trainables.chargen.trainable import Trainer

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-
 from chargen_helpers import tiny_config
+
 from trainables.chargen.config import CELLS
 from trainables.chargen.losses import lr_factor, make_loss
 from trainables.chargen.model import CharRNN, build_model, detach
@@ -18,7 +18,7 @@ from trainables.chargen.model import CharRNN, build_model, detach
 def test_sequence_model_predicts_every_position_and_carries_state(cell):
     model = build_model(tiny_config(cell=cell, num_layers=2), vocab_size=11).eval()
     x = torch.randint(0, 11, (3, 7))
-    logits, state = model(x)
+    logits, _ = model(x)
     assert logits.shape == (3, 7, 11)
     # Two halves with the state carried equal the whole sequence at once.
     first, mid = model(x[:, :4])

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from chargen_helpers import tiny_config, tiny_text
 from ray import tune
 
-from chargen_helpers import tiny_config, tiny_text
 from trainables.chargen.data import Corpus, majority_accuracy, prepare, val_targets
 from trainables.chargen.trainable import VOCAB_FILE, Trainer, train_chargen
 from trainables.common import metrics as M
@@ -89,3 +89,17 @@ def test_trainable_on_ray_reports_checkpoints_and_survives_a_crash(ray_cluster, 
             state = load_state(ckpt)
             assert json.loads((Path(ckpt) / VOCAB_FILE).read_text()) == list(data.vocab.chars) == state["vocab"]
             assert state["epoch"] == 3 and state["config"]["formulation"] == result.config["formulation"]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("formulation", ["sequence", "report"])
+def test_trainer_runs_on_a_gpu(formulation):
+    cfg = tiny_config(formulation=formulation, lr=1e-2)
+    data = prepare(Corpus(tiny_text(4000), "t"), cfg)
+    trainer = Trainer(cfg, data, torch.device("cuda"), torch.Generator().manual_seed(0))
+    targets = val_targets(data, cfg)
+    before, _ = trainer.evaluate(targets)
+    trainer.train_steps(30)
+    assert next(trainer.model.parameters()).is_cuda
+    assert trainer.evaluate(targets)[0] < before

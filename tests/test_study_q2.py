@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from chargen_helpers import tiny_text
 
 from analysis import q2 as q2_analysis
 from analysis.__main__ import main as analysis_main
 from analysis.results import RunResults
-from chargen_helpers import tiny_text
 from studies import q2
 from trainables.common import metrics as M
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from trainables.common.errors import DataError
 from trainables.chargen.config import CharConfig
+from trainables.common.errors import DataError
 
 EMBEDDED = "embedded"
 UNKNOWN_CHOICES = ("error", "drop", "map")

@@ -19,7 +19,15 @@ import torch.nn.functional as F
 
 from trainables.chargen.config import CharConfig
 from trainables.chargen.data import (
-    EVAL_STREAMS, CharData, Corpus, StreamBatches, WindowBatches, majority_accuracy, prepare, val_targets, windows,
+    EVAL_STREAMS,
+    CharData,
+    Corpus,
+    StreamBatches,
+    WindowBatches,
+    majority_accuracy,
+    prepare,
+    val_targets,
+    windows,
 )
 from trainables.chargen.losses import lr_factor, make_loss
 from trainables.chargen.model import build_model, detach
