@@ -103,3 +103,24 @@ def test_trainer_runs_on_a_gpu(formulation):
     trainer.train_steps(30)
     assert next(trainer.model.parameters()).is_cuda
     assert trainer.evaluate(targets)[0] < before
+
+
+def test_stream_validation_equals_one_pass_per_stream():
+    """Chunked scoring with the state carried equals one forward pass over each stream."""
+    cfg = tiny_config(val_fraction=0.5, val_max_chars=0)
+    data = prepare(Corpus(tiny_text(20_000), "t"), cfg)
+    trainer = Trainer(cfg, data, torch.device("cpu"), torch.Generator().manual_seed(0))
+    targets = val_targets(data, cfg)
+    per, warm = len(targets) // 16, 100
+    assert per + warm > 512  # the scoring crosses a chunk boundary
+    losses, hits = [], []
+    with torch.no_grad():
+        for s in range(16):
+            b = int(targets[0]) + s * per
+            logits = trainer.model(data.ids[b - 1 - warm: b - 1 + per].unsqueeze(0))[0][0, warm:]
+            y = data.ids[b: b + per]
+            losses.append(torch.nn.functional.cross_entropy(logits, y, reduction="sum"))
+            hits.append((logits.argmax(-1) == y).sum())
+    loss, acc = trainer.evaluate(targets)
+    assert loss == pytest.approx(float(sum(losses)) / len(targets), rel=1e-5)
+    assert acc == pytest.approx(float(sum(hits)) / len(targets))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -90,19 +90,21 @@ class Trainer:
     def evaluate(self, targets: torch.Tensor) -> tuple[float, float]:
         """Cross-entropy (nats per character) and accuracy on the characters at ``targets``."""
         self.model.eval()
-        if self.cfg.formulation == "report":
-            logits, y = self._window_logits(targets)
-        else:
-            logits, y = self._stream_logits(targets)
-        loss = F.cross_entropy(logits, y).item()
-        return loss, (logits.argmax(-1) == y).float().mean().item()
+        chunks = self._window_logits(targets) if self.cfg.formulation == "report" else self._stream_logits(targets)
+        loss_sum, correct, count = 0.0, 0, 0
+        for logits, y in chunks:  # chunk by chunk: a long validation part never sits in memory as logits
+            y = y.to(self.device)
+            loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
+            correct += int((logits.argmax(-1) == y).sum())
+            count += y.numel()
+        return loss_sum / count, correct / count
 
-    def _window_logits(self, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _window_logits(self, targets: torch.Tensor) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         views = windows(self.data.scaled(), self.cfg.seq_len)  # window i predicts ids[i + seq_len]
-        out = [self.model(views[chunk - self.cfg.seq_len].to(self.device))[0] for chunk in targets.split(1024)]
-        return torch.cat(out), self.data.ids[targets].to(self.device)
+        for chunk in targets.split(1024):
+            yield self.model(views[chunk - self.cfg.seq_len].to(self.device))[0], self.data.ids[chunk]
 
-    def _stream_logits(self, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _stream_logits(self, targets: torch.Tensor) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Score the text in ``EVAL_STREAMS`` contiguous streams, the state carried throughout.
 
         Each stream first reads the characters before its first target
@@ -114,13 +116,13 @@ class Trainer:
         warm = min(max(100, self.cfg.seq_len), first - 1)
         starts = [first + s * per for s in range(streams)]
         x = torch.stack([ids[b - 1 - warm: b - 1 + per] for b in starts]).to(self.device)
-        y = torch.stack([ids[b: b + per] for b in starts])
-        state, out = None, []
+        y = torch.stack([ids[b - warm: b + per] for b in starts])
+        state = None
         for cols in torch.arange(x.shape[1]).split(512):
             logits, state = self.model(x[:, cols], state)
-            out.append(logits)
-        logits = torch.cat(out, dim=1)[:, warm:]
-        return logits.reshape(-1, logits.shape[-1]), y.reshape(-1).to(self.device)
+            keep = cols >= warm
+            if keep.any():
+                yield logits[:, keep].reshape(-1, logits.shape[-1]), y[:, cols[keep]].reshape(-1)
 
     def state_dict(self) -> dict[str, Any]:
         hidden = self.hidden
