@@ -73,7 +73,7 @@ def run_variant(key: str, overrides: dict, corpus, args) -> dict:
               "val_loss": curve[-1]["val_loss"], "val_acc": curve[-1]["val_acc"], "val_chars": len(targets),
               "best_val_loss": min(c["val_loss"] for c in curve), "curve": curve,
               "seconds_to": {str(t): next((c["train_s"] for c in curve if c["val_loss"] <= t), None) for t in THRESHOLDS}}
-    if cfg.formulation == "sequence":  # the whole validation part is cheap to score here
+    if cfg.formulation == "sequence" and args.full_val:  # the whole validation part is cheap to score here
         full = val_targets(data, CharConfig(**{**cfg.__dict__, "val_max_chars": 0}))
         loss, acc = trainer.evaluate(full)
         result.update(val_loss_full=round(loss, 4), val_acc_full=round(acc, 4), val_bpc_full=round(loss / math.log(2), 4),
@@ -90,6 +90,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--only", choices=tuple(VARIANTS), default=None, help="run one variant")
     p.add_argument("--eval-every-s", type=float, default=60.0)
     p.add_argument("--val-chars", type=int, default=20_000, help="validation characters scored along the way")
+    p.add_argument("--no-full-val", dest="full_val", action="store_false",
+                   help="skip scoring (a) on the whole validation part at the end")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--set", action="append", default=[], metavar="V:FIELD=VALUE",
                    help="override a CharConfig field of variant V (a or b), e.g. a:hidden_size=384")

@@ -4,6 +4,12 @@
     python studies/q2.py --smoke-test         # seconds
     python studies/q2.py --search optuna --num-samples 30 --epochs 30
     python studies/q2.py --corpus input.txt --cased --set hidden_size=512
+
+The default grid is 12 trials (3 losses x 2 batch sizes x 2 formulations) of
+40 epochs x 25 steps of the report's LSTM(256) x 2, at equal compute for both
+formulations: roughly 13M character-steps a trial, a few hours on 2 CPU cores,
+minutes per trial on a GPU (--gpus-per-trial). --steps-per-epoch and --epochs
+trade time for resolution.
 """
 
 from __future__ import annotations
