@@ -29,6 +29,6 @@ def tiny_text(n_chars: int = 6000, seed: int = 0) -> str:
 
 
 def tiny_config(**overrides) -> CharConfig:
-    base = {"hidden_size": 16, "embed_size": 8, "num_layers": 1, "batch_size": 4, "seq_len": 16, "epochs": 2,
+    base = {"cell": "lstm", "hidden_size": 16, "embed_size": 8, "num_layers": 1, "batch_size": 4, "seq_len": 16, "epochs": 2,
             "steps_per_epoch": 3, "val_max_chars": 160, "lr": 3e-3, "lr_schedule": "constant"}
     return CharConfig(**{**base, **overrides})
