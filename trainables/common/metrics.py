@@ -45,6 +45,11 @@ def per_target(name: str, target: str) -> str:
     """Name of ``name`` measured for one target, e.g. ``val/mape/GOOG``."""
     return f"{name}/{target}"
 
+# Character-level language modelling (q2). val/loss is cross-entropy in nats
+# per character whatever the training loss; val/bpc is the same in bits.
+BASELINE_MAJORITY_VAL_ACC = "baseline/majority/val/acc"  # always the most frequent validation character
+TRAIN_CHARS = "train/chars"  # character-steps through the network so far
+
 # Text classification (q3). Per-class values hang below the base name:
 # ``per_target(TEST_F1, "hate") == "test/f1/hate"``.
 TEST_PRECISION = "test/precision"

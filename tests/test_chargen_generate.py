@@ -1,0 +1,93 @@
+"""q2 generation: greedy and seeded sampling, the CLI and its errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from chargen_helpers import tiny_config, tiny_text
+
+from trainables.chargen.data import Corpus, prepare
+from trainables.chargen.generate import best_checkpoint, generate, load_model, main, pick
+from trainables.chargen.trainable import Trainer
+from trainables.common.checkpoint import save_state
+from trainables.common.config import to_dict
+
+
+def make_checkpoint(folder, formulation="sequence", steps=30, val_loss=1.0):
+    cfg = tiny_config(formulation=formulation, lr=1e-2)
+    data = prepare(Corpus(tiny_text(4000), "t"), cfg)
+    torch.manual_seed(0)
+    trainer = Trainer(cfg, data, torch.device("cpu"), torch.Generator().manual_seed(0))
+    trainer.train_steps(steps)
+    folder.mkdir(parents=True)
+    save_state(folder, {**trainer.state_dict(), "config": to_dict(cfg), "vocab": list(data.vocab.chars),
+                        "val_loss": val_loss})
+    return folder
+
+
+@pytest.fixture(scope="module")
+def checkpoint_dir(tmp_path_factory):
+    return make_checkpoint(tmp_path_factory.mktemp("gen") / "checkpoint_000000")
+
+
+@pytest.mark.parametrize("formulation", ["sequence", "report"])
+def test_greedy_is_deterministic_and_sampling_repeats_with_a_seed(tmp_path, formulation):
+    model, cfg, vocab = load_model(make_checkpoint(tmp_path / "checkpoint_000000", formulation, steps=5))
+    seed_text = "HAMLET:\nTo be"
+    greedy = generate(model, cfg, vocab, seed_text, 40, greedy=True)
+    assert len(greedy) == 40 and set(greedy) <= set(vocab.chars)
+    assert generate(model, cfg, vocab, seed_text, 40, greedy=True) == greedy
+    one = generate(model, cfg, vocab, seed_text, 40, temperature=1.0, seed=3)
+    assert generate(model, cfg, vocab, seed_text, 40, temperature=1.0, seed=3) == one
+    assert generate(model, cfg, vocab, seed_text, 40, temperature=1.0, seed=4) != one
+
+
+def test_sequence_generation_carries_state_like_a_full_forward(checkpoint_dir):
+    """Feeding one character at a time with the state equals scoring the whole text at once."""
+    model, cfg, vocab = load_model(checkpoint_dir)
+    seed_text = "KING RICHARD:\nNow is"
+    text = generate(model, cfg, vocab, seed_text, 20, greedy=True)
+    full = torch.tensor([vocab.encode(seed_text + text).tolist()])
+    with torch.no_grad():
+        logits, _ = model(full)
+    argmax = logits[0].argmax(-1)[len(seed_text) - 1:-1]
+    assert vocab.decode(argmax) == text
+
+
+def test_top_k_and_temperature():
+    logits = torch.tensor([0.0, 5.0, 4.0, -3.0])
+    gen = torch.Generator().manual_seed(0)
+    draws = {pick(logits, temperature=1.0, top_k=2, greedy=False, gen=gen) for _ in range(200)}
+    assert draws == {1, 2}
+    cold = {pick(logits, temperature=0.01, top_k=0, greedy=False, gen=gen) for _ in range(50)}
+    assert cold == {1}
+    assert pick(logits, temperature=1.0, top_k=0, greedy=True, gen=None) == 1
+
+
+def test_cli_prints_repeatable_text(checkpoint_dir, capsys):
+    args = ["--checkpoint", str(checkpoint_dir), "--seed-text", "JAQUES:\n", "--length", "30", "--seed", "1"]
+    first = main(args)
+    assert main(args) == first and len(first) == 30
+    assert capsys.readouterr().out.startswith("JAQUES:\n" + first)
+
+
+def test_cli_errors_are_one_line(checkpoint_dir, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--checkpoint", str(checkpoint_dir), "--seed-text", "Zebra@"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "character(s) '@', 'Z' are not" in err and "--on-unknown" in err and "Traceback" not in err
+    assert len(main(["--checkpoint", str(checkpoint_dir), "--seed-text", "Zebra@", "--on-unknown", "drop",
+                     "--length", "5"])) == 5
+    with pytest.raises(SystemExit):
+        main(["--checkpoint", str(tmp_path), "--seed-text", "a"])
+    assert "no state.pt" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--run", str(tmp_path)])
+    assert "no q2 checkpoints" in capsys.readouterr().err
+
+
+def test_run_picks_the_checkpoint_with_the_lowest_validation_loss(tmp_path):
+    worse = make_checkpoint(tmp_path / "trial_a" / "checkpoint_000001", steps=1, val_loss=2.5)
+    better = make_checkpoint(tmp_path / "trial_b" / "checkpoint_000003", steps=1, val_loss=1.9)
+    assert best_checkpoint(tmp_path) == better != worse

@@ -1,0 +1,1 @@
+"""q2: character-level text generation: predict the next character of a corpus."""
