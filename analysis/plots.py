@@ -7,10 +7,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # files only: works on clusters and CI without a display
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
 
-from trainables.common import metrics as M  # noqa: E402
+from trainables.common import metrics as M
 
 
 def _save(fig, path: Path) -> Path:

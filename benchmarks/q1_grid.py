@@ -22,18 +22,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import psutil  # noqa: E402
-import torch  # noqa: E402
+import psutil
+import torch
 
-from analysis.results import load_run  # noqa: E402
-from studies import q1  # noqa: E402
-from trainables.common import metrics as M  # noqa: E402
-from trainables.common import runtime  # noqa: E402
-from trainables.stock.config import StockConfig  # noqa: E402
-from trainables.stock.data import load_prices, make_splits  # noqa: E402
-from trainables.stock.metrics import make_loss  # noqa: E402
-from trainables.stock.model import build_model  # noqa: E402
-from trainables.stock.trainable import OPTIMIZERS, evaluate, final_evaluation, train_epoch  # noqa: E402
+from analysis.results import load_run
+from studies import q1
+from trainables.common import metrics as M
+from trainables.common import runtime
+from trainables.stock.config import StockConfig
+from trainables.stock.data import load_prices, make_splits
+from trainables.stock.metrics import make_loss
+from trainables.stock.model import build_model
+from trainables.stock.trainable import OPTIMIZERS, evaluate, final_evaluation, train_epoch
 
 
 class PeakMemory:

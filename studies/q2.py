@@ -14,7 +14,6 @@ trade time for resolution.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -84,22 +83,7 @@ def build_parser():
                    help="optimizer steps per epoch (0: full passes, hours on a CPU for the report's formulation)")
     g.add_argument("--val-max-chars", type=int, default=CharConfig.val_max_chars,
                    help="validation characters scored per epoch (0: the whole validation part)")
-    g.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                   help="any other CharConfig field for every trial, e.g. --set cell=gru (repeatable)")
     return p
-
-
-def parse_sets(pairs: list[str]) -> dict:
-    fixed = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            common.fail(f"--set {pair!r}: expected FIELD=VALUE")
-        try:
-            fixed[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            fixed[key.strip()] = value  # a bare string
-    return fixed
 
 
 def fixed_config(args) -> dict:
@@ -111,7 +95,7 @@ def fixed_config(args) -> dict:
     if args.smoke_test:
         fixed.update(epochs=2, steps_per_epoch=3, hidden_size=16, embed_size=8, batch_size=8, seq_len=16,
                      val_max_chars=256)
-    fixed.update(parse_sets(args.set))
+    fixed.update(common.trial_options(args))
     try:
         CharConfig(**fixed)
     except TypeError as exc:
@@ -173,18 +157,16 @@ def main(argv: list[str] | None = None) -> tune.ResultGrid:
     # Tune also keeps the latest one, which resumes the trial.
     ckpt_config = tune.CheckpointConfig(num_to_keep=1, checkpoint_score_attribute=METRIC, checkpoint_score_order=MODE)
     results = common.run_study(args, trainable, space, tune_config, ckpt_config)
-    report(path)
+    report(path, corpus)
     return results
 
 
-def report(path: str) -> None:
-    from analysis import q2 as q2_analysis
+def report(path: str, corpus: Corpus) -> None:
+    from analysis.report import finish_run
 
-    if "://" in path:
-        print(f"Results are in {path}; copy them locally and run: python -m analysis tables RUN_DIR")
-        return
-    written = q2_analysis.write_report(path)
-    print(f"Tables, plots and samples: {', '.join(str(p) for p in written[:3])} ... ({len(written)} files in {path})")
+    written = finish_run(path, data=corpus.text)
+    if written:
+        print(f"Tables, plots, samples, claims and report: {len(written)} files in {path}")
 
 
 if __name__ == "__main__":

@@ -79,6 +79,7 @@ def fixed_config(args) -> dict:
              "class_weighted": not args.no_class_weights, "hashtags": args.hashtags, "mode": args.mode}
     if args.smoke_test:
         fixed.update(lstm_hidden=8, mode="frozen")
+    fixed.update(common.trial_options(args))
     try:
         TweetConfig(**fixed)
     except (ConfigError, TypeError) as exc:

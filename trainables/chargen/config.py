@@ -67,6 +67,8 @@ class CharConfig:
     """Seeds initialisation, shuffling and stream offsets; studies repeat trials over seeds."""
     checkpoint_every: int = 1
     """Epochs between checkpoints; the last epoch is always checkpointed."""
+    amp: bool = False
+    """Mixed precision (float16 autocast, scaled gradients) on GPUs; no effect on CPUs."""
     fail_at_epoch: int = -1
     """Test only: kill the worker once at this epoch (-1: never)."""
 

@@ -54,6 +54,7 @@ class Trainer:
         self.steps_per_epoch = cfg.steps_per_epoch or self.batches.steps_per_pass()
         self.total_steps = total_steps or cfg.epochs * self.steps_per_epoch
         self.step, self.chars, self.hidden = 0, 0, None
+        self.precision = runtime.MixedPrecision(device, cfg.amp)
 
     def train_steps(self, n: int, progress: Callable[[], float] | None = None) -> tuple[float, float]:
         """``n`` optimizer steps; mean training loss and accuracy over them.
@@ -71,14 +72,12 @@ class Trainer:
             for group in self.optimizer.param_groups:
                 group["lr"] = cfg.lr * lr_factor(cfg.lr_schedule, done)
             state = None if fresh or cfg.formulation == "report" else self.hidden
-            logits, state = model(x, state)
+            with self.precision.autocast():
+                logits, state = model(x, state)
             self.hidden = detach(state)
-            loss = self.loss_fn(logits, y)
+            loss = self.loss_fn(logits.float(), y)
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            self.optimizer.step()
+            self.precision.step(loss, self.optimizer, model.parameters(), cfg.grad_clip)
             loss_sum += loss.item()
             correct += int((logits.detach().argmax(-1) == y).sum())
             count += y.numel()
@@ -130,7 +129,7 @@ class Trainer:
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "batches": self.batches.state_dict(), "rng": self.batches.gen.get_state(),
             "hidden": list(hidden) if isinstance(hidden, tuple) else hidden,
-            "step": self.step, "chars": self.chars,
+            "step": self.step, "chars": self.chars, "precision": self.precision.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -141,6 +140,7 @@ class Trainer:
         hidden = state["hidden"]
         self.hidden = tuple(hidden) if isinstance(hidden, list) else hidden
         self.step, self.chars = state["step"], state["chars"]
+        self.precision.load_state_dict(state.get("precision"))
 
 
 def train_chargen(config: dict[str, Any], corpus: Corpus) -> None:

@@ -26,15 +26,12 @@ def seed_everything(seed: int) -> torch.Generator:
 
 def assigned_cpus(default: int = 1) -> int:
     """CPUs Ray gave this trial (``default`` outside Ray)."""
-    try:
-        import ray
+    import ray
 
-        if ray.is_initialized():
-            cpus = ray.get_runtime_context().get_assigned_resources().get("CPU")
-            if cpus:
-                return max(1, int(cpus))
-    except Exception:  # outside a Ray worker there is nothing to ask
-        pass
+    if ray.is_initialized():  # a driver has no assigned resources: the default applies
+        cpus = ray.get_runtime_context().get_assigned_resources().get("CPU")
+        if cpus:
+            return max(1, int(cpus))
     return default
 
 
@@ -86,9 +83,16 @@ class MixedPrecision:
     def autocast(self) -> AbstractContextManager:
         return torch.autocast(self.device_type, dtype=torch.float16, enabled=self.enabled)
 
-    def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
-        """Backward and optimizer step, with the loss scaled when enabled."""
+    def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, clip_params=None, max_norm: float = 0.0) -> None:
+        """Backward and optimizer step, with the loss scaled when enabled.
+
+        Gradients are clipped (when ``max_norm`` > 0) after unscaling, so the
+        threshold means the same with and without mixed precision.
+        """
         self.scaler.scale(loss).backward()
+        if clip_params is not None and max_norm > 0:
+            self.scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(clip_params, max_norm)
         self.scaler.step(optimizer)
         self.scaler.update()
 

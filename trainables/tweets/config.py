@@ -83,6 +83,8 @@ class TweetConfig:
     label); generate: free generation, invalid outputs are counted as errors."""
     seed: int = 0
     """Seeds initialisation and shuffling; studies repeat trials over seeds."""
+    amp: bool = False
+    """Mixed precision (float16 autocast, scaled gradients) on GPUs; no effect on CPUs."""
     fail_at_epoch: int = -1
     """Test only: kill the worker once at this epoch (-1: never)."""
 

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from trainables.common import runtime
 from trainables.tweets import t5
 from trainables.tweets.cache import TokenStates
 from trainables.tweets.config import TweetConfig
@@ -61,9 +62,10 @@ class Runner:
     model: torch.nn.Module
     optimizer: torch.optim.Optimizer
 
-    def __init__(self, data: Prepared, device: torch.device):
+    def __init__(self, data: Prepared, device: torch.device, amp: bool = False):
         self.data, self.device = data, device
         self.weights = None if data.weights is None else data.weights.to(device)
+        self.precision = runtime.MixedPrecision(device, amp)
 
     def logits(self, idx: np.ndarray) -> torch.Tensor:
         raise NotImplementedError
@@ -71,11 +73,14 @@ class Runner:
     def step(self, idx: np.ndarray) -> float:
         self.model.train()
         labels = torch.as_tensor(self.data.labels[idx], device=self.device)
-        loss = F.cross_entropy(self.logits(idx), labels, weight=self.weights)
+        with self.precision.autocast():
+            logits = self.logits(idx)
+        return self.update(F.cross_entropy(logits.float(), labels, weight=self.weights))
+
+    def update(self, loss: torch.Tensor) -> float:
+        """One optimizer step on ``loss``, gradients clipped to norm 1."""
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
-        self.optimizer.step()
+        self.precision.step(loss, self.optimizer, self.model.parameters(), 1.0)
         return loss.item()
 
     @torch.no_grad()
@@ -105,7 +110,7 @@ class FrozenLSTM(Runner):
     """LSTM head on cached token outputs; only the head is trained (and checkpointed)."""
 
     def __init__(self, cfg: TweetConfig, data: Prepared, states: TokenStates, device):
-        super().__init__(data, device)
+        super().__init__(data, device, cfg.amp)
         self.states = states
         self.model = build_head(cfg, states.dim, len(data.classes)).to(device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
@@ -119,7 +124,7 @@ class FinetuneLSTM(Runner):
     """Encoder + LSTM head trained together; the encoder at its own smaller rate."""
 
     def __init__(self, cfg: TweetConfig, data: Prepared, device):
-        super().__init__(data, device)
+        super().__init__(data, device, cfg.amp)
         tokenizer = load_tokenizer(cfg.encoder)
         encoder = load_encoder(cfg.encoder)
         self.ids, self.pad_id = tokenize(tokenizer, data.texts, cfg.max_length), tokenizer.pad_token_id or 0
@@ -139,7 +144,7 @@ class T5Runner(Runner):
     """Text-to-text: the label word is the target; predictions score each label word."""
 
     def __init__(self, cfg: TweetConfig, data: Prepared, device):
-        super().__init__(data, device)
+        super().__init__(data, device, cfg.amp)
         self.tokenizer = load_tokenizer(cfg.encoder)
         self.model = load_seq2seq(cfg.encoder).to(device)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr)
@@ -160,12 +165,9 @@ class T5Runner(Runner):
     def step(self, idx):
         self.model.train()
         input_ids, mask, targets, labels = self._batch(idx)
-        loss = t5.t5_loss(self.model, input_ids, mask, targets, self._weights(labels))
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
-        self.optimizer.step()
-        return loss.item()
+        with self.precision.autocast():
+            loss = t5.t5_loss(self.model, input_ids, mask, targets, self._weights(labels))
+        return self.update(loss.float())
 
     @torch.no_grad()
     def evaluate(self, idx):
