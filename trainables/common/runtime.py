@@ -28,11 +28,13 @@ def assigned_cpus(default: int = 1) -> int:
     """CPUs Ray gave this trial (``default`` outside Ray)."""
     import ray
 
-    if ray.is_initialized():  # a driver has no assigned resources: the default applies
+    if not ray.is_initialized():
+        return default
+    try:
         cpus = ray.get_runtime_context().get_assigned_resources().get("CPU")
-        if cpus:
-            return max(1, int(cpus))
-    return default
+    except AssertionError:  # Ray's answer in a driver, which has no assigned resources
+        return default
+    return max(1, int(cpus)) if cpus else default
 
 
 def setup_device(threads: int | None = None) -> torch.device:
