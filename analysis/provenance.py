@@ -58,7 +58,8 @@ def git_state(root: Path = PROJECT) -> dict[str, Any]:
 def fingerprint(source: Any) -> str | None:
     """sha256 of a file, a folder's files (names and contents), a pandas object, an array or bytes/str."""
     h = hashlib.sha256()
-    if isinstance(source, (str, Path)) and "://" not in str(source) and Path(source).exists():
+    looks_like_path = isinstance(source, Path) or (isinstance(source, str) and len(source) < 4096 and "\n" not in source)
+    if looks_like_path and "://" not in str(source) and Path(source).exists():
         path = Path(source)
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         for f in files:

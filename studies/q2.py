@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> tune.ResultGrid:
 def report(path: str, corpus: Corpus) -> None:
     from analysis.report import finish_run
 
-    written = finish_run(path, data=corpus.text)
+    written = finish_run(path, data=corpus.text.encode())
     if written:
         print(f"Tables, plots, samples, claims and report: {len(written)} files in {path}")
 
