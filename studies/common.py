@@ -122,6 +122,22 @@ def trial_options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
+def tune_config(args: argparse.Namespace, metric: str, mode: str, max_t: int, grace_period: int) -> tune.TuneConfig:
+    """Grid (and smoke test): every point once. Optuna: TPE proposals, ASHA stopping
+    the weak trials after ``grace_period`` reports, ``--num-samples`` trials."""
+    concurrent = args.max_concurrent or None
+    if args.search != "optuna" or args.smoke_test:
+        return tune.TuneConfig(max_concurrent_trials=concurrent)
+    from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.search.optuna import OptunaSearch
+
+    return tune.TuneConfig(
+        metric=metric, mode=mode, num_samples=args.num_samples, search_alg=OptunaSearch(seed=0),
+        max_concurrent_trials=concurrent,
+        scheduler=ASHAScheduler(time_attr="training_iteration", max_t=max_t, grace_period=min(grace_period, max_t)),
+    )
+
+
 def resources(args: argparse.Namespace) -> dict[str, float]:
     return {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial}
 

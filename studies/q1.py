@@ -16,7 +16,6 @@ if __package__ in (None, ""):  # run as a script: make the project importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ray import tune
-from ray.tune.schedulers import ASHAScheduler
 
 from studies import common
 from trainables.common import metrics as M
@@ -106,19 +105,8 @@ def main(argv: list[str] | None = None) -> tune.ResultGrid:
     print(f"q1: {len(prices)} days of {args.tickers} from {prices.index[0].date()} to {prices.index[-1].date()}")
     trainable = tune.with_parameters(train_stock, prices=prices)
 
-    if args.smoke_test:
-        space, tune_config = smoke_space(args), tune.TuneConfig(max_concurrent_trials=args.max_concurrent or None)
-    elif args.search == "grid":
-        space, tune_config = grid_space(args), tune.TuneConfig(max_concurrent_trials=args.max_concurrent or None)
-    else:
-        from ray.tune.search.optuna import OptunaSearch
-
-        space = optuna_space(args)
-        tune_config = tune.TuneConfig(
-            metric=METRIC, mode=MODE, num_samples=args.num_samples,
-            search_alg=OptunaSearch(seed=0), max_concurrent_trials=args.max_concurrent or None,
-            scheduler=ASHAScheduler(time_attr=M.TRAINING_ITERATION, max_t=fixed["epochs"], grace_period=min(10, fixed["epochs"])),
-        )
+    space = smoke_space(args) if args.smoke_test else grid_space(args) if args.search == "grid" else optuna_space(args)
+    tune_config = common.tune_config(args, METRIC, MODE, max_t=fixed["epochs"], grace_period=10)
     # Every trial records its whole config, defaults included, for analysis and reruns.
     space = {**to_dict(StockConfig(**fixed)), **space}
     path = common.run_dir(args)

@@ -21,7 +21,6 @@ if __package__ in (None, ""):  # run as a script: make the project importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ray import tune
-from ray.tune.schedulers import ASHAScheduler
 
 from studies import common
 from trainables.chargen.config import CELLS, FORMULATIONS, LOSSES, CharConfig
@@ -132,20 +131,8 @@ def main(argv: list[str] | None = None) -> tune.ResultGrid:
     print(f"q2: {len(corpus.text):,} characters from {corpus.source}")
     trainable = tune.with_parameters(train_chargen, corpus=corpus)
 
-    if args.smoke_test:
-        space, tune_config = smoke_space(args), tune.TuneConfig(max_concurrent_trials=args.max_concurrent or None)
-    elif args.search == "grid":
-        space, tune_config = grid_space(args), tune.TuneConfig(max_concurrent_trials=args.max_concurrent or None)
-    else:
-        from ray.tune.search.optuna import OptunaSearch
-
-        space = optuna_space(args)
-        tune_config = tune.TuneConfig(
-            metric=METRIC, mode=MODE, num_samples=args.num_samples,
-            search_alg=OptunaSearch(seed=0), max_concurrent_trials=args.max_concurrent or None,
-            scheduler=ASHAScheduler(time_attr=M.TRAINING_ITERATION, max_t=fixed["epochs"],
-                                    grace_period=min(5, fixed["epochs"])),
-        )
+    space = smoke_space(args) if args.smoke_test else grid_space(args) if args.search == "grid" else optuna_space(args)
+    tune_config = common.tune_config(args, METRIC, MODE, max_t=fixed["epochs"], grace_period=5)
     # Every trial records its whole config, defaults included, for analysis and reruns.
     space = {**to_dict(CharConfig(**fixed)), **space}
     path = common.run_dir(args)

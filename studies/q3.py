@@ -19,7 +19,6 @@ if __package__ in (None, ""):  # run as a script: make the project importable
 
 import pandas as pd
 from ray import tune
-from ray.tune.schedulers import ASHAScheduler
 
 from studies import common
 from trainables.common import metrics as M
@@ -161,20 +160,15 @@ def prepare_run(args, data: TweetData, fixed: dict, encoders: list[str], cache_r
 
 
 def search_space(args, encoders: list[str], t5_models: list[str]) -> tuple[dict, tune.TuneConfig]:
-    concurrent = args.max_concurrent or None
+    tune_cfg = common.tune_config(args, METRIC, MODE, max_t=args.epochs, grace_period=1)
     if args.search == "optuna" and not args.smoke_test:
-        from ray.tune.search.optuna import OptunaSearch
-
         space = {
             "encoder": encoders[0], "lstm_hidden": tune.choice([64, 128, 256]), "lstm_layers": tune.choice([1, 2]),
             "bidirectional": tune.choice([True, False]), "dropout": tune.uniform(0.0, 0.5),
             "lr": tune.loguniform(1e-4, 3e-3), "batch_size": tune.choice([32, 64]),
             "class_weighted": tune.choice([True, False]), "seed": 0,
         }
-        return space, tune.TuneConfig(
-            metric=METRIC, mode=MODE, num_samples=args.num_samples, search_alg=OptunaSearch(seed=0),
-            max_concurrent_trials=concurrent,
-            scheduler=ASHAScheduler(time_attr=M.TRAINING_ITERATION, max_t=args.epochs, grace_period=1))
+        return space, tune_cfg
     t5_set = set(t5_models)
     space = {
         "encoder": tune.grid_search(encoders + t5_models),
@@ -182,7 +176,7 @@ def search_space(args, encoders: list[str], t5_models: list[str]) -> tuple[dict,
         "lr": tune.sample_from(lambda config: args.t5_lr if config["encoder"] in t5_set else args.lr),
         "seed": tune.grid_search(list(range(1 if args.smoke_test else args.seeds))),
     }
-    return space, tune.TuneConfig(max_concurrent_trials=concurrent)
+    return space, tune_cfg
 
 
 def main(argv: list[str] | None = None) -> tune.ResultGrid:

@@ -59,3 +59,17 @@ def test_optuna_search_with_asha(ray_cluster, tmp_path):
     configs = [r.config for r in results]
     assert all(1e-4 <= c["lr"] <= 1e-2 and c["window"] in (10, 20, 30, 60) for c in configs)
     assert (tmp_path / "tpe" / "tables" / "top_trials.md").exists()
+
+
+def test_shared_tune_config_grid_and_optuna():
+    from ray.tune.schedulers import ASHAScheduler
+
+    from studies import common
+
+    grid = common.tune_config(q1.build_parser().parse_args([]), "val/mape", "min", max_t=100, grace_period=10)
+    assert grid.search_alg is None and grid.scheduler is None
+    args = q1.build_parser().parse_args(["--search", "optuna", "--num-samples", "7", "--max-concurrent", "2"])
+    tpe = common.tune_config(args, "val/mape", "min", max_t=4, grace_period=10)
+    assert tpe.num_samples == 7 and tpe.max_concurrent_trials == 2
+    assert type(tpe.search_alg).__name__ == "OptunaSearch"
+    assert isinstance(tpe.scheduler, ASHAScheduler) and tpe.scheduler._max_t == 4
