@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 from trainables.tweets.data import synthetic_tweets
 
@@ -31,7 +32,7 @@ def _word_tokenizer(specials: list[str], template: str, pair: str):
     return tok, vocab
 
 
-def save_tiny_bert(folder: Path, hidden: int = 16) -> Path:
+def save_tiny_bert(folder: Path, hidden: int = 16, seed: int = 0) -> Path:
     from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
     specials = ["[PAD]", "[CLS]", "[SEP]", "[MASK]", "[UNK]"]
@@ -41,6 +42,7 @@ def save_tiny_bert(folder: Path, hidden: int = 16) -> Path:
     fast.save_pretrained(folder)
     config = BertConfig(vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=1, num_attention_heads=2,
                         intermediate_size=32, max_position_embeddings=64, pad_token_id=0)
+    torch.manual_seed(seed)  # the same weights whatever ran before
     BertModel(config).save_pretrained(folder)
     return folder
 
@@ -54,7 +56,8 @@ def save_tiny_t5(folder: Path) -> Path:
                                    model_max_length=64)
     fast.save_pretrained(folder)
     config = T5Config(vocab_size=len(vocab), d_model=16, d_ff=32, d_kv=8, num_layers=1, num_decoder_layers=1,
-                      num_heads=2, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)
+                      num_heads=2, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0, dropout_rate=0.0)
+    torch.manual_seed(0)  # the same weights whatever ran before
     T5ForConditionalGeneration(config).save_pretrained(folder)
     return folder
 
