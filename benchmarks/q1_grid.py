@@ -73,10 +73,12 @@ def plain_trial(config: dict, prices) -> dict:
     model = build_model(cfg, len(data.tickers))
     opt = OPTIMIZERS[cfg.optimizer](model.parameters(), lr=cfg.lr)
     loss_fn = make_loss(cfg.loss, data.y_min, data.y_scale)
+    cpu = torch.device("cpu")
+    precision = runtime.MixedPrecision(cpu, requested=False)
     for _ in range(cfg.epochs):
-        train_epoch(model, opt, loss_fn, data, cfg.batch_size, gen, torch.device("cpu"))
-        evaluate(model, loss_fn, data, data.val, torch.device("cpu"))
-    return final_evaluation(model, loss_fn, data, torch.device("cpu"))[0]
+        train_epoch(model, opt, loss_fn, data, cfg.batch_size, gen, cpu, precision)
+        evaluate(model, loss_fn, data, data.val, cpu, precision)
+    return final_evaluation(model, loss_fn, data, cpu, precision)[0]
 
 
 def main() -> None:
