@@ -126,14 +126,16 @@ def tune_config(args: argparse.Namespace, metric: str, mode: str, max_t: int, gr
     """Grid (and smoke test): every point once. Optuna: TPE proposals, ASHA stopping
     the weak trials after ``grace_period`` reports, ``--num-samples`` trials."""
     concurrent = args.max_concurrent or None
+    # Reusing a trial's worker process for the next trial saves starting Python
+    # and importing PyTorch once per trial: most of Ray's cost for short trials.
     if args.search != "optuna" or args.smoke_test:
-        return tune.TuneConfig(max_concurrent_trials=concurrent)
+        return tune.TuneConfig(max_concurrent_trials=concurrent, reuse_actors=True)
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search.optuna import OptunaSearch
 
     return tune.TuneConfig(
         metric=metric, mode=mode, num_samples=args.num_samples, search_alg=OptunaSearch(seed=0),
-        max_concurrent_trials=concurrent,
+        max_concurrent_trials=concurrent, reuse_actors=True,
         scheduler=ASHAScheduler(time_attr="training_iteration", max_t=max_t, grace_period=min(grace_period, max_t)),
     )
 
