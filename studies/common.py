@@ -126,16 +126,18 @@ def tune_config(args: argparse.Namespace, metric: str, mode: str, max_t: int, gr
     """Grid (and smoke test): every point once. Optuna: TPE proposals, ASHA stopping
     the weak trials after ``grace_period`` reports, ``--num-samples`` trials."""
     concurrent = args.max_concurrent or None
-    # Reusing a trial's worker process for the next trial saves starting Python
-    # and importing PyTorch once per trial: most of Ray's cost for short trials.
+    # Each trial gets a fresh worker process. Reusing workers (reuse_actors)
+    # cuts Ray's per-trial cost of short trials about tenfold, but with it
+    # trials whose worker crashed failed again on retry and exhausted
+    # --max-failures (benchmarks/RESULTS.md, q1): losing nothing comes first.
     if args.search != "optuna" or args.smoke_test:
-        return tune.TuneConfig(max_concurrent_trials=concurrent, reuse_actors=True)
+        return tune.TuneConfig(max_concurrent_trials=concurrent)
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search.optuna import OptunaSearch
 
     return tune.TuneConfig(
         metric=metric, mode=mode, num_samples=args.num_samples, search_alg=OptunaSearch(seed=0),
-        max_concurrent_trials=concurrent, reuse_actors=True,
+        max_concurrent_trials=concurrent,
         scheduler=ASHAScheduler(time_attr="training_iteration", max_t=max_t, grace_period=min(grace_period, max_t)),
     )
 
