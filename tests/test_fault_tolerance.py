@@ -120,10 +120,10 @@ def wait_for_kill_point(proc, run_dir: Path, timeout: float = 300) -> dict[str, 
 
 
 @pytest.mark.slow
-# Known race, seen once in five runs: after the resume only the trials in Tune's
-# last experiment snapshot existed (2 of 4), as if the restored Optuna searcher
-# believed it had already proposed the rest. One rerun until that is fixed.
-@pytest.mark.flaky(reruns=1)
+# Not yet reliable (passed 3 of 5 runs; make test-cluster leaves it out): once,
+# after the resume only 2 of the 4 Optuna trials existed, as if the restored
+# searcher believed it had proposed the rest; once the final status check failed
+# although Tune's last snapshot had all 4 trials TERMINATED.
 def test_sigkill_driver_then_resume_loses_nothing(tmp_path):
     samples = 4
     args = ["--search", "optuna", "--num-samples", str(samples), "--epochs", "20", "--max-concurrent", "2",
