@@ -22,7 +22,8 @@ from typing import Any
 import pandas as pd
 
 from analysis import claims as claims_mod
-from analysis import export, html, provenance
+from analysis import export, html
+from studies import provenance
 from analysis.claims import Claim
 
 COMPARISONS_FILE = "comparisons"

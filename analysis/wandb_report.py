@@ -8,46 +8,14 @@ API key; without them it says so and points to the static HTML report.
 
 from __future__ import annotations
 
-import netrc
-import os
-import socket
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-WANDB_HOST = ("api.wandb.ai", 443)
+from studies.tracking import choose_mode
+
 CURVES = ("train/loss", "val/loss")
-
-
-def has_api_key() -> bool:
-    """A key in WANDB_API_KEY or stored by `wandb login` (in ~/.netrc); never read beyond yes/no."""
-    if os.environ.get("WANDB_API_KEY"):
-        return True
-    try:
-        auth = netrc.netrc(os.environ.get("NETRC") or None).authenticators(WANDB_HOST[0])
-    except (OSError, netrc.NetrcParseError):
-        return False
-    return bool(auth and auth[2])
-
-
-def reachable(host: tuple[str, int] = WANDB_HOST, timeout: float = 3.0) -> bool:
-    try:
-        with socket.create_connection(host, timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def choose_mode() -> tuple[str, str]:
-    """(mode, reason): the user's WANDB_MODE if set, else online only with a key and a network."""
-    if os.environ.get("WANDB_MODE"):
-        return os.environ["WANDB_MODE"], f"WANDB_MODE={os.environ['WANDB_MODE']}"
-    if not has_api_key():
-        return "offline", "no W&B API key (set WANDB_API_KEY or run `wandb login`)"
-    if not reachable():
-        return "offline", f"cannot reach {WANDB_HOST[0]}"
-    return "online", "API key found and W&B reachable"
 
 
 def report_tables(run_dir: Path) -> dict[str, pd.DataFrame]:

@@ -1,194 +1,138 @@
-"""What every study shares: CLI flags, Ray start-up, running or resuming a Tuner.
+"""What every study shares: the Study declaration and its command line, checks, Ray and Tuner.
 
-A study module declares its search space and trainable; this module turns
-the command line into ``TuneConfig``/``RunConfig`` and runs it, on a local
-Ray sized to the machine or on the cluster named by ``--address`` or
-``RAY_ADDRESS``.
+A study module declares a ``Study`` (its task, the paper's grid, the Optuna
+space, the smoke test, how to load its data) and calls ``Study.main``. This
+module turns the command line into trial configs, checks every arm's config
+and the data before Ray starts, and runs (or resumes) the Tuner on a local
+Ray sized to the machine or on the cluster named by ``--address`` /
+``RAY_ADDRESS``. It never imports analysis: a study calls analysis once, at
+its end, on the run folder this returns.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
+import warnings
 from collections.abc import Callable
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 from ray import tune
 
-from analysis import provenance
-from studies import tracking
-
-DEFAULT_STORAGE = "results"
-# A cluster sets this on its nodes (cluster/*.yaml) so every study writes to object storage.
-STORAGE_ENV = "STUDY_STORAGE_PATH"
-STUDY_FILE = "study.json"
-
-
-def base_parser(description: str, default_name: str) -> argparse.ArgumentParser:
-    """Flags every study accepts; a study adds its own data and model flags."""
-    p = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    g = p.add_argument_group("search")
-    g.add_argument("--search", choices=("grid", "optuna"), default="grid",
-                   help="grid: the report's factorial grid; optuna: TPE search with ASHA early stopping")
-    g.add_argument("--num-samples", type=int, default=20, help="trials for --search optuna")
-    g.add_argument("--seeds", type=int, default=1, help="repeats of every grid point with seeds 0..K-1")
-    g.add_argument("--smoke-test", action="store_true", help="a few tiny trials in seconds, to check the set-up")
-    g = p.add_argument_group("resources")
-    g.add_argument("--cpus-per-trial", type=float, default=1.0, help="CPUs reserved per trial")
-    g.add_argument("--gpus-per-trial", type=float, default=0.0,
-                   help="GPUs per trial; fractions (0.5) pack several trials on one GPU")
-    g.add_argument("--max-concurrent", type=int, default=0, help="trials at once (0: as many as resources allow)")
-    g.add_argument("--amp", action="store_true",
-                   help="mixed precision (float16) on GPUs: faster, less memory; no effect on CPUs")
-    g.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
-                   help="set a trial config field for every trial (JSON value or text), e.g. checkpoint_every=1; "
-                        "repeatable; searched fields keep their search space")
-    g.add_argument("--address", default=None,
-                   help="Ray cluster to join (default: RAY_ADDRESS if set, else a local Ray on this machine)")
-    g = p.add_argument_group("output")
-    g.add_argument("--storage-path", default=os.environ.get(STORAGE_ENV, DEFAULT_STORAGE),
-                   help=f"folder, shared file system or s3:// / gs:// URI for results and checkpoints "
-                        f"(default: ${STORAGE_ENV} if set, else {DEFAULT_STORAGE})")
-    g.add_argument("--name", default=default_name, help="run name: results go to STORAGE_PATH/NAME")
-    g.add_argument("--resume", action="store_true",
-                   help="continue the interrupted run STORAGE_PATH/NAME: finished trials are kept")
-    g.add_argument("--max-failures", type=int, default=0, help="retries of a failed trial from its last checkpoint")
-    tracking.add_flags(p)
-    return p
+from studies import cli, provenance, runner, search
+from trainables.common import storage
+from trainables.common.config import ConfigError, to_dict
+from trainables.common.errors import DataError
+from trainables.common.layout import STUDY_FILE
+from trainables.common.task import Task, trainable
 
 
-def fail(message: str) -> None:
-    """One line on stderr and exit status 2: the CLI's answer to bad input."""
-    print(f"error: {message}", file=sys.stderr)
-    raise SystemExit(2)
+@dataclass(frozen=True)
+class Study:
+    task: Task
+    description: str
+    """First line of ``--help``."""
+    options: type
+    """Dataclass of the data source and study options; each field is a flag."""
+    load: Callable[[Any, list[Any]], Any]
+    """(options, every arm's config) -> the data all trials share; raises DataError."""
+    grid: Callable[[Any], dict[str, Any]]
+    """(options) -> the paper's factors: field -> list of values (or a tune domain)."""
+    optuna: Callable[[Any], dict[str, Any]]
+    """(options) -> field -> tune domain, searched by Optuna with ASHA stopping."""
+    smoke: dict[str, Any]
+    """Small settings and factors of ``--smoke-test`` (lists are grid factors)."""
+    paper: dict[str, Any] = field(default_factory=dict)
+    """Settings of the paper's grid arms that differ from the config's defaults."""
+    grace_period: int = 1
+    """Epochs before ASHA may stop a trial."""
+    aliases: dict[str, list[str]] = field(default_factory=dict)
+    """Old flag spellings kept for scripts: field -> extra flags."""
+    describe: Callable[[Any], str] = str
+    """One line about the loaded data, printed before the trials."""
+    record: Callable[[Any, Any], dict[str, Any]] = lambda options, data: {}
+    """Extra study.json entries (what analysis needs to know about the data)."""
+    files: Callable[[Any], dict[str, str]] = lambda data: {}
+    """Files about the data for the run folder (name -> text), e.g. the price history analysis plots."""
 
+    def main(self, argv: list[str] | None = None) -> str:
+        """Parse, check, run; the run folder."""
+        args = self.parser().parse_args(argv)
+        runner.check_args(args)
+        options = _checked(lambda: cli.build(args, self.options))
+        space, arms = self.space(args, options)
+        data = _checked(lambda: _with_notes(lambda: self.load(options, arms)))
+        print(f"{self.task.study}: {self.describe(data)}")
+        path = runner.run_dir(args)
+        write_study_file(path, {"study": self.task.study, "task": self.task.name, "argv": sys.argv,
+                                "search": "smoke" if args.smoke_test else args.search,
+                                "metric": self.task.metric, "mode": self.task.mode, **self.record(options, data)})
+        for name, text in self.files(data).items():
+            storage.write_text(storage.join(path, name), text)
+        tune_config = search.tune_config(args, path, self.task.metric, self.task.mode,
+                                         max_t=max(a.epochs for a in arms), grace_period=self.grace_period)
+        fn = tune.with_parameters(trainable(self.task), data=data)
+        runner.run(args, fn, space, tune_config)
+        provenance.update(path, data_loaded_sha256=provenance.fingerprint(data))
+        return path
 
-def check_common_args(args: argparse.Namespace) -> None:
-    if args.cpus_per_trial <= 0:
-        fail("--cpus-per-trial must be positive")
-    if args.gpus_per_trial < 0:
-        fail("--gpus-per-trial cannot be negative")
-    if args.seeds < 1 or args.num_samples < 1:
-        fail("--seeds and --num-samples must be at least 1")
+    def parser(self) -> argparse.ArgumentParser:
+        p = runner.base_parser(self.description, default_name=self.task.study)
+        cli.add_dataclass_flags(p, self.options, "data and study options", defaults=True)
+        cli.add_dataclass_flags(p, self.task.config, "trial config (a value given here is used by every trial, "
+                                "replacing that field's grid or search space)", defaults=False,
+                                skip=("fail_at_epoch",), aliases=self.aliases)
+        return p
 
-
-def storage_uri(path: str) -> str:
-    """Absolute local path, or an object-store URI unchanged (Ray needs either)."""
-    return path if "://" in path else str(Path(path).expanduser().resolve())
-
-
-def run_dir(args: argparse.Namespace) -> str:
-    return f"{storage_uri(args.storage_path).rstrip('/')}/{args.name}"
-
-
-def init_ray(args: argparse.Namespace) -> None:
-    """Join the cluster given by --address / RAY_ADDRESS, else start a local Ray."""
-    import ray
-
-    if ray.is_initialized():
-        return
-    # Checkpointing every few epochs in many short trials trips Tune's warning
-    # about frequent experiment snapshots; they are small, so it is noise here.
-    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-    address = args.address or os.environ.get("RAY_ADDRESS")
-    if not address:
-        # "local", not None: None would join any `ray start` cluster that happens
-        # to run on this machine (someone else's); say "auto" to mean that.
-        project = str(Path(__file__).resolve().parents[1])
-        # Workers must import trainables/ and studies/: ship the project's path.
-        ray.init(address="local", runtime_env={"env_vars": {"PYTHONPATH": project}},
-                 include_dashboard=False, log_to_driver=True)
-        return
-    # A cluster has the project installed (cluster/*.yaml), or the job shipped it
-    # (`ray job submit --working-dir .`): the job's runtime env is inherited.
-    ray.init(address=address, log_to_driver=True)
-
-
-def trial_options(args: argparse.Namespace) -> dict[str, Any]:
-    """Per-trial fields from the CLI (--amp, --set); a study merges them into its
-    fixed config and validates the result before any trial starts."""
-    options: dict[str, Any] = {"amp": args.amp}
-    for item in args.overrides:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            fail(f"--set {item!r}: expected FIELD=VALUE")
-        try:
-            options[key.strip()] = json.loads(raw)
-        except json.JSONDecodeError:
-            options[key.strip()] = raw
-    return options
-
-
-def tune_config(args: argparse.Namespace, metric: str, mode: str, max_t: int, grace_period: int) -> tune.TuneConfig:
-    """Grid (and smoke test): every point once. Optuna: TPE proposals, ASHA stopping
-    the weak trials after ``grace_period`` reports, ``--num-samples`` trials."""
-    concurrent = args.max_concurrent or None
-    # Each trial gets a fresh worker process. Reusing workers (reuse_actors)
-    # cuts Ray's per-trial cost of short trials about tenfold, but with it
-    # trials whose worker crashed failed again on retry and exhausted
-    # --max-failures (benchmarks/RESULTS.md, q1): losing nothing comes first.
-    if args.search != "optuna" or args.smoke_test:
-        return tune.TuneConfig(max_concurrent_trials=concurrent)
-    from ray.tune.schedulers import ASHAScheduler
-    from ray.tune.search.optuna import OptunaSearch
-
-    return tune.TuneConfig(
-        metric=metric, mode=mode, num_samples=args.num_samples, search_alg=OptunaSearch(seed=0),
-        max_concurrent_trials=concurrent,
-        scheduler=ASHAScheduler(time_attr="training_iteration", max_t=max_t, grace_period=min(grace_period, max_t)),
-    )
-
-
-def resources(args: argparse.Namespace) -> dict[str, float]:
-    return {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial}
-
-
-def run_study(
-    args: argparse.Namespace,
-    trainable: Callable[..., Any],
-    param_space: dict[str, Any],
-    tune_config: tune.TuneConfig,
-    checkpoint_config: tune.CheckpointConfig | None = None,
-    callbacks: list[Any] | None = None,
-) -> tune.ResultGrid:
-    """Fit (or, with --resume, restore and finish) the study's Tuner."""
-    init_ray(args)
-    # Tune snapshots the run's state at most every 10 s by default; after a crash
-    # a stale snapshot can name a checkpoint that num_to_keep already deleted.
-    # Snapshots are small, so take them often.
-    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
-    trainable = tune.with_resources(trainable, resources(args))
-    path = run_dir(args)
-    provenance.start(path, args)
-    wandb_callbacks, wandb_info = tracking.callbacks(args, path)
-    if wandb_info:
-        provenance.update(path, wandb=wandb_info)
-    callbacks = [*(callbacks or []), *wandb_callbacks] or None
-    if args.resume:
-        if not tune.Tuner.can_restore(path):
-            fail(f"--resume: no interrupted run at {path}")
-        print(f"Resuming {path}")
-        tuner = tune.Tuner.restore(path, trainable, resume_unfinished=True, resume_errored=True, param_space=param_space)
-    else:
-        run_config = tune.RunConfig(
-            name=args.name,
-            storage_path=storage_uri(args.storage_path),
-            failure_config=tune.FailureConfig(max_failures=args.max_failures),
-            checkpoint_config=checkpoint_config or tune.CheckpointConfig(num_to_keep=2),
-            callbacks=callbacks,
-        )
-        tuner = tune.Tuner(trainable, param_space=param_space, tune_config=tune_config, run_config=run_config)
-    results = tuner.fit()
-    provenance.finish(path)
-    return results
+    def space(self, args: argparse.Namespace, options: Any) -> tuple[dict[str, Any], list[Any]]:
+        """Ray Tune's param space, and every arm's config, built and validated."""
+        if args.smoke_test:
+            fixed, factors = _split(self.smoke)
+        elif args.search == "grid":
+            fixed, factors = dict(self.paper), self.grid(options)
+            factors.setdefault("seed", list(range(args.seeds)))
+        else:
+            fixed, factors = {}, self.optuna(options)
+        chosen = {**cli.chosen(args, self.task.config), **runner.overrides(args)}
+        ignored = sorted(k for k in chosen if k in factors)
+        if ignored:
+            print(f"note: {', '.join(ignored)} given on the command line: one value for every trial")
+        factors = {k: v for k, v in factors.items() if k not in chosen}
+        fixed.update(chosen)
+        arms = _checked(lambda: search.arm_configs(self.task.config, fixed, factors))
+        space = {**to_dict(self.task.config(**fixed)), **search.domains(factors)}
+        return space, arms
 
 
 def write_study_file(path: str, info: dict[str, Any]) -> None:
     """Record which study made a run folder, so analysis can read it back alone."""
-    if "://" in path:
-        return
-    Path(path).mkdir(parents=True, exist_ok=True)
-    Path(path, STUDY_FILE).write_text(json.dumps(info, indent=2, default=str))
+    storage.write_text(storage.join(path, STUDY_FILE), json.dumps(info, indent=2, default=str))
+
+
+def _split(declared: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Fixed values and factors (lists) of a declaration."""
+    fixed = {k: v for k, v in declared.items() if not isinstance(v, list)}
+    return fixed, {k: v for k, v in declared.items() if isinstance(v, list)}
+
+
+def _checked(fn: Callable[[], Any]) -> Any:
+    """``fn()``, with bad input turned into the CLI's one-line error."""
+    try:
+        return fn()
+    except (ConfigError, DataError) as exc:
+        runner.fail(str(exc))
+    except TypeError as exc:  # an unknown field name in --set or a declaration
+        runner.fail(str(exc).replace("__init__() ", ""))
+
+
+def _with_notes(fn: Callable[[], Any]) -> Any:
+    """``fn()``, its warnings printed as one-line notes (e.g. rows dropped from the data)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = fn()
+    for w in caught:
+        if not issubclass(w.category, (DeprecationWarning, FutureWarning)):
+            print(f"note: {w.message}")
+    return out

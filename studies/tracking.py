@@ -12,10 +12,12 @@ study's files.
 from __future__ import annotations
 
 import argparse
+import netrc
 import os
+import socket
 from typing import Any
 
-from analysis.wandb_report import choose_mode
+WANDB_HOST = ("api.wandb.ai", 443)
 
 
 def add_flags(p: argparse.ArgumentParser) -> None:
@@ -50,3 +52,33 @@ def callbacks(args: argparse.Namespace, run_dir: str) -> tuple[list[Any], dict[s
     callback = WandbLoggerCallback(project=project, group=args.name, mode=mode, log_config=False, **where)
     return [callback], {"project": project, "group": args.name, "mode": mode}
 
+
+
+def has_api_key() -> bool:
+    """A key in WANDB_API_KEY or stored by `wandb login` (in ~/.netrc); never read beyond yes/no."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    try:
+        auth = netrc.netrc(os.environ.get("NETRC") or None).authenticators(WANDB_HOST[0])
+    except (OSError, netrc.NetrcParseError):
+        return False
+    return bool(auth and auth[2])
+
+
+def reachable(host: tuple[str, int] = WANDB_HOST, timeout: float = 3.0) -> bool:
+    try:
+        with socket.create_connection(host, timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def choose_mode() -> tuple[str, str]:
+    """(mode, reason): the user's WANDB_MODE if set, else online only with a key and a network."""
+    if os.environ.get("WANDB_MODE"):
+        return os.environ["WANDB_MODE"], f"WANDB_MODE={os.environ['WANDB_MODE']}"
+    if not has_api_key():
+        return "offline", "no W&B API key (set WANDB_API_KEY or run `wandb login`)"
+    if not reachable():
+        return "offline", f"cannot reach {WANDB_HOST[0]}"
+    return "online", "API key found and W&B reachable"

@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 from fakerun import write_run
 
-from analysis import compare, export, provenance
+from analysis import compare, export
+from studies import provenance
 from analysis.report import finish_run
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -66,17 +66,17 @@ def test_wandb_report_offline_points_to_static_report(tmp_path, offline):
 
 
 def test_mode_without_key_is_offline(monkeypatch, tmp_path):
-    from analysis import wandb_report
+    from studies import tracking
 
     monkeypatch.delenv("WANDB_MODE", raising=False)
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "cfg"))
-    monkeypatch.setattr(wandb_report, "has_api_key", lambda: False)
-    assert wandb_report.choose_mode()[0] == "offline"
-    monkeypatch.setattr(wandb_report, "has_api_key", lambda: True)
-    monkeypatch.setattr(wandb_report, "reachable", lambda *a, **k: False)
-    mode, reason = wandb_report.choose_mode()
+    monkeypatch.setattr(tracking, "has_api_key", lambda: False)
+    assert tracking.choose_mode()[0] == "offline"
+    monkeypatch.setattr(tracking, "has_api_key", lambda: True)
+    monkeypatch.setattr(tracking, "reachable", lambda *a, **k: False)
+    mode, reason = tracking.choose_mode()
     assert mode == "offline" and "cannot reach" in reason
 
 
@@ -95,7 +95,7 @@ def test_q1_smoke_study_with_wandb_offline(ray_cluster, tmp_path, offline):
 
 
 def test_api_key_found_in_netrc_or_env(monkeypatch, tmp_path):
-    from analysis.wandb_report import has_api_key
+    from studies.tracking import has_api_key
 
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("NETRC", str(tmp_path / "missing"))

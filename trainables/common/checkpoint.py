@@ -1,10 +1,21 @@
-"""Checkpoint I/O shared by every trainable.
+"""Checkpoint I/O shared by every task: one format, one place.
 
-A checkpoint is a folder holding ``state.pt`` (tensors, numbers, strings,
-lists and dicts only, so it loads with ``weights_only=True`` and never runs
-pickled code) plus any small side files a task wants to keep with it (test
-predictions, a vocabulary). Writes go to a temporary name first and are
-renamed into place, so a crash mid-write leaves the previous file intact.
+A checkpoint is a folder holding ``state.pt`` plus any small side files a
+task keeps with it (test predictions, a vocabulary). ``state.pt`` holds
+tensors, numbers, strings, tuples, lists and dicts only, so it loads with
+``weights_only=True`` and never runs pickled code. Writes go to a temporary
+name first and are renamed into place, so a crash mid-write leaves the
+previous file intact.
+
+What the shared trial loop (``trainables.common.loop``) puts in ``state.pt``:
+
+- ``trainer``: the task trainer's own state (model, optimizer, schedule,
+  gradient scaler, data-iterator position, shuffling generator, carried
+  hidden state);
+- ``rng``: every global random generator (Python, NumPy, torch CPU, CUDA);
+- ``progress``: epoch, elapsed seconds, the best validation epoch so far and
+  its weights, epochs without improvement;
+- ``config``: the trial's full config.
 """
 
 from __future__ import annotations
@@ -15,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from ray import tune
 
 STATE_FILE = "state.pt"
 
@@ -37,33 +47,33 @@ def save_state(directory: str | os.PathLike, state: dict[str, Any]) -> Path:
 
 
 def load_state(directory: str | os.PathLike) -> dict[str, Any]:
-    """Read a state written by ``save_state``; tensors land on the CPU."""
+    """Read a state written by ``save_state``; tensors land on the CPU (see ``move_to``)."""
     return torch.load(Path(directory) / STATE_FILE, map_location="cpu", weights_only=True)
 
 
-def report(
-    metrics: dict[str, Any],
-    state: dict[str, Any] | None = None,
-    files: dict[str, str] | None = None,
-) -> None:
-    """``tune.report`` the metrics, with a checkpoint when ``state`` is given.
+def move_to(tree: Any, device: torch.device | str) -> Any:
+    """``tree`` with every floating-point tensor moved to ``device``.
 
-    ``files`` maps side-file names to text written next to the state.
+    Weights, optimizer moments and carried hidden states are floating point
+    and belong on the trial's device. Integer and byte tensors stay where
+    they are: torch needs generator states on the CPU, and counters and
+    token ids index CPU-side data.
     """
-    if state is None:
-        tune.report(metrics)
-        return
-    with tempfile.TemporaryDirectory(prefix="ckpt-") as tmp:
-        save_state(tmp, state)
-        for name, text in (files or {}).items():
-            Path(tmp, name).write_text(text)
-        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
+    if isinstance(tree, torch.Tensor):
+        return tree.to(device) if tree.is_floating_point() else tree
+    if isinstance(tree, dict):
+        return {k: move_to(v, device) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(move_to(v, device) for v in tree)
+    return tree
 
 
-def restore() -> dict[str, Any] | None:
-    """The state of the trial's latest checkpoint, or None on a fresh start."""
-    ckpt = tune.get_checkpoint()
-    if ckpt is None:
-        return None
-    with ckpt.as_directory() as directory:
-        return load_state(directory)
+def cpu_copy(tree: Any) -> Any:
+    """A detached CPU copy of every tensor in ``tree`` (a snapshot that later steps cannot change)."""
+    if isinstance(tree, torch.Tensor):
+        return tree.detach().to("cpu", copy=True)
+    if isinstance(tree, dict):
+        return {k: cpu_copy(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(cpu_copy(v) for v in tree)
+    return tree

@@ -1,14 +1,15 @@
-"""Checks shared by the task configs.
+"""Checks shared by the task configs, and the fields every trial has.
 
-Every task has one frozen dataclass whose ``__post_init__`` calls
-``validate_fields`` and then its own range checks, so a bad value fails when
-the trial starts (or before the study starts, when the study builds one)
-with a message that names the field.
+Every task has one frozen dataclass, a ``TrialConfig``, whose
+``__post_init__`` calls ``validate_fields`` and then its own range checks,
+so a bad value fails when the trial starts (or before the study starts,
+when the study builds one) with a message that names the field.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 import numbers
 import typing
 from collections.abc import Iterable
@@ -86,3 +87,55 @@ def check_range(
 def to_dict(cfg: Any) -> dict[str, Any]:
     """Plain dict (tuples as lists) for checkpoints and JSON."""
     return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()}
+
+
+@dataclass(frozen=True)
+class TrialConfig:
+    """What the shared trial loop reads; each task's config extends it.
+
+    A task redeclares a field to change its default (q1 trains 100 epochs,
+    q3 five); the field keeps its place and its checks.
+    """
+
+    epochs: int = 10
+    """Most epochs a trial trains (with ``patience``, it may stop sooner)."""
+    patience: int = 0
+    """Stop after this many epochs without a better validation score (0: train every epoch)."""
+    seed: int = 0
+    """Seeds initialisation, dropout and shuffling; studies repeat trials over seeds."""
+    checkpoint_every: int = 1
+    """Epochs between checkpoints; the last epoch is always checkpointed."""
+    amp: bool = False
+    """Mixed precision (float16 autocast, scaled gradients) when the trial has a GPU; ignored on CPUs."""
+    fail_at_epoch: int = -1
+    """Test only: kill the worker once at this epoch (-1: never)."""
+
+    def __post_init__(self) -> None:
+        validate_fields(self)
+        for name in ("epochs", "checkpoint_every"):
+            check_range(name, getattr(self, name), 1)
+        check_range("patience", self.patience, 0)
+        check_range("seed", self.seed, 0)
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """Each dataclass field's docstring (the string literal under it), base classes first.
+
+    The configs document every field this way (as nanoGPT and cleanrl do);
+    the study CLIs turn these into ``--help`` text, so the docs live once.
+    """
+    import ast
+    import inspect
+    import textwrap
+
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if not dataclasses.is_dataclass(klass):
+            continue
+        tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+        body = tree.body[0].body
+        for node, nxt in zip(body, body[1:]):
+            if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(nxt, ast.Expr)
+                    and isinstance(nxt.value, ast.Constant) and isinstance(nxt.value.value, str)):
+                docs[node.target.id] = " ".join(nxt.value.value.split())
+    return docs

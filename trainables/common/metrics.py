@@ -40,6 +40,10 @@ TEST_WEIGHTED_F1 = "test/weighted_f1"
 TIME_EPOCH = "time/epoch_s"
 TIME_TOTAL = "time/total_s"
 
+# Written by the shared trial loop (trainables/common/loop.py) for every task.
+BEST_EPOCH = "best/epoch"  # the epoch whose weights the test part is scored with
+COMPLETED = "completed"  # 1 on a trial's final report (test metrics present); absent before
+
 
 def per_target(name: str, target: str) -> str:
     """Name of ``name`` measured for one target, e.g. ``val/mape/GOOG``."""

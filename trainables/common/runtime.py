@@ -5,23 +5,58 @@ from __future__ import annotations
 import os
 import random
 from contextlib import AbstractContextManager
+from typing import Any
 
 import numpy as np
 import torch
 
 
-def seed_everything(seed: int) -> torch.Generator:
-    """Seed Python, NumPy and PyTorch; return a generator for data shuffling.
-
-    Shuffling draws from its own generator so that a resumed trial can put
-    it back to where it was without touching the global state.
-    """
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and PyTorch (CPU and CUDA) for one trial."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+def make_generator(seed: int) -> torch.Generator:
+    """A generator for data shuffling, apart from the global ones.
+
+    Shuffling draws from its own generator so that the order of batches does
+    not depend on how many random numbers the model (dropout) consumed.
+    """
     gen = torch.Generator()
     gen.manual_seed(seed)
     return gen
+
+
+def rng_state() -> dict[str, Any]:
+    """Every global generator's state, in a form ``weights_only`` checkpoints accept."""
+    np_state = np.random.get_state(legacy=False)
+    return {
+        "python": random.getstate(),
+        "numpy": {"key": torch.from_numpy(np_state["state"]["key"].astype(np.int64)),
+                  "pos": int(np_state["state"]["pos"]), "has_gauss": int(np_state["has_gauss"]),
+                  "gauss": float(np_state["gauss"])},
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Put back what ``rng_state`` captured, so dropout masks continue where they were."""
+    random.setstate(_as_tuple(state["python"]))
+    n = state["numpy"]
+    np.random.set_state({"bit_generator": "MT19937",
+                         "state": {"key": n["key"].numpy().astype(np.uint32), "pos": n["pos"]},
+                         "has_gauss": n["has_gauss"], "gauss": n["gauss"]})
+    torch.set_rng_state(state["torch"].cpu())
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+
+
+def _as_tuple(value: Any) -> Any:
+    """``random.setstate`` wants tuples; a checkpoint may hand back lists."""
+    return tuple(_as_tuple(v) for v in value) if isinstance(value, (list, tuple)) else value
 
 
 def assigned_cpus(default: int = 1) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from trainables.common.config import ConfigError, check_choice, check_range, validate_fields
+from trainables.common.config import ConfigError, TrialConfig, check_choice, check_range
 
 CELLS = ("rnn", "lstm", "gru")
 LOSSES = ("mse", "mape")
@@ -13,7 +13,7 @@ FIELDS = ("open", "high", "low", "close", "adj_close", "volume")
 
 
 @dataclass(frozen=True)
-class StockConfig:
+class StockConfig(TrialConfig):
     cell: str = "lstm"
     """Recurrent cell: rnn, lstm or gru."""
     hidden_size: int = 64
@@ -36,32 +36,28 @@ class StockConfig:
     window: int = 30
     """Past days the model sees to predict the next day."""
     features: tuple[str, ...] = ("close",)
-    """Price fields fed per ticker; all six reproduce the report's 12 inputs."""
+    """Price fields fed per ticker (or all); all six give the paper's 12 inputs for two tickers."""
     val_fraction: float = 0.15
     """Share of the target days, after the training part, for validation."""
     test_fraction: float = 0.15
     """Share of the target days, at the end, held out for the final test."""
-    seed: int = 0
-    """Seeds initialisation and shuffling; studies repeat trials over seeds."""
     checkpoint_every: int = 10
     """Epochs between checkpoints; the last epoch is always checkpointed."""
-    amp: bool = False
-    """Mixed precision (float16 autocast, scaled gradients) when the trial has a GPU; ignored on CPUs."""
-    fail_at_epoch: int = -1
-    """Test only: kill the worker once at this epoch (-1: never)."""
 
     def __post_init__(self) -> None:
-        validate_fields(self)
+        super().__post_init__()
         check_choice("cell", self.cell, CELLS)
         check_choice("loss", self.loss, LOSSES)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        for name in ("hidden_size", "num_layers", "epochs", "batch_size", "checkpoint_every"):
+        for name in ("hidden_size", "num_layers", "batch_size"):
             check_range(name, getattr(self, name), 1)
         check_range("window", self.window, 2)
         check_range("dropout", self.dropout, 0.0, 1.0, high_inclusive=False)
         check_range("lr", self.lr, 0.0, low_inclusive=False)
         check_range("val_fraction", self.val_fraction, 0.0, 0.5, low_inclusive=False)
         check_range("test_fraction", self.test_fraction, 0.0, 0.5, low_inclusive=False)
+        if self.features == ("all",):  # the paper's 12 inputs: every field of both tickers
+            object.__setattr__(self, "features", FIELDS)
         if not self.features:
             raise ConfigError("features: name at least one of " + ", ".join(FIELDS))
         for f in self.features:

@@ -21,6 +21,41 @@ from trainables.stock.config import FIELDS, StockConfig
 
 EMBEDDED = "embedded"
 YAHOO = "yahoo"
+PRICES_FILE = "prices.csv"  # the closes a study loaded, kept in its run folder for the history plot
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    """Where q1's prices come from (the study's data flags)."""
+
+    data: str = EMBEDDED
+    """'embedded' (offline sample prices), 'yahoo' (download), a folder of TICKER.csv Yahoo exports,
+    or one CSV with columns date,ticker,close."""
+    tickers: tuple[str, ...] = ("GOOG", "AAPL")
+    """Tickers, predicted jointly, aligned on their common dates."""
+    start: str | None = None
+    """First date (YYYY-MM-DD)."""
+    end: str | None = None
+    """Last date (YYYY-MM-DD)."""
+
+    def __post_init__(self) -> None:
+        for name in ("start", "end"):
+            value = getattr(self, name)
+            if value is not None and pd.to_datetime(value, errors="coerce", format="%Y-%m-%d") is pd.NaT:
+                raise DataError(f"--{name} {value!r}: not a date (YYYY-MM-DD)")
+
+
+def load(options: DataOptions, arms: list[StockConfig]) -> pd.DataFrame:
+    """The prices every arm trains on, checked against every arm (features, window, splits)."""
+    prices = load_prices(options.data, options.tickers, options.start, options.end)
+    for key in {(a.features, a.window, a.batch_size, a.val_fraction, a.test_fraction): a for a in arms}.values():
+        make_splits(prices, key)
+    return prices
+
+
+def describe(prices: pd.DataFrame) -> str:
+    tickers = ",".join(dict.fromkeys(prices.columns.get_level_values("ticker")))
+    return f"{len(prices)} days of {tickers} from {prices.index[0].date()} to {prices.index[-1].date()}"
 
 
 def load_prices(

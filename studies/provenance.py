@@ -19,9 +19,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-PROVENANCE_FILE = "provenance.json"
+from trainables.common import storage
+from trainables.common.layout import PROVENANCE_FILE
+
 PACKAGES = ("ray", "torch", "transformers", "numpy", "pandas", "scikit-learn", "wandb")
-DATA_FLAGS = ("data", "corpus")  # CLI flags through which studies take their input
+DATA_FLAGS = ("data", "corpus")  # options through which studies take their input
 PROJECT = Path(__file__).resolve().parents[1]
 CHUNK = 1 << 20
 
@@ -148,17 +150,9 @@ def update(run_dir: str, **fields: Any) -> None:
 
 
 def read(run_dir: str | Path) -> dict[str, Any]:
-    path = Path(run_dir, PROVENANCE_FILE)
-    if "://" in str(run_dir) or not path.exists():
-        return {}
-    return json.loads(path.read_text())
+    text = storage.read_text(storage.join(run_dir, PROVENANCE_FILE))
+    return json.loads(text) if text else {}
 
 
 def write(run_dir: str | Path, info: dict[str, Any]) -> None:
-    if "://" in str(run_dir):
-        return  # object storage: the study prints where results are; provenance stays local-only
-    path = Path(run_dir, PROVENANCE_FILE)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(info, indent=2, default=str))
-    tmp.replace(path)
+    storage.write_text(storage.join(run_dir, PROVENANCE_FILE), json.dumps(info, indent=2, default=str))

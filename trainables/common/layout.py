@@ -1,0 +1,24 @@
+"""The run folder's layout, named once for the studies that write it and the analysis that reads it.
+
+    RUN_DIR/                   --storage-path/--name
+      study.json               which study, search and data made the run
+      provenance.json          command, code version, libraries, resources, times
+      optuna.db                the Optuna study (--search optuna, default storage)
+      train_<task>_<id>/       one folder a trial (Ray Tune): params.json, result.json, checkpoint_*/
+      trials.parquet|csv       one row a trial (analysis)
+      history.parquet|csv      one row a report (analysis)
+      report.md, report.html, claims.md, tables/, plots/
+"""
+
+STUDY_FILE = "study.json"
+PROVENANCE_FILE = "provenance.json"
+OPTUNA_DB = "optuna.db"
+TRIALS = "trials"  # + .parquet / .csv
+HISTORY = "history"
+REPORT_MD = "report.md"
+REPORT_HTML = "report.html"
+CLAIMS_MD = "claims.md"
+TABLES_DIR = "tables"
+PLOTS_DIR = "plots"
+# Trial config values appear in the results as columns under this prefix (Ray Tune's own naming).
+CONFIG_PREFIX = "config/"

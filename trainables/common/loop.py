@@ -1,0 +1,203 @@
+"""The one trial loop: restore, then epochs of train, validate, report, checkpoint.
+
+Every task supplies a ``Trainer`` (Ray-free: its model, optimizer and data)
+and every caller a ``Session`` (where reports and checkpoints go):
+``RaySession`` inside a Ray Tune trial, ``LocalSession`` in benchmarks and
+tests. The loop is the only place that decides when to checkpoint, what a
+checkpoint holds, which epoch is best, when to stop early, and which weights
+the test part sees, so these rules are the same for every task.
+
+A resumed trial ends exactly where an uninterrupted one would: the
+checkpoint carries the trainer's state (model, optimizer, schedule, gradient
+scaler, data position, shuffling generator, hidden state), every global
+random generator, and the best-epoch bookkeeping.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+
+from trainables.common import checkpoint, faults, runtime
+from trainables.common import metrics as M
+from trainables.common.config import TrialConfig, to_dict
+
+
+class Trainer(Protocol):
+    """What a task gives the loop. ``model`` and ``device`` are attributes."""
+
+    model: torch.nn.Module
+    device: torch.device
+
+    def train_epoch(self) -> dict[str, float]:
+        """One epoch of training; its metrics (``train/...``)."""
+
+    def validate(self) -> dict[str, float]:
+        """Metrics on the validation part (``val/...``), the selection metric among them."""
+
+    def test(self) -> tuple[dict[str, float], dict[str, str]]:
+        """Final metrics (``test/...``, baselines) and artifact files (name -> text)."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything besides the global RNGs that a resumed trial needs."""
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Put back ``state_dict()``; tensors arrive on ``self.device`` (see ``checkpoint.move_to``)."""
+
+
+class Session(Protocol):
+    def restore(self) -> dict[str, Any] | None: ...
+    def report(self, metrics: dict[str, Any], state: dict[str, Any] | None, files: dict[str, str] | None) -> None: ...
+    def before_epoch(self, cfg: TrialConfig, epoch: int) -> None: ...
+    def should_stop(self, metrics: dict[str, Any]) -> bool: ...
+
+
+class RaySession:
+    """Reports and checkpoints through Ray Tune (``tune.report``, ``tune.get_checkpoint``)."""
+
+    def restore(self) -> dict[str, Any] | None:
+        from ray import tune
+
+        ckpt = tune.get_checkpoint()
+        if ckpt is None:
+            return None
+        with ckpt.as_directory() as directory:
+            return checkpoint.load_state(directory)
+
+    def report(self, metrics, state=None, files=None) -> None:
+        from ray import tune
+
+        if state is None:
+            tune.report(metrics)
+            return
+        with tempfile.TemporaryDirectory(prefix="ckpt-") as tmp:
+            write_checkpoint(tmp, state, files)
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
+
+    def before_epoch(self, cfg: TrialConfig, epoch: int) -> None:
+        from ray import tune
+
+        faults.maybe_crash(cfg.fail_at_epoch, epoch, tune.get_context().get_trial_dir())
+
+    def should_stop(self, metrics) -> bool:
+        return False  # Tune's schedulers stop trials from outside
+
+
+@dataclass
+class LocalSession:
+    """Ray-free: reports kept in memory, the latest checkpoint in ``directory``.
+
+    ``budget_s`` ends the trial once that much training time is spent (the
+    benchmarks' wall-clock budgets); ``fail_at_epoch`` raises
+    ``InjectedFault`` once, so a test can resume from the same directory.
+    """
+
+    directory: str | Path | None = None
+    budget_s: float | None = None
+    reports: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.directory is None:
+            self.directory = tempfile.mkdtemp(prefix="trial-")
+        Path(self.directory).mkdir(parents=True, exist_ok=True)
+
+    def restore(self) -> dict[str, Any] | None:
+        if not (Path(self.directory) / checkpoint.STATE_FILE).exists():
+            return None
+        return checkpoint.load_state(self.directory)
+
+    def report(self, metrics, state=None, files=None) -> None:
+        self.reports.append(dict(metrics))
+        if state is not None:
+            write_checkpoint(self.directory, state, files)
+
+    def before_epoch(self, cfg: TrialConfig, epoch: int) -> None:
+        marker = Path(self.directory) / faults.MARKER
+        if cfg.fail_at_epoch == epoch and not marker.exists():
+            marker.write_text(str(epoch))
+            raise faults.InjectedFault(f"injected fault at epoch {epoch}")
+
+    def should_stop(self, metrics) -> bool:
+        return self.budget_s is not None and metrics[M.TIME_TOTAL] >= self.budget_s
+
+
+def write_checkpoint(directory: str | Path, state: dict[str, Any], files: dict[str, str] | None) -> None:
+    for name, text in (files or {}).items():
+        Path(directory, name).write_text(text)
+    checkpoint.save_state(directory, state)  # last: a folder with state.pt is complete
+
+
+@dataclass
+class Progress:
+    """The loop's own bookkeeping, checkpointed with the trainer."""
+
+    epoch: int = 0
+    elapsed_s: float = 0.0
+    best_epoch: int = 0
+    best_value: float = math.nan
+    best_model: dict[str, Any] | None = None
+    stale: int = 0  # epochs since the best one
+
+    def update(self, epoch: int, value: float, mode: str, model: torch.nn.Module) -> None:
+        better = value < self.best_value if mode == "min" else value > self.best_value
+        if math.isfinite(value) and (self.best_epoch == 0 or better):
+            self.best_epoch, self.best_value, self.stale = epoch, value, 0
+            self.best_model = checkpoint.cpu_copy(model.state_dict())
+        else:
+            self.stale += 1
+
+    def state(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+def run_trial(trainer: Trainer, cfg: TrialConfig, session: Session, metric: str, mode: str) -> dict[str, Any]:
+    """Train ``trainer`` for ``cfg.epochs`` (or until ``cfg.patience`` runs out); the last report.
+
+    The test part is scored once, at the end, with the weights of the best
+    validation epoch (by ``metric``), so test numbers never choose anything.
+    """
+    progress = Progress()
+    saved = session.restore()
+    if saved is not None:
+        trainer.load_state_dict(checkpoint.move_to(saved["trainer"], trainer.device))
+        runtime.set_rng_state(saved["rng"])
+        progress = Progress(**saved["progress"])
+    metrics: dict[str, Any] = {}
+    for epoch in range(progress.epoch + 1, cfg.epochs + 1):
+        session.before_epoch(cfg, epoch)
+        started = time.perf_counter()
+        metrics = {M.EPOCH: epoch, **trainer.train_epoch(), **trainer.validate()}
+        epoch_s = time.perf_counter() - started
+        progress.epoch, progress.elapsed_s = epoch, progress.elapsed_s + epoch_s
+        progress.update(epoch, float(metrics[metric]), mode, trainer.model)
+        metrics.update({M.TIME_EPOCH: epoch_s, M.TIME_TOTAL: progress.elapsed_s, M.BEST_EPOCH: progress.best_epoch})
+        done = (epoch == cfg.epochs or (cfg.patience > 0 and progress.stale >= cfg.patience)
+                or session.should_stop(metrics))
+        files = None
+        if done:
+            metrics.update(finish(trainer, progress))
+            files = metrics.pop("_files")
+        if done or epoch % cfg.checkpoint_every == 0:
+            session.report(metrics, {"trainer": trainer.state_dict(), "rng": runtime.rng_state(),
+                                     "progress": progress.state(), "config": to_dict(cfg)}, files)
+        else:
+            session.report(metrics, None, None)
+        if done:
+            break
+    return metrics
+
+
+def finish(trainer: Trainer, progress: Progress) -> dict[str, Any]:
+    """Test metrics with the best epoch's weights, then the last weights put back (for the checkpoint)."""
+    last = checkpoint.cpu_copy(trainer.model.state_dict())
+    if progress.best_model is not None:
+        trainer.model.load_state_dict(progress.best_model)
+    test_metrics, files = trainer.test()
+    trainer.model.load_state_dict(last)
+    return {**test_metrics, M.COMPLETED: 1, "_files": files}

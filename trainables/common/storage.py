@@ -1,0 +1,52 @@
+"""Small files of a run folder through the same filesystem layer as Ray Tune's results (pyarrow).
+
+A run folder is a local path or an object-store URI (``s3://``, ``gs://``);
+``study.json`` and ``provenance.json`` go wherever the trials' results go,
+so a run stored remotely can be analysed like a local one.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from pathlib import Path
+
+import pyarrow.fs as pafs
+
+
+def is_uri(path: str | Path) -> bool:
+    return "://" in str(path)
+
+
+def resolve(path: str | Path, filesystem: pafs.FileSystem | None = None) -> tuple[pafs.FileSystem, str]:
+    """(filesystem, path within it) for a local path or a URI."""
+    if filesystem is not None:
+        return filesystem, str(path)
+    if not is_uri(path):
+        return pafs.LocalFileSystem(), str(Path(path).expanduser().resolve())
+    return pafs.FileSystem.from_uri(str(path))
+
+
+def join(base: str | Path, *parts: str) -> str:
+    return posixpath.join(str(base).rstrip("/"), *parts) if is_uri(base) else str(Path(base, *parts))
+
+
+def read_text(path: str | Path, filesystem: pafs.FileSystem | None = None) -> str | None:
+    """The file's text, or None when it does not exist."""
+    fs, inner = resolve(path, filesystem)
+    if fs.get_file_info(inner).type != pafs.FileType.File:
+        return None
+    with fs.open_input_stream(inner) as fh:
+        return fh.read().decode()
+
+
+def write_text(path: str | Path, text: str, filesystem: pafs.FileSystem | None = None) -> None:
+    """Write ``text``; locally through a temporary name, so readers never see half a file."""
+    fs, inner = resolve(path, filesystem)
+    fs.create_dir(posixpath.dirname(inner), recursive=True)
+    if isinstance(fs, pafs.LocalFileSystem):
+        tmp = Path(inner).with_name(Path(inner).name + ".tmp")
+        tmp.write_text(text)
+        tmp.replace(inner)
+        return
+    with fs.open_output_stream(inner) as fh:  # object stores write whole objects anyway
+        fh.write(text.encode())

@@ -1,0 +1,56 @@
+"""A task, as the loop, the studies and analysis see it, and its Ray Tune trainable.
+
+Each task package (``trainables/stock``, ``chargen``, ``tweets``) has the
+same files: ``config.py`` (its ``TrialConfig``), ``data.py`` (loading and
+validation, all before Ray starts, one-line ``DataError``), ``model.py``
+(plain ``nn.Module``s), ``trainer.py`` (the Ray-free ``Trainer``) and
+``task.py``, which declares its ``TASK``: names, main metric, artifacts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from trainables.common import runtime
+from trainables.common.config import TrialConfig
+from trainables.common.loop import RaySession, Session, Trainer, run_trial
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    """Package name (``stock``); also names the trainable."""
+    study: str
+    """The study that runs it (``q1``); analysis modules are named after it."""
+    config: type[TrialConfig]
+    metric: str
+    """The selection metric: best epoch, Optuna's objective, the tables' "best"."""
+    mode: str
+    """min or max."""
+    build: Callable[[Any, Any, torch.device], Trainer]
+    """(config, data, device) -> Trainer, with ``data`` as the study put it in the object store."""
+    artifacts: Mapping[str, str]
+    """Side files of the final checkpoint: role -> file name."""
+
+
+def run(task: Task, config: dict[str, Any], data: Any, session: Session) -> dict[str, Any]:
+    """One trial of ``task``: config checked, seeded, on the device it was given."""
+    cfg = task.config(**config)
+    device = runtime.setup_device()
+    runtime.seed_everything(cfg.seed)
+    trainer = task.build(cfg, data, device)
+    return run_trial(trainer, cfg, session, task.metric, task.mode)
+
+
+def trainable(task: Task) -> Callable[[dict[str, Any], Any], None]:
+    """The function trainable Ray Tune runs; data arrives through ``tune.with_parameters``."""
+
+    def train(config: dict[str, Any], data: Any) -> None:
+        run(task, config, data, RaySession())
+
+    train.__name__ = train.__qualname__ = f"train_{task.name}"
+    return train
