@@ -1,53 +1,52 @@
-"""``python -m analysis SUBCOMMAND RUN_DIR``: tables and plots from a finished run."""
+"""``python -m analysis SUBCOMMAND RUN_DIR``: tables and plots from a finished run (a folder or a storage URI)."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
-STUDY_FILE = "study.json"
+from analysis import remote
+from analysis.run import Run, read_run
+from trainables.common.layout import STUDY_FILE
 
 
-def study_of(run_dir: Path) -> str:
-    info = run_dir / STUDY_FILE
-    if not info.exists():
-        raise SystemExit(f"error: {run_dir}: no {STUDY_FILE}; is this a study's run folder?")
-    return json.loads(info.read_text())["study"]
+def open_run(path: str | Path) -> Run:
+    """The run at ``path`` (a local folder), or a one-line error when it is not a study's run folder."""
+    try:
+        return read_run(path)
+    except FileNotFoundError as exc:
+        raise SystemExit(f"error: {exc}") from None
 
 
 def cmd_tables(args: argparse.Namespace) -> None:
-    run_dir = Path(args.run_dir)
-    module = importlib.import_module(f"analysis.{study_of(run_dir)}")
-    try:
-        written = module.write_report(run_dir)
-    except FileNotFoundError as exc:
-        raise SystemExit(f"error: {exc}") from None
+    with remote.local_copy(args.run_dir) as local:
+        run = open_run(local)
+        module = importlib.import_module(f"analysis.{run.study}")
+        written = remote.upload(local, module.write_report(run), args.run_dir)
     for path in written:
         print(path)
-
-
-def existing_run(path: str) -> Path:
-    run_dir = Path(path)
-    study_of(run_dir)  # exits with a clear message when it is not a run folder
-    return run_dir
 
 
 def cmd_report(args: argparse.Namespace) -> None:
     from analysis.report import finish_run
 
-    for path in finish_run(existing_run(args.run_dir), quiet=False):
+    if not remote.is_run(args.run_dir):
+        raise SystemExit(f"error: {args.run_dir}: no {STUDY_FILE}; is this a study's run folder?")
+    for path in finish_run(args.run_dir, quiet=False):
         print(path)
 
 
 def cmd_claims(args: argparse.Namespace) -> None:
     from analysis import claims
 
-    for path in args.run_dirs:
-        existing_run(path)
-    found = claims.evaluate_runs(args.run_dirs)
+    with ExitStack() as stack:
+        locals_ = [stack.enter_context(remote.local_copy(p)) for p in args.run_dirs]
+        for path in locals_:
+            open_run(path)
+        found = claims.evaluate_runs(locals_)
     text = claims.to_markdown(found)
     if args.out:
         Path(args.out).write_text(text)
@@ -57,17 +56,20 @@ def cmd_claims(args: argparse.Namespace) -> None:
 def cmd_html(args: argparse.Namespace) -> None:
     from analysis import claims, export, html
 
-    run_dir = existing_run(args.run_dir)
-    if not (run_dir / f"{export.TRIALS_FILE}.parquet").exists():
-        export.write_results(run_dir)
-    _, found = claims.write_claims(run_dir)
-    print(html.write_html(run_dir, found))
+    with remote.local_copy(args.run_dir) as local:
+        written = export.write_results(local)
+        run = open_run(local)
+        path, found = claims.write_claims(run)
+        written += [path, html.write_html(run, found)]
+        print(remote.upload(local, written, args.run_dir)[-1])
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
     from analysis.compare import compare_runs
 
-    table, text = compare_runs(existing_run(args.run_a), existing_run(args.run_b), args.metric, tuple(args.ignore))
+    with remote.local_copy(args.run_a) as a, remote.local_copy(args.run_b) as b:
+        open_run(a), open_run(b)
+        table, text = compare_runs(a, b, args.metric, tuple(args.ignore))
     if args.out:
         table.to_csv(args.out)
     print(text)
@@ -76,14 +78,16 @@ def cmd_compare(args: argparse.Namespace) -> None:
 def cmd_wandb_report(args: argparse.Namespace) -> None:
     from analysis.wandb_report import build_report
 
-    print(build_report(existing_run(args.run_dir), args.project, args.entity))
+    with remote.local_copy(args.run_dir) as local:
+        open_run(local)
+        print(build_report(local, args.project, args.entity))
 
 
 def add_commands(sub) -> None:
     r = sub.add_parser("report", help="everything a finished run gets: results tables, report, claims.md, report.html")
-    r.add_argument("run_dir")
+    r.add_argument("run_dir", help="a study's run folder or its storage URI (s3://..., gs://...)")
     r.set_defaults(func=cmd_report)
-    c = sub.add_parser("claims", help="check the report's claims on one or more runs (one per study)")
+    c = sub.add_parser("claims", help="check the paper's claims on one or more runs (one per study)")
     c.add_argument("run_dirs", nargs="+", help="run folders; studies without one are listed as not run")
     c.add_argument("--out", help="also write the Markdown here")
     c.add_argument("--full", action="store_true", help="print the evidence, not only the verdicts")
@@ -94,7 +98,7 @@ def add_commands(sub) -> None:
     m = sub.add_parser("compare", help="line up the same configurations of two runs: metric and time differences")
     m.add_argument("run_a")
     m.add_argument("run_b")
-    m.add_argument("--metric", default=None, help="default: the study's main test metric")
+    m.add_argument("--metric", default=None, help="default: the test counterpart of the study's selection metric")
     m.add_argument("--ignore", action="append", default=[], help="config field not to match on (repeatable)")
     m.add_argument("--out", help="write the lined-up table as CSV here")
     m.set_defaults(func=cmd_compare)
@@ -117,7 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    args.func(args)
+    try:
+        args.func(args)
+    except FileNotFoundError as exc:
+        raise SystemExit(f"error: {exc}") from None
 
 
 if __name__ == "__main__":

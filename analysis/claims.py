@@ -1,13 +1,18 @@
-"""The report's conclusions as claims with verdicts and the numbers behind them.
+"""The paper's conclusions as claims with verdicts and the numbers behind them.
 
 A claim is one or more paired comparisons (``analysis.stats``); within a
-claim the p-values are Holm-corrected. A comparison supports the claim when
-its 95% interval lies on the claimed side of zero and its Holm-adjusted
-paired t-test p is below 0.05, contradicts it when both point the other way,
-and is inconclusive otherwise (the interval spans zero, or fewer than two
-seeds). A claim is supported when all its comparisons are, contradicted
-when any is, inconclusive otherwise, and "not run" when its study's run or
-the columns it needs are absent. Per-study claims live in ``claims_qN.py``.
+claim the p-values are Holm-corrected. The sample is the seeds: trials are
+matched on seed and the other settings that vary (the blocks, e.g. the
+cells when optimizers are compared), the matched values are averaged over
+the blocks within each seed, and each seed gives one difference, so n is
+the number of seeds. A comparison supports the claim when its 95% interval
+lies on the claimed side of zero and its Holm-adjusted paired t-test p is
+below 0.05, contradicts it when both point the other way, and is
+inconclusive otherwise (the interval spans zero, fewer than two seeds, or
+identical differences from fewer than three). A claim is supported when all
+its comparisons are, contradicted when any is, inconclusive otherwise, and
+"not run" when the columns it needs are absent. Only completed trials count
+(``analysis.run``). Per-study claims live in ``claims_qN.py``.
 """
 
 from __future__ import annotations
@@ -16,18 +21,18 @@ import importlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from analysis import stats
-from analysis.export import read_json, read_results
-from analysis.results import RunResults
+from analysis.run import Run, read_run, unfinished_note
+from analysis.tasks import STUDIES
+from trainables.common.layout import CLAIMS_MD, CONFIG_PREFIX
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_RUN = "supported", "contradicted", "inconclusive", "not run"
-STUDIES = ("q1", "q2", "q3")
-C = "config/"
+C = CONFIG_PREFIX
 SEED = C + "seed"
-CLAIMS_FILE = "claims.md"
 
 
 @dataclass
@@ -62,8 +67,10 @@ class Comparison:
             return f"{self.label}: no matched pairs"
         text = f"{self.label}: {r.mean_a:.4g} vs {r.mean_b:.4g}, difference {r.diff:+.4g}"
         if r.n < 2:
-            return text + f" (n={r.n}: too few seeds for an interval)"
-        text += f" [95% CI {r.ci_low:+.4g}, {r.ci_high:+.4g}], n={r.n}"
+            return text + f" (n={r.n} seed: too few seeds for an interval)"
+        if math.isnan(r.ci_low):
+            return text + f" (n={r.n} seeds, identical differences: too few seeds to tell)"
+        text += f" [95% CI {r.ci_low:+.4g}, {r.ci_high:+.4g}], n={r.n} seeds"
         if self.expect == 0:
             return text + f", margin ±{self.margin:g}"
         return text + (f", paired t p={r.p_t:.3g} (Holm {self.p_holm:.3g}), Wilcoxon p={r.p_wilcoxon:.3g},"
@@ -101,23 +108,25 @@ def finalize(claim: Claim) -> Claim:
 
 def compare(rows: pd.DataFrame, factor: str, a, b, metric: str, expect: int, label: str | None = None,
             keys: list[str] | None = None, margin: float = 0.0) -> Comparison | None:
-    """``metric`` at ``factor == a`` against ``factor == b``, paired on seed and the other varying settings."""
+    """``metric`` at ``factor == a`` against ``factor == b``: matched on seed and the other varying settings
+    (or on ``keys``), averaged over those settings within each seed, one pair a seed."""
     if factor not in rows or metric not in rows:
         return None
     if keys is None:
         keys = [c for c in rows.columns if c.startswith(C) and c != factor and rows[c].nunique(dropna=False) > 1]
         keys = sorted(set(keys) | ({SEED} & set(rows.columns)))
-    left, right = stats.pair_frames(rows, factor, a, b, metric, keys)
+    left, right = stats.pair_frames(rows, factor, a, b, metric, keys, unit=SEED)
     name = label or f"{a} − {b}"
     return Comparison(f"{name}, {metric}", expect, stats.paired(left, right), margin)
 
 
 def compare_columns(rows: pd.DataFrame, metric_a: str, metric_b: str, expect: int, label: str,
                     margin: float = 0.0) -> Comparison | None:
-    """Two metrics of the same trials (a model against a baseline on the same split and seed)."""
+    """Two metrics of the same trials (a model against a baseline on the same split), one pair a seed."""
     if metric_a not in rows or metric_b not in rows:
         return None
-    return Comparison(label, expect, stats.paired(rows[metric_a], rows[metric_b]), margin)
+    means = stats.unit_means(rows, [metric_a, metric_b], SEED)
+    return Comparison(label, expect, stats.paired(means[metric_a], means[metric_b]), margin)
 
 
 def build(study: str, key: str, text: str, comparisons: list, needs: str, note: str = "") -> Claim:
@@ -140,7 +149,8 @@ def study_module(study: str):
     return importlib.import_module(f"analysis.claims_{study}")
 
 
-def evaluate_study(study: str, results: RunResults | None) -> list[Claim]:
+def evaluate_study(study: str, results: Any | None) -> list[Claim]:
+    """``study``'s claims on ``results`` (``.trials``, ``.history``); all "not run" without results."""
     module = study_module(study)
     if results is None:
         return [Claim(study, key, text, missing=f"no {study} run given") for key, text in module.CLAIMS.items()]
@@ -149,16 +159,16 @@ def evaluate_study(study: str, results: RunResults | None) -> list[Claim]:
 
 def evaluate_runs(run_dirs: list[str | Path]) -> list[Claim]:
     """Every study's claims: checked on the given runs, "not run" for studies without one."""
-    runs: dict[str, RunResults] = {}
+    runs: dict[str, Run] = {}
     for run_dir in run_dirs:
-        study = read_json(Path(run_dir) / "study.json").get("study")
-        if study in STUDIES and study not in runs:
-            runs[study] = read_results(run_dir)
+        run = read_run(run_dir)
+        runs.setdefault(run.study, run)
     return [claim for study in STUDIES for claim in evaluate_study(study, runs.get(study))]
 
 
-def to_markdown(claims: list[Claim], title: str = "Claims of the report, checked") -> str:
-    lines = [f"# {title}\n", _RULE + "\n", "| study | claim | verdict |", "|---|---|---|"]
+def to_markdown(claims: list[Claim], title: str = "Claims of the paper, checked", note: str = "") -> str:
+    lines = [f"# {title}\n", RULE + "\n"] + ([note + "\n"] if note else [])
+    lines += ["| study | claim | verdict |", "|---|---|---|"]
     lines += [f"| {c.study} | {c.text} | **{c.verdict}** |" for c in claims]
     for c in claims:
         lines += ["", f"## {c.study}: {c.text}", "", f"Verdict: **{c.verdict}**" + (f" ({c.missing})" if c.missing else "")]
@@ -173,18 +183,18 @@ def summary_lines(claims: list[Claim]) -> list[str]:
     return [f"  [{c.verdict:>12}] {c.study}: {c.text}" for c in claims]
 
 
-_RULE = ("Each comparison is paired by seed (same seed, same data split): mean difference a − b with a 95% "
-         "t-interval, paired t-test (Holm-corrected within the claim), Wilcoxon signed-rank test and effect size "
-         "d_z. Supported: interval on the claimed side of zero and Holm p < 0.05; contradicted: both on the other "
-         "side; inconclusive: the interval spans zero or there are too few seeds.")
+RULE = ("Each comparison is paired by seed (same seed, same data split). Trials are matched on seed and on the "
+        "other settings that vary, and the matched values are averaged over those settings within each seed, so "
+        "n is the number of seeds. Per comparison: mean difference a − b with a 95% t-interval, paired t-test "
+        "(Holm-corrected within the claim), Wilcoxon signed-rank test and effect size d_z. Supported: interval on "
+        "the claimed side of zero and Holm p < 0.05; contradicted: both on the other side; inconclusive: the "
+        "interval spans zero, there are fewer than two seeds, or the differences are identical over fewer than "
+        "three seeds. Only completed trials count.")
 
 
-def write_claims(run_dir: str | Path, results: RunResults | None = None) -> tuple[Path, list[Claim]]:
-    """claims.md in ``run_dir``: this run's study checked, the other studies listed as not run."""
-    run_dir = Path(run_dir)
-    study = read_json(run_dir / "study.json").get("study")
-    results = results or read_results(run_dir)
-    claims = [c for s in STUDIES for c in evaluate_study(s, results if s == study else None)]
-    path = run_dir / CLAIMS_FILE
-    path.write_text(to_markdown(claims))
+def write_claims(run: Run) -> tuple[Path, list[Claim]]:
+    """claims.md in the run folder: the claims of the run's own study."""
+    claims = evaluate_study(run.study, run)
+    path = run.path / CLAIMS_MD
+    path.write_text(to_markdown(claims, note=unfinished_note(run)))
     return path, claims

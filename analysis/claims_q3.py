@@ -3,7 +3,7 @@
 Models are grouped into families: ``t5`` (model_type t5), ``hatebert`` (an
 encoder whose id or path contains "hatebert") and ``bert`` (any other
 encoder, e.g. bert-base-uncased or the offline MiniLM). Trials are paired by
-seed (and training mode where both sides have it).
+seed (and training mode where both sides have it), averaged within a seed.
 """
 
 from __future__ import annotations
@@ -11,13 +11,12 @@ from __future__ import annotations
 import pandas as pd
 
 from analysis.claims import SEED, C, Claim, build, compare, compare_columns
-from analysis.results import RunResults
 from trainables.common import metrics as M
 from trainables.common.metrics import per_target
 
 FAMILY = "family"
-TFIDF_MACRO_F1 = "baseline/tfidf/test/macro_f1"
-F1 = "test/f1"
+TFIDF_MACRO_F1 = M.BASELINE_TFIDF_TEST_MACRO_F1
+F1 = M.TEST_F1
 
 CLAIMS = {
     "hatebert": "HateBERT beats BERT on the hate and neither classes (test F1)",
@@ -73,7 +72,8 @@ def tfidf(t: pd.DataFrame) -> list:
     return out
 
 
-def evaluate(results: RunResults) -> list[Claim]:
+def evaluate(results) -> list[Claim]:
+    """The claims on ``results`` (``.trials``, ``.history``: an ``analysis.run.Run``)."""
     t = with_family(results.trials)
     found = {"hatebert": hatebert(t), "t5_worst": t5_worst(t), "tfidf": tfidf(t)}
     return [build("q3", key, CLAIMS[key], comps, NEEDS[key], NOTES.get(key, "")) for key, comps in found.items()]

@@ -2,8 +2,9 @@
 
 Trials match on their config (seed included), minus fields named in
 ``ignore`` (e.g. ``epochs`` when one run was shorter). For each match the
-main test metric and the wall time of both runs are shown with their
-difference and ratio; the summary pairs the matches (``analysis.stats``).
+main test metric (the test counterpart of the task's selection metric) and
+the wall time of both runs are shown with their difference and ratio; the
+summary pairs the matches (``analysis.stats``). Only completed trials count.
 """
 
 from __future__ import annotations
@@ -13,21 +14,11 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import stats
-from analysis.export import read_json, read_results
-from analysis.results import CONFIG_PREFIX
+from analysis.run import read_run
 from analysis.tables import to_markdown
-from trainables.common import metrics as M
+from trainables.common.layout import CONFIG_PREFIX
 
-MAIN_METRIC = {"q1": M.TEST_MAPE, "q2": M.VAL_LOSS, "q3": M.TEST_MACRO_F1}
 TIME = "wall_time_s"
-
-
-def main_metric(run_dir: Path, trials: pd.DataFrame) -> str:
-    metric = MAIN_METRIC.get(read_json(run_dir / "study.json").get("study", ""))
-    if metric and metric in trials:
-        return metric
-    tests = [c for c in trials.columns if c.startswith("test/")]
-    return tests[0] if tests else M.VAL_LOSS
 
 
 def line_up(a: pd.DataFrame, b: pd.DataFrame, metric: str, ignore: tuple[str, ...] = ()) -> tuple[pd.DataFrame, list[str]]:
@@ -44,9 +35,9 @@ def line_up(a: pd.DataFrame, b: pd.DataFrame, metric: str, ignore: tuple[str, ..
 def compare_runs(run_a: str | Path, run_b: str | Path, metric: str | None = None,
                  ignore: tuple[str, ...] = ()) -> tuple[pd.DataFrame, str]:
     """The lined-up table and a Markdown summary of the differences B − A."""
-    run_a, run_b = Path(run_a), Path(run_b)
-    a, b = read_results(run_a).trials, read_results(run_b).trials
-    metric = metric or main_metric(run_a, a)
+    first, second = read_run(run_a), read_run(run_b)
+    a, b = first.trials, second.trials
+    metric = metric or first.test_metric()
     if metric not in a or metric not in b:
         raise SystemExit(f"error: metric {metric!r} is not in both runs")
     joined, keys = line_up(a, b, metric, ignore)
@@ -58,11 +49,13 @@ def compare_runs(run_a: str | Path, run_b: str | Path, metric: str | None = None
     table = both.drop(columns=[k for k in keys if k not in varying]).set_index(varying)
     only_a = int((joined["_merge"] == "left_only").sum())
     only_b = int((joined["_merge"] == "right_only").sum())
-    lines = [f"# {run_b.name} (B) against {run_a.name} (A)", "",
+    lines = [f"# {second.path.name} (B) against {first.path.name} (A)", "",
              f"Matched {len(both)} configurations on {len(keys)} config fields; only in A: {only_a}, only in B: {only_b}."]
+    if len(first.unfinished) or len(second.unfinished):
+        lines.append(f"Left out, not completed: {len(first.unfinished)} trials of A, {len(second.unfinished)} of B.")
     if len(both):
-        r = stats.paired(both[f"{metric} B"], both[f"{metric} A"])
-        lines.append(f"{metric}: A {r.mean_a:.4g}, B {r.mean_b:.4g}, B − A {r.diff:+.4g}"
+        r = stats.paired(both[f"{metric} B"], both[f"{metric} A"])  # a = B, b = A: the difference is B − A
+        lines.append(f"{metric}: A {r.mean_b:.4g}, B {r.mean_a:.4g}, B − A {r.diff:+.4g}"
                      + (f" [95% CI {r.ci_low:+.4g}, {r.ci_high:+.4g}], paired t p={r.p_t:.3g}" if r.n >= 2 else ""))
         if "time B / A" in both:
             lines.append(f"wall time: median B / A = {both['time B / A'].median():.3f} "

@@ -3,17 +3,22 @@
 Both are written into the run folder as Parquet (types kept, for tools) and
 CSV (for people and spreadsheets), with one schema for every study:
 
-trials: ``trial_id, study, run, seed, epochs_run, wall_time_s, node, device``,
-the flattened config as ``config/<field>``, every metric's final value under
-its own name (``test/mape``) and, for per-epoch train/val metrics, the best
-value over epochs as ``best/<metric>``; ``trial_dir`` points back at Ray's
-folder.
+trials: ``trial_id, study, run, seed, status, epochs_run, best/epoch,
+wall_time_s, node, device``, the flattened config as ``config/<field>``,
+every metric's final value under its own name (``test/mape``) and, for the
+per-epoch train/val metrics, their value at the best epoch as
+``best/<metric>``; ``trial_dir`` points back at Ray's folder. ``status`` is
+``completed`` (the final report has ``completed`` = 1: test metrics
+present), ``error`` (the trial raised) or ``unfinished`` (stopped early by a
+scheduler, or still running). ``best/epoch`` is the epoch whose weights
+the test metrics were scored with, as the trial loop reported it.
 
 history: ``trial_id, study, run, seed, epoch, training_iteration``, the config
 columns and the metrics reported that epoch.
 
 ``read_results`` reads these files back (or builds them from Ray's folders
-when they are missing), so one loader serves every study.
+when they are missing); ``analysis.run.read_run`` is the reader the rest of
+analysis uses.
 """
 
 from __future__ import annotations
@@ -23,32 +28,36 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.results import CONFIG_PREFIX, RunResults, config_columns, load_run
+from analysis import tasks
+from analysis.results import RunResults, config_columns, load_run
 from trainables.common import metrics as M
+from trainables.common import storage
+from trainables.common.layout import CONFIG_PREFIX, HISTORY, PROVENANCE_FILE, STUDY_FILE, TRIALS
 
-TRIALS_FILE = "trials"
-HISTORY_FILE = "history"
 BEST_PREFIX = "best/"
-ID_COLUMNS = ["trial_id", "study", "run", "seed", "epochs_run", "wall_time_s", "node", "device"]
+COMPLETED, ERROR, UNFINISHED = "completed", "error", "unfinished"
+ID_COLUMNS = ["trial_id", "study", "run", "seed", "status", "epochs_run", M.BEST_EPOCH, "wall_time_s", "node",
+              "device"]
 HISTORY_ID_COLUMNS = ["trial_id", "study", "run", "seed", M.EPOCH, M.TRAINING_ITERATION]
 # Ray's own bookkeeping in result.json; the tables keep what it means (node, wall time) under stable names.
 RAY_COLUMNS = {
     "timestamp", "time_this_iter_s", "time_total_s", "pid", "hostname", "node_ip", "date", "done",
     "checkpoint_dir_name", "iterations_since_restore", "time_since_restore", "should_checkpoint",
-    "experiment_tag", "trial_dir", "device",
+    "experiment_tag", "trial_dir", "device", "errored",
 }
-HIGHER_IS_BETTER = ("acc", "f1", "auc")
 
 
-def read_json(path: Path) -> dict:
+def read_json(path: str | Path) -> dict:
+    """A small JSON file of the run folder (local or URI); {} when absent or unreadable."""
     try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+        text = storage.read_text(path)
+        return json.loads(text) if text else {}
+    except (OSError, json.JSONDecodeError):
         return {}
 
 
 def metric_columns(frame: pd.DataFrame) -> list[str]:
-    """Reported metrics: numeric, namespaced (``split/name``), not config and not Ray's."""
+    """Reported metrics: numeric, namespaced (``split/name``), not config, not ``best/`` and not Ray's."""
     return [
         c for c in frame.columns
         if "/" in c and not c.startswith(CONFIG_PREFIX) and not c.startswith(BEST_PREFIX)
@@ -56,37 +65,63 @@ def metric_columns(frame: pd.DataFrame) -> list[str]:
     ]
 
 
-def higher_is_better(metric: str) -> bool:
-    parts = metric.split("/")
-    return any(p in HIGHER_IS_BETTER or p.endswith("_f1") for p in parts[1:])
-
-
 def default_device(run_dir: Path) -> str:
     """The device trials ran on when they did not report it: from the run's resources."""
-    prov = read_json(run_dir / "provenance.json")
-    gpus = prov.get("resources_per_trial", {}).get("gpu", 0) or 0
+    prov = read_json(run_dir / PROVENANCE_FILE)
+    gpus = (prov.get("resources_per_trial") or {}).get("gpu", 0) or 0
     return "cuda" if gpus > 0 else "cpu"
 
 
-def trial_table(results: RunResults, study: str, run: str, device: str = "cpu") -> pd.DataFrame:
+def epochs_of(hist: pd.DataFrame) -> pd.Series:
+    return hist[M.EPOCH] if M.EPOCH in hist else hist[M.TRAINING_ITERATION]
+
+
+def best_epochs(hist: pd.DataFrame, last: pd.DataFrame, metric: str, mode: str) -> pd.Series:
+    """Each trial's best epoch: as the loop reported it, else where ``metric`` was best (older runs)."""
+    epochs = epochs_of(hist)
+    found = pd.Series(float("nan"), index=last.index)
+    if metric in hist:
+        values = hist[metric].where(hist[metric].notna(), float("inf") if mode == "min" else float("-inf"))
+        pick = values.groupby(hist["trial_id"]).idxmin() if mode == "min" else values.groupby(hist["trial_id"]).idxmax()
+        found = epochs.loc[pick.to_numpy()].set_axis(pick.index).reindex(last.index).astype(float)
+    if M.BEST_EPOCH in last:
+        found = last[M.BEST_EPOCH].astype(float).fillna(found)
+    return found
+
+
+def at_best_epoch(hist: pd.DataFrame, best: pd.Series, names: list[str]) -> pd.DataFrame:
+    """``best/<name>``: each trial's value of ``names`` in its best epoch's report."""
+    rows = hist.assign(_epoch=epochs_of(hist))
+    keyed = rows.set_index(["trial_id", "_epoch"])[names]
+    keyed = keyed[~keyed.index.duplicated(keep="last")]
+    wanted = pd.MultiIndex.from_arrays([best.index, best.to_numpy()])
+    out = keyed.reindex(wanted).set_axis(best.index)
+    return out.rename(columns=lambda m: BEST_PREFIX + m)
+
+
+def status_of(last: pd.DataFrame) -> pd.Series:
+    completed = last[M.COMPLETED].eq(1) if M.COMPLETED in last else pd.Series(False, index=last.index)
+    errored = last["errored"].fillna(False).astype(bool) if "errored" in last else pd.Series(False, index=last.index)
+    return pd.Series(UNFINISHED, index=last.index).mask(errored, ERROR).mask(completed, COMPLETED)
+
+
+def trial_table(results: RunResults, info: dict, run: str, device: str = "cpu") -> pd.DataFrame:
     hist = results.history
     metrics = metric_columns(hist)
-    per_epoch = [m for m in metrics if m.split("/")[0] in ("train", "val")]
-    grouped = hist.groupby("trial_id", sort=True)
-    best = pd.concat(
-        {BEST_PREFIX + m: (grouped[m].max() if higher_is_better(m) else grouped[m].min()) for m in per_epoch}, axis=1
-    ) if per_epoch else pd.DataFrame(index=grouped.size().index)
     last = results.trials.set_index("trial_id")
+    metric, mode = tasks.selection(info)
+    best = best_epochs(hist, last, metric, mode)
     out = pd.DataFrame(index=last.index)
-    out["study"], out["run"] = study, run
+    out["study"], out["run"] = info.get("study", ""), run
     out["seed"] = last.get(CONFIG_PREFIX + "seed")
-    epochs = hist[M.EPOCH] if M.EPOCH in hist else hist[M.TRAINING_ITERATION]
-    out["epochs_run"] = epochs.groupby(hist["trial_id"]).max()
-    wall = last[M.TIME_TOTAL] if M.TIME_TOTAL in last else last.get("time_total_s")
-    out["wall_time_s"] = wall
+    out["status"] = status_of(last)
+    out["epochs_run"] = epochs_of(hist).groupby(hist["trial_id"]).max()
+    out[M.BEST_EPOCH] = best
+    out["wall_time_s"] = last[M.TIME_TOTAL] if M.TIME_TOTAL in last else last.get("time_total_s")
     out["node"] = last.get("hostname", last.get("node_ip"))
     out["device"] = last.get("device", device)
-    out = out.join(last[config_columns(last)]).join(last[metrics]).join(best)
+    per_epoch = [m for m in metrics if m.split("/")[0] in ("train", "val")]
+    out = out.join(last[config_columns(last)]).join(last[metrics]).join(at_best_epoch(hist, best, per_epoch))
     if "trial_dir" in last:
         out["trial_dir"] = last["trial_dir"]
     return _arrow_safe(out.reset_index())
@@ -96,7 +131,7 @@ def history_table(results: RunResults, study: str, run: str) -> pd.DataFrame:
     hist = results.history
     out = pd.DataFrame({"trial_id": hist["trial_id"], "study": study, "run": run})
     out["seed"] = hist.get(CONFIG_PREFIX + "seed")
-    out[M.EPOCH] = hist[M.EPOCH] if M.EPOCH in hist else hist[M.TRAINING_ITERATION]
+    out[M.EPOCH] = epochs_of(hist)
     out[M.TRAINING_ITERATION] = hist[M.TRAINING_ITERATION]
     cols = config_columns(hist) + metric_columns(hist)
     return _arrow_safe(pd.concat([out, hist[cols]], axis=1))
@@ -116,9 +151,9 @@ def build_results(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Trial and history tables from Ray's trial folders."""
     run_dir = Path(run_dir)
     results = load_run(run_dir)
-    study = read_json(run_dir / "study.json").get("study", "")
-    return (trial_table(results, study, run_dir.name, default_device(run_dir)),
-            history_table(results, study, run_dir.name))
+    info = read_json(run_dir / STUDY_FILE)
+    return (trial_table(results, info, run_dir.name, default_device(run_dir)),
+            history_table(results, info.get("study", ""), run_dir.name))
 
 
 def write_results(run_dir: str | Path) -> list[Path]:
@@ -126,7 +161,7 @@ def write_results(run_dir: str | Path) -> list[Path]:
     run_dir = Path(run_dir)
     trials, history = build_results(run_dir)
     written = []
-    for frame, stem in ((trials, TRIALS_FILE), (history, HISTORY_FILE)):
+    for frame, stem in ((trials, TRIALS), (history, HISTORY)):
         frame.to_parquet(run_dir / f"{stem}.parquet", engine="pyarrow", index=False)
         frame.to_csv(run_dir / f"{stem}.csv", index=False)
         written += [run_dir / f"{stem}.parquet", run_dir / f"{stem}.csv"]
@@ -136,8 +171,10 @@ def write_results(run_dir: str | Path) -> list[Path]:
 def read_results(run_dir: str | Path) -> RunResults:
     """The run's trial and history tables: the written Parquet files, else built from Ray's folders."""
     run_dir = Path(run_dir)
-    trials_file, history_file = run_dir / f"{TRIALS_FILE}.parquet", run_dir / f"{HISTORY_FILE}.parquet"
+    trials_file, history_file = run_dir / f"{TRIALS}.parquet", run_dir / f"{HISTORY}.parquet"
     if trials_file.exists() and history_file.exists():
-        return RunResults(trials=pd.read_parquet(trials_file), history=pd.read_parquet(history_file))
+        trials = pd.read_parquet(trials_file)
+        if "status" in trials:  # files from before the status column are rebuilt
+            return RunResults(trials=trials, history=pd.read_parquet(history_file))
     trials, history = build_results(run_dir)
     return RunResults(trials=trials, history=history)

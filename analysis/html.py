@@ -15,8 +15,10 @@ import pandas as pd
 
 from analysis.claims import Claim
 from analysis.export import read_json
+from analysis.run import Run, unfinished_note
+from trainables.common.layout import PLOTS_DIR, PROVENANCE_FILE, REPORT_HTML, TABLES_DIR
 
-HTML_FILE = "report.html"
+HTML_FILE = REPORT_HTML
 MAX_TRIAL_ROWS = 500
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
@@ -60,36 +62,37 @@ def table_title(csv: Path) -> str:
 
 def tables_html(run_dir: Path) -> str:
     parts = []
-    for csv in sorted((run_dir / "tables").glob("*.csv")):
+    for csv in sorted((run_dir / TABLES_DIR).glob("*.csv")):
         frame = pd.read_csv(csv, index_col=0)
         parts.append(f"<h3>{escape(table_title(csv))}</h3>" + frame.to_html(na_rep="", classes="result", border=0))
     return "\n".join(parts) or "<p>No tables.</p>"
 
 
-def trials_html(run_dir: Path) -> str:
-    path = run_dir / "trials.parquet"
-    if not path.exists():
-        return "<p>No trial table.</p>"
-    trials = pd.read_parquet(path).drop(columns=["trial_dir"], errors="ignore")
+def trials_html(run: Run) -> str:
+    """Every completed trial's row of the results format, and the trials left out."""
+    trials = run.trials.drop(columns=["trial_dir"], errors="ignore")
     shown = trials.head(MAX_TRIAL_ROWS)
     note = f" (first {MAX_TRIAL_ROWS} of {len(trials)})" if len(trials) > MAX_TRIAL_ROWS else f" ({len(trials)} trials)"
-    return (f"<details><summary>All trials{note}</summary>"
-            + shown.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="", border=0) + "</details>")
+    parts = [f"<details><summary>All completed trials{note}</summary>"
+             + shown.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="", border=0) + "</details>"]
+    if not run.unfinished.empty:
+        left = run.unfinished[["trial_id", "status", "epochs_run"]]
+        parts.append(f"<p id='unfinished'>{escape(unfinished_note(run))}</p>" + left.to_html(index=False, border=0))
+    return "\n".join(parts)
 
 
-def write_html(run_dir: str | Path, claims: list[Claim]) -> Path:
-    run_dir = Path(run_dir)
-    study = read_json(run_dir / "study.json")
-    provenance = read_json(run_dir / "provenance.json")
-    title = f"{study.get('study', '')} study report: {run_dir.name}"
-    plots = "\n".join(image_tag(p) for p in sorted((run_dir / "plots").glob("*.png"))) or "<p>No plots.</p>"
+def write_html(run: Run, claims: list[Claim]) -> Path:
+    run_dir = run.path
+    provenance = read_json(run_dir / PROVENANCE_FILE)
+    title = f"{run.study} study report: {run_dir.name}"
+    plots = "\n".join(image_tag(p) for p in sorted((run_dir / PLOTS_DIR).glob("*.png"))) or "<p>No plots.</p>"
     body = [
         f"<h1>{escape(title)}</h1>",
         "<h2>Claims</h2>", claims_html(claims),
-        "<h2>Tables</h2>", tables_html(run_dir), trials_html(run_dir),
+        "<h2>Tables</h2>", tables_html(run_dir), trials_html(run),
         "<h2>Plots</h2>", plots,
         "<h2>Provenance</h2>", f"<pre id='provenance'>{escape(json.dumps(provenance, indent=2, default=str))}</pre>",
-        "<h2>Study</h2>", f"<pre>{escape(json.dumps(study, indent=2, default=str))}</pre>",
+        "<h2>Study</h2>", f"<pre>{escape(json.dumps(run.info, indent=2, default=str))}</pre>",
     ]
     page = (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{escape(title)}</title>"
             f"<style>{STYLE}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")

@@ -1,9 +1,10 @@
-"""q1 report: the report's sections 2.1 to 2.4 as tables, plus its plots.
+"""q1 report: the paper's sections 2.1 to 2.4 as tables, plus its plots.
 
 Sections compare one factor at a time per cell, the other factors held at
-the report's reference setting (MSE, Adam, no dropout); means and standard
-deviations are over seeds. Every table ends with the persistence baseline
-(tomorrow = today) on the same test days.
+the paper's reference setting (MSE, Adam, no dropout); means and standard
+deviations are over seeds, with the epochs run and the best epoch (whose
+weights the test metrics come from). Every table ends with the persistence
+baseline (tomorrow = today) on the same test days.
 """
 
 from __future__ import annotations
@@ -13,12 +14,16 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import plots
-from analysis.results import RunResults, latest_checkpoint, load_run
+from analysis.results import latest_checkpoint
+from analysis.run import Run
 from analysis.tables import mean_ci, mean_pm_std, summarize, write_table
 from trainables.common import metrics as M
+from trainables.common.layout import CONFIG_PREFIX, PLOTS_DIR, REPORT_MD, TABLES_DIR
 from trainables.common.metrics import per_target
+from trainables.stock.data import PRICES_FILE
 
-C = "config/"
+C = CONFIG_PREFIX
+EPOCHS = ["epochs_run", M.BEST_EPOCH]
 REFERENCE = {"loss": "mse", "optimizer": "adam", "dropout": 0.0}
 SECTIONS = {  # file stem: (title, factor compared per cell)
     "s2_1_cells": ("2.1 Cells compared: test error and training time", None),
@@ -26,7 +31,6 @@ SECTIONS = {  # file stem: (title, factor compared per cell)
     "s2_3_optimizer": ("2.3 Optimizers, per cell", "optimizer"),
     "s2_4_dropout": ("2.4 Dropout, per cell", "dropout"),
 }
-PREDICTIONS_FILE = "predictions.csv"
 
 
 def tickers_of(frame: pd.DataFrame) -> list[str]:
@@ -36,7 +40,7 @@ def tickers_of(frame: pd.DataFrame) -> list[str]:
 
 def test_metrics(tickers: list[str]) -> list[str]:
     names = [per_target(m, t) for m in (M.TEST_RMSE, M.TEST_MAE, M.TEST_MAPE) for t in tickers]
-    return names + [M.TEST_MAPE, M.TIME_TOTAL]
+    return names + [M.TEST_MAPE, M.TIME_TOTAL] + EPOCHS
 
 
 def section_table(trials: pd.DataFrame, factor: str | None) -> pd.DataFrame | None:
@@ -68,23 +72,17 @@ def persistence_row(rows: pd.DataFrame, tickers: list[str], columns) -> list[str
     return [f"{values[c]:.3f}" if c in values else "" for c in columns]
 
 
-def best_per_cell(trials: pd.DataFrame) -> pd.DataFrame:
-    """The trial with the lowest final validation MAPE for each cell."""
-    done = trials.dropna(subset=[M.VAL_MAPE])
-    return done.loc[done.groupby(C + "cell")[M.VAL_MAPE].idxmin()]
-
-
-def top_trials(trials: pd.DataFrame, n: int = 10) -> pd.DataFrame:
+def top_trials(run: Run, n: int = 10) -> pd.DataFrame:
+    trials = run.trials
     cols = [c for c in trials.columns if c.startswith(C) and trials[c].nunique() > 1]
-    shown = trials.sort_values(M.VAL_MAPE).head(n)
-    return shown[cols + [M.VAL_MAPE, M.TEST_MAPE, M.BASELINE_TEST_MAPE, M.TIME_TOTAL]].round(4).set_index(cols or None)
+    shown = run.ranked().head(n)
+    metrics = [run.best_metric, M.TEST_MAPE, M.BASELINE_TEST_MAPE, M.TIME_TOTAL]
+    return shown[cols + EPOCHS + metrics].round(4).set_index(cols or None)
 
 
-def write_report(run_dir: str | Path, results: RunResults | None = None) -> list[Path]:
-    """Write tables/ and plots/ and report.md into ``run_dir``; return the paths."""
-    run_dir = Path(run_dir)
-    results = results or load_run(run_dir)
-    trials = results.trials
+def write_report(run: Run) -> list[Path]:
+    """Write tables/ and plots/ and report.md into the run folder; return the paths."""
+    run_dir, trials = run.path, run.trials
     written: list[Path] = []
     parts = ["# q1: stock forecasting\n"]
     for stem, (title, factor) in SECTIONS.items():
@@ -93,35 +91,37 @@ def write_report(run_dir: str | Path, results: RunResults | None = None) -> list
             continue
         note = "Mean ± std over seeds, and the 95% interval of the mean test MAPE; prices in dollars, MAPE in %; reference setting " + ", ".join(
             f"{k}={v}" for k, v in REFERENCE.items() if k != factor)
-        written += write_table(table, run_dir / "tables" / stem, title, note)
+        written += write_table(table, run_dir / TABLES_DIR / stem, title, note)
         parts.append(written[-2].read_text())
-    top = top_trials(trials)
-    written += write_table(top, run_dir / "tables" / "top_trials", "Best trials by validation MAPE")
-    parts.append(written[-2].read_text())
-    written += write_plots(run_dir, results)
-    parts += [f"![{p.stem}](plots/{p.name})\n" for p in written if p.suffix == ".png"]
-    report = run_dir / "report.md"
+    if not trials.empty:
+        written += write_table(top_trials(run), run_dir / TABLES_DIR / "top_trials", "Best trials by validation MAPE",
+                               "Validation MAPE of each trial's best epoch, whose weights the test metrics come from.")
+        parts.append(written[-2].read_text())
+    written += write_plots(run)
+    parts += [f"![{p.stem}]({PLOTS_DIR}/{p.name})\n" for p in written if p.suffix == ".png"]
+    report = run_dir / REPORT_MD
     report.write_text("\n".join(parts))
     return [report] + written
 
 
-def write_plots(run_dir: Path, results: RunResults) -> list[Path]:
-    out_dir = run_dir / "plots"
+def write_plots(run: Run) -> list[Path]:
+    out_dir = run.path / PLOTS_DIR
     written = []
-    prices_csv = run_dir / "prices.csv"
+    prices_csv = run.path / PRICES_FILE
     if prices_csv.exists():
         written.append(plots.price_history(pd.read_csv(prices_csv, index_col=0, parse_dates=True), out_dir / "price_history.png"))
-    best = best_per_cell(results.trials)
+    best = run.best_of(run.trials, C + "cell")
     if best.empty:
         return written
-    curves = results.history[results.history["trial_id"].isin(best["trial_id"])]
+    curves = run.history[run.history["trial_id"].isin(best["trial_id"])]
     labels = dict(zip(best["trial_id"], best[C + "cell"]))
     written += plots.loss_curves(curves, labels, out_dir)
+    predictions_file = run.task.artifacts["predictions"]
     predictions = {}
     for _, row in best.iterrows():
         ckpt = latest_checkpoint(row["trial_dir"])
-        if ckpt is not None and (ckpt / PREDICTIONS_FILE).exists():
-            predictions[row[C + "cell"]] = pd.read_csv(ckpt / PREDICTIONS_FILE, parse_dates=["date"])
+        if ckpt is not None and (ckpt / predictions_file).exists():
+            predictions[row[C + "cell"]] = pd.read_csv(ckpt / predictions_file, parse_dates=["date"])
     if predictions:
         written += plots.real_vs_predicted(predictions, out_dir)
     return written

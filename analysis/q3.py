@@ -16,14 +16,15 @@ import numpy as np
 import pandas as pd
 
 from analysis import plots
-from analysis.results import RunResults, latest_checkpoint, load_run
+from analysis.results import latest_checkpoint
+from analysis.run import Run
 from analysis.tables import mean_pm_std, summarize, write_table
 from trainables.common import metrics as M
+from trainables.common.layout import CONFIG_PREFIX, PLOTS_DIR, REPORT_MD, TABLES_DIR
 from trainables.common.metrics import per_target
 
-C = "config/"
+C = CONFIG_PREFIX
 ARM = "arm"
-CONFUSION_FILE = "confusion.json"
 LENGTHS_FILE = "token_lengths.csv"
 BASELINES = {  # row label: metric name of the baseline for each test metric
     "always majority": {M.TEST_ACC: M.BASELINE_MAJORITY_TEST_ACC, M.TEST_MACRO_F1: M.BASELINE_MAJORITY_TEST_MACRO_F1,
@@ -79,15 +80,11 @@ def per_class_table(done: pd.DataFrame) -> pd.DataFrame:
     return table.rename(columns=lambda c: c.removeprefix("test/"))
 
 
-def best_per_arm(done: pd.DataFrame) -> pd.DataFrame:
-    """Each arm's trial with the best final validation macro-F1."""
-    return done.loc[done.groupby(ARM)[M.VAL_MACRO_F1].idxmax()]
-
-
-def top_trials(trials: pd.DataFrame, n: int = 10) -> pd.DataFrame:
-    cols = [c for c in trials.columns if c.startswith(C) and trials[c].astype(str).nunique() > 1] or [ARM]
-    shown = trials.sort_values(M.VAL_MACRO_F1, ascending=False).head(n)
-    keep = cols + [m for m in (M.VAL_MACRO_F1, M.TEST_MACRO_F1, M.TEST_WEIGHTED_F1, M.TIME_TOTAL) if m in shown]
+def top_trials(run: Run, done: pd.DataFrame, n: int = 10) -> pd.DataFrame:
+    cols = [c for c in done.columns if c.startswith(C) and done[c].astype(str).nunique() > 1] or [ARM]
+    shown = run.ranked(done).head(n)
+    metrics = (run.best_metric, M.TEST_MACRO_F1, M.TEST_WEIGHTED_F1, M.TIME_TOTAL)
+    keep = cols + ["epochs_run", M.BEST_EPOCH] + [m for m in metrics if m in shown]
     return shown[keep].round(4).set_index(cols)
 
 
@@ -103,17 +100,16 @@ def length_table(lengths: pd.DataFrame, max_length: int) -> pd.DataFrame:
     return table
 
 
-def write_report(run_dir: str | Path, results: RunResults | None = None) -> list[Path]:
-    """Write tables/ and plots/ and report.md into ``run_dir``; return the paths."""
-    run_dir = Path(run_dir)
-    results = results or load_run(run_dir)
-    done = finished(results.trials)
+def write_report(run: Run) -> list[Path]:
+    """Write tables/ and plots/ and report.md into the run folder; return the paths."""
+    run_dir = run.path
+    done = finished(run.trials)
     written: list[Path] = []
     parts = ["# q3: tweet classification\n"]
-    max_length = int(results.trials[C + "max_length"].iloc[0]) if C + "max_length" in results.trials else 40
+    max_length = int(run.trials[C + "max_length"].iloc[0]) if C + "max_length" in run.trials and len(run.trials) else 40
 
     def add(table, stem, title, note=""):
-        written.extend(write_table(table, run_dir / "tables" / stem, title, note))
+        written.extend(write_table(table, run_dir / TABLES_DIR / stem, title, note))
         parts.append(written[-2].read_text())
 
     lengths_csv = run_dir / LENGTHS_FILE
@@ -124,28 +120,30 @@ def write_report(run_dir: str | Path, results: RunResults | None = None) -> list
         add(models_table(done), "s4_models", "Models compared on the test tweets",
             "Mean ± std over seeds; the baselines are fit and scored on the same split.")
         add(per_class_table(done), "s4_per_class", "Per-class precision, recall and F1 (test)")
-        add(top_trials(done), "top_trials", "Best trials by validation macro-F1")
-    written += write_plots(run_dir, results, done, lengths, max_length)
-    parts += [f"![{p.stem}](plots/{p.name})\n" for p in written if p.suffix == ".png"]
-    report = run_dir / "report.md"
+        add(top_trials(run, done), "top_trials", "Best trials by validation macro-F1",
+            "Validation score of each trial's best epoch, whose weights the test metrics come from.")
+    written += write_plots(run, done, lengths, max_length)
+    parts += [f"![{p.stem}]({PLOTS_DIR}/{p.name})\n" for p in written if p.suffix == ".png"]
+    report = run_dir / REPORT_MD
     report.write_text("\n".join(parts))
     return [report] + written
 
 
-def write_plots(run_dir: Path, results: RunResults, done: pd.DataFrame, lengths, max_length: int) -> list[Path]:
-    out_dir = run_dir / "plots"
+def write_plots(run: Run, done: pd.DataFrame, lengths, max_length: int) -> list[Path]:
+    out_dir = run.path / PLOTS_DIR
     written = []
     if lengths is not None and not lengths.empty:
         written.append(length_histogram(lengths, max_length, out_dir / "token_lengths.png"))
     if done.empty:
         return written
-    best = best_per_arm(done)
-    curves = results.history[results.history["trial_id"].isin(best["trial_id"])]
+    best = run.best_of(done, ARM)
+    curves = run.history[run.history["trial_id"].isin(best["trial_id"])]
     written += plots.loss_curves(curves, dict(zip(best["trial_id"], best[ARM])), out_dir)
+    confusion_file = run.task.artifacts["confusion"]
     for _, row in best.iterrows():
         ckpt = latest_checkpoint(row["trial_dir"])
-        if ckpt is not None and (ckpt / CONFUSION_FILE).exists():
-            cm = json.loads((ckpt / CONFUSION_FILE).read_text())
+        if ckpt is not None and (ckpt / confusion_file).exists():
+            cm = json.loads((ckpt / confusion_file).read_text())
             name = "".join(ch if ch.isalnum() else "_" for ch in row[ARM]).strip("_")
             written.append(confusion_plot(cm, row[ARM], out_dir / f"confusion_{name}.png"))
     return written

@@ -1,8 +1,9 @@
-"""Read a run folder written by Ray Tune into pandas frames, without Ray.
+"""Read Ray Tune's trial folders into pandas frames, without Ray (for ``analysis.export`` only).
 
 Every trial folder holds ``params.json`` (its config) and ``result.json``
 (one JSON line per report). That is all the analysis needs, so a run can
-be analysed after the cluster is gone, or while it is still going.
+be analysed after the cluster is gone, or while it is still going. The
+rest of analysis reads a run through ``analysis.run.read_run``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
-CONFIG_PREFIX = "config/"
+from trainables.common.layout import CONFIG_PREFIX
+
+ERROR_FILES = ("error.txt", "error.pkl")  # what Ray Tune leaves in the folder of a trial that raised
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ def read_trial(trial_dir: Path) -> pd.DataFrame:
     for col in config_columns(frame):  # lists (e.g. features) as text, so they group and compare
         frame[col] = frame[col].map(lambda v: ",".join(map(str, v)) if isinstance(v, list) else v)
     frame["trial_dir"] = str(trial_dir)
+    frame["errored"] = any((trial_dir / name).exists() for name in ERROR_FILES)
     return frame
 
 

@@ -2,7 +2,9 @@
 
 Two settings are compared on the same seeds (same initialisation, same data
 split), so each seed gives one difference and the seeds are the sample. A
-comparison with fewer than two pairs has no interval and is inconclusive.
+comparison with fewer than two pairs has no interval and is inconclusive, and
+so is one whose differences are all identical with fewer than
+``MIN_IDENTICAL`` seeds: two equal numbers are no evidence of no spread.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pandas as pd
 from scipy import stats
 
 ALPHA = 0.05
+MIN_IDENTICAL = 3  # seeds needed before identical differences count as an exact result
 
 
 @dataclass(frozen=True)
@@ -61,8 +64,10 @@ def paired(a, b, confidence: float = 0.95) -> Paired:
         return Paired(n, mean_a, mean_b, diff, nan, nan, nan, nan, nan)
     sd = float(d.std(ddof=1))
     if sd == 0.0:
-        # Identical differences (a deterministic run repeated): no spread to test
-        # against, so the interval is the point and the tests are exact.
+        if n < MIN_IDENTICAL:
+            return Paired(n, mean_a, mean_b, diff, nan, nan, nan, nan, nan)
+        # Identical differences over enough seeds (a deterministic effect): no spread
+        # to test against, so the interval is the point and the tests are exact.
         p = 1.0 if diff == 0 else 0.0
         effect = 0.0 if diff == 0 else math.copysign(math.inf, diff)
         return Paired(n, mean_a, mean_b, diff, diff, diff, p, p, effect)
@@ -93,11 +98,15 @@ def holm(pvalues) -> list[float]:
     return out.tolist()
 
 
-def pair_frames(rows: pd.DataFrame, factor: str, a, b, metric: str, keys: list[str]) -> tuple[pd.Series, pd.Series]:
+def pair_frames(rows: pd.DataFrame, factor: str, a, b, metric: str, keys: list[str],
+                unit: str | None = None) -> tuple[pd.Series, pd.Series]:
     """Values of ``metric`` for ``factor == a`` and ``== b``, matched on ``keys`` (seed and the other settings).
 
     Repeats of one key (should not happen) are averaged; keys present on one
-    side only are dropped, so the comparison is always like for like.
+    side only are dropped, so the comparison is always like for like. With
+    ``unit`` (the seed column) the matched values are then averaged within
+    each unit, so every unit gives one pair however many blocks (other
+    settings) it holds; without that column in ``rows`` the run is one unit.
     """
     def side(value):
         sel = rows[rows[factor] == value]
@@ -111,7 +120,21 @@ def pair_frames(rows: pd.DataFrame, factor: str, a, b, metric: str, keys: list[s
     else:
         n = min(len(left), len(right))
         left, right = left.iloc[:n], right.iloc[:n]
-    return left, right
+    if unit is None:
+        return left, right
+    both = left.notna() & right.notna()  # average the same blocks on both sides
+    left, right = left[both], right[both]
+    if unit in keys:
+        return left.groupby(level=unit).mean(), right.groupby(level=unit).mean()
+    return pd.Series([left.mean()]).dropna(), pd.Series([right.mean()]).dropna()
+
+
+def unit_means(rows: pd.DataFrame, columns: list[str], unit: str) -> pd.DataFrame:
+    """``columns`` averaged within each ``unit`` (over rows where all are present); one row when no such column."""
+    rows = rows.dropna(subset=columns)
+    if unit not in rows:
+        return rows[columns].mean().to_frame().T.dropna()
+    return rows.groupby(unit)[columns].mean()
 
 
 def mean_ci(values, confidence: float = 0.95) -> tuple[float, float, float]:

@@ -4,43 +4,74 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from analysis.results import RunResults
+from trainables.common import metrics as M
+from trainables.common.layout import STUDY_FILE
+
+STUDY_INFO = {"q1": {"study": "q1", "task": "stock", "metric": M.VAL_MAPE, "mode": "min"}}
 
 
-def write_trial(run_dir: Path, trial_id: str, config: dict, epochs: list[dict]) -> Path:
-    """A Ray-like trial folder: params.json and one result.json line per report."""
-    trial_dir = run_dir / f"train_{trial_id}"
+def with_loop_fields(epochs: list[dict], metric: str, mode: str, completed: bool) -> list[dict]:
+    """Reports as the shared loop makes them: best epoch so far on each, ``completed`` on a finished final one."""
+    best, best_value, out = 0, math.nan, []
+    for epoch, metrics in enumerate(epochs, start=1):
+        value = metrics.get(metric, math.nan)
+        if best == 0 or (value < best_value if mode == "min" else value > best_value):
+            best, best_value = epoch, value
+        out.append({M.EPOCH: epoch, **metrics, M.BEST_EPOCH: metrics.get(M.BEST_EPOCH, best)})
+    if completed and out:
+        out[-1][M.COMPLETED] = 1
+    return out
+
+
+def write_trial(run_dir: Path, trial_id: str, config: dict, epochs: list[dict], metric: str = M.VAL_MAPE,
+                mode: str = "min", completed: bool = True, errored: bool = False) -> Path:
+    """A Ray-like trial folder: params.json, one result.json line per report, error.txt if it raised."""
+    trial_dir = run_dir / f"train_stock_{trial_id}"
     trial_dir.mkdir(parents=True)
     (trial_dir / "params.json").write_text(json.dumps(config))
     lines = []
-    for i, metrics in enumerate(epochs, start=1):
+    for i, metrics in enumerate(with_loop_fields(epochs, metric, mode, completed), start=1):
         row = {**metrics, "training_iteration": i, "trial_id": trial_id, "config": config,
                "hostname": "node-a", "node_ip": "10.0.0.1", "pid": 1, "time_total_s": float(i), "done": i == len(epochs)}
         lines.append(json.dumps(row))
     (trial_dir / "result.json").write_text("\n".join(lines) + "\n")
+    if errored:
+        (trial_dir / "error.txt").write_text("RuntimeError: injected\n")
     return trial_dir
 
 
-def write_run(run_dir: Path, study: str, trials: list[tuple[dict, list[dict]]]) -> Path:
+def write_run(run_dir: Path, study: str, trials: list[tuple[dict, list[dict]]], unfinished: dict[int, str] | None = None) -> Path:
+    """A run folder; ``unfinished`` maps a trial's index to "error" or "unfinished" (no completed final report)."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "study.json").write_text(json.dumps({"study": study}))
+    info = STUDY_INFO.get(study, {"study": study})
+    (run_dir / STUDY_FILE).write_text(json.dumps(info))
     for i, (config, epochs) in enumerate(trials):
-        write_trial(run_dir, f"{i:05d}", config, epochs)
+        status = (unfinished or {}).get(i)
+        write_trial(run_dir, f"{i:05d}", config, epochs, info.get("metric", M.VAL_MAPE), info.get("mode", "min"),
+                    completed=status is None, errored=status == "error")
     return run_dir
 
 
 def frames(rows: list[dict], history: list[dict] | None = None) -> RunResults:
-    """RunResults from flat rows whose config keys are given without the ``config/`` prefix under "config"."""
+    """RunResults from flat rows whose config keys are given without the ``config/`` prefix under "config".
+
+    Validation and training metrics are also given as their ``best/`` values (one-epoch trials) unless the rows have them.
+    """
     flat = []
     for i, row in enumerate(rows):
         out = {"trial_id": row.get("trial_id", f"t{i}")}
         out.update({f"config/{k}": v for k, v in row["config"].items()})
         out.update({k: v for k, v in row.items() if k not in ("config", "trial_id")})
+        for k, v in row.items():
+            if k.split("/")[0] in ("val", "train"):
+                out.setdefault(f"best/{k}", v)
         flat.append(out)
     trials = pd.DataFrame(flat)
     hist = pd.DataFrame(history) if history else trials.assign(epoch=1, training_iteration=1)

@@ -8,14 +8,18 @@ import pytest
 
 from analysis import q1
 from analysis.__main__ import main as analysis_main
-from analysis.results import load_run
+from analysis.run import read_run
 from analysis.tables import mean_pm_std, summarize
+from trainables.common import metrics as M
 
 CELL_MAPE = {"rnn": 3.0, "lstm": 2.0, "gru": 1.0}
 
 
 def fake_run(root, seeds=2):
-    """Trial folders as Ray Tune writes them: params.json and result.json lines."""
+    """Trial folders as Ray Tune writes them: params.json and result.json lines.
+
+    Validation MAPE is best in epoch 1 (mape + 1), worse in epoch 2 (mape + 1.5), so the test weights come from epoch 1.
+    """
     root.mkdir()
     (root / "study.json").write_text(json.dumps({"study": "q1"}))
     grid = itertools.product(CELL_MAPE, ["mse", "mape"], ["adam", "rmsprop"], [0.0, 0.1], range(seeds))
@@ -27,9 +31,10 @@ def fake_run(root, seeds=2):
         rows = []
         for epoch in (1, 2):
             row = {"trial_id": f"t{i:03d}", "training_iteration": epoch, "epoch": epoch, "config": config,
-                   "train/loss": 1.0 / epoch, "val/loss": 1.2 / epoch, "val/mape": mape + 1}
+                   "train/loss": 1.0 / epoch, "val/loss": 1.2 / epoch, "val/mape": mape + 0.5 + 0.5 * epoch,
+                   "best/epoch": 1}
             if epoch == 2:
-                row |= {"test/mape": mape, "test/mape/GOOG": mape, "test/rmse/GOOG": 10 * mape, "test/mae/GOOG": 5 * mape,
+                row |= {"completed": 1, "test/mape": mape, "test/mape/GOOG": mape, "test/rmse/GOOG": 10 * mape, "test/mae/GOOG": 5 * mape,
                         "baseline/persistence/test/mape": 1.5, "baseline/persistence/test/mape/GOOG": 1.5,
                         "baseline/persistence/test/rmse": 9.0, "baseline/persistence/test/rmse/GOOG": 9.0,
                         "baseline/persistence/test/mae": 6.0, "baseline/persistence/test/mae/GOOG": 6.0,
@@ -40,8 +45,8 @@ def fake_run(root, seeds=2):
     return root
 
 
-def test_load_run_has_one_row_a_trial_with_final_metrics(tmp_path):
-    results = load_run(fake_run(tmp_path / "run"))
+def test_read_run_has_one_row_a_trial_with_final_metrics(tmp_path):
+    results = read_run(fake_run(tmp_path / "run"))
     assert len(results.trials) == 3 * 2 * 2 * 2 * 2
     assert len(results.history) == 2 * len(results.trials)
     assert results.trials["test/mape"].notna().all()
@@ -49,17 +54,27 @@ def test_load_run_has_one_row_a_trial_with_final_metrics(tmp_path):
 
 
 def test_cells_section_at_reference_setting_with_mean_and_std_over_seeds(tmp_path):
-    trials = load_run(fake_run(tmp_path / "run")).trials
+    trials = read_run(fake_run(tmp_path / "run")).trials
     table = q1.section_table(trials, None)
     # mse / adam / no dropout: mape = cell value + 0.2 * seed, seeds 0 and 1.
     assert table.loc["gru", "mape/GOOG"] == "1.100 ± 0.141"
     assert table.loc["lstm", "time/total_s"] == "10.000 ± 0.000"
     assert table.loc["persistence (tomorrow = today)", "mape/GOOG"] == "1.500"
     assert table.loc["rnn", "n"] == 2
+    assert table.loc["rnn", "epochs_run"] == "2.000 ± 0.000" and table.loc["rnn", "best/epoch"] == "1.000 ± 0.000"
+
+
+def test_top_trials_show_the_best_epoch_and_its_validation_score(tmp_path):
+    run = read_run(fake_run(tmp_path / "run"))
+    top = q1.top_trials(run, n=3)
+    assert top["epochs_run"].tolist() == [2, 2, 2] and top[M.BEST_EPOCH].tolist() == [1, 1, 1]
+    # Ranked on validation MAPE at the best epoch (mape + 1), not the last one (mape + 1.5).
+    assert top["best/val/mape"].tolist() == pytest.approx([2.0, 2.1, 2.2])
+    assert top[M.TEST_MAPE].tolist() == pytest.approx([1.0, 1.1, 1.2])
 
 
 def test_factor_sections_compare_within_each_cell(tmp_path):
-    trials = load_run(fake_run(tmp_path / "run")).trials
+    trials = read_run(fake_run(tmp_path / "run")).trials
     table = q1.section_table(trials, "loss")
     assert table.loc["gru / mape", "mape"] == "1.600 ± 0.141"
     assert table.loc["gru / mse", "mape"] == "1.100 ± 0.141"

@@ -1,0 +1,77 @@
+"""Run folders on object storage: analysed from a local copy, outputs written back.
+
+``local_copy(URI)`` copies the run folder down with ``pyarrow.fs.copy_files``
+(the filesystem layer Ray Tune writes results through) into a temporary
+folder and removes it afterwards; ``upload`` copies the files analysis wrote
+back next to the trials. Local paths pass through untouched. Schemes pyarrow
+does not know itself (``memory://``, ``gcs`` through fsspec, ...) are
+opened through fsspec when it is installed.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pyarrow.fs as pafs
+
+from trainables.common import storage
+from trainables.common.layout import STUDY_FILE
+
+
+def is_run(path: str | Path) -> bool:
+    """Whether ``path`` holds a study's run (its study.json), without copying anything."""
+    return bool(read_text(path, STUDY_FILE))
+
+
+def resolve(path: str | Path) -> tuple[pafs.FileSystem, str]:
+    """(filesystem, path within it) for a local path or a URI."""
+    try:
+        return storage.resolve(path)
+    except ValueError:  # pyarrow.ArrowInvalid: a scheme pyarrow has no filesystem for
+        try:
+            import fsspec
+        except ImportError:
+            raise ValueError(f"{path}: unknown storage scheme (fsspec is not installed)") from None
+        fs, inner = fsspec.core.url_to_fs(str(path))
+        return pafs.PyFileSystem(pafs.FSSpecHandler(fs)), inner
+
+
+def read_text(path: str | Path, name: str) -> str | None:
+    """The text of file ``name`` in the folder ``path`` (local or URI); None when absent."""
+    fs, inner = resolve(path)
+    return storage.read_text(posixpath.join(inner, name), filesystem=fs)
+
+
+@contextmanager
+def local_copy(path: str | Path) -> Iterator[Path]:
+    """A local folder holding the run ``path``: itself when local, else a temporary copy."""
+    if not storage.is_uri(path):
+        yield Path(path)
+        return
+    fs, inner = resolve(path)
+    if fs.get_file_info(inner).type != pafs.FileType.Directory:
+        raise FileNotFoundError(f"{path}: no such run folder")
+    with tempfile.TemporaryDirectory(prefix="run-") as tmp:
+        local = Path(tmp, posixpath.basename(inner.rstrip("/")) or "run")
+        pafs.copy_files(inner, str(local), source_filesystem=fs, destination_filesystem=pafs.LocalFileSystem())
+        yield local
+
+
+def upload(local: Path, written: list[Path], path: str | Path) -> list[str]:
+    """Copy ``written`` (files or folders under ``local``) to the same places under ``path``; their URIs."""
+    if not storage.is_uri(path):
+        return [str(p) for p in written]
+    fs, inner = resolve(path)
+    out = []
+    for item in written:
+        rel = Path(item).resolve().relative_to(local.resolve()).as_posix()
+        target = posixpath.join(inner.rstrip("/"), rel)
+        if Path(item).is_file():
+            fs.create_dir(posixpath.dirname(target), recursive=True)
+        pafs.copy_files(str(item), target, source_filesystem=pafs.LocalFileSystem(), destination_filesystem=fs)
+        out.append(storage.join(path, rel))
+    return out

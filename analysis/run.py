@@ -1,0 +1,110 @@
+"""A run folder as analysis sees it: ``read_run(run_dir)``, the one reader behind every output.
+
+Tables, claims, comparisons, the HTML page and the W&B report all read a
+run here: study.json (which study and task, the selection metric), the
+results format of ``analysis.export`` (built from Ray's folders when not
+written yet), split into the completed trials, which everything is computed
+from, and the unfinished or errored ones, which are only named.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from analysis import export, tasks
+from trainables.common.layout import STUDY_FILE
+from trainables.common.task import Task
+
+
+@dataclass(frozen=True)
+class Run:
+    path: Path
+    info: dict[str, Any]
+    """study.json."""
+    trials: pd.DataFrame
+    """Completed trials, one row each (``analysis.export`` schema)."""
+    history: pd.DataFrame
+    """Every report of the completed trials."""
+    unfinished: pd.DataFrame
+    """Trials without a completed final report (stopped early, failed, or running): left out of the results."""
+
+    @property
+    def study(self) -> str:
+        return self.info.get("study", "")
+
+    @cached_property
+    def task(self) -> Task:
+        return tasks.task_of(self.study, self.info.get("task"))
+
+    @property
+    def metric(self) -> str:
+        return tasks.selection(self.info)[0]
+
+    @property
+    def mode(self) -> str:
+        return tasks.selection(self.info)[1]
+
+    @property
+    def best_metric(self) -> str:
+        """The selection metric at each trial's best epoch, the trial's own "best"."""
+        return export.BEST_PREFIX + self.metric
+
+    def test_metric(self) -> str:
+        """The test counterpart of the selection metric (``val/mape`` -> ``test/mape``) when reported."""
+        split, _, rest = self.metric.partition("/")
+        test = f"test/{rest}"
+        return test if split == "val" and test in self.trials else self.metric
+
+    def best_of(self, frame: pd.DataFrame, by: list[str] | str) -> pd.DataFrame:
+        """The best trial of each group of ``frame``: best selection metric at its best epoch."""
+        if self.best_metric not in frame:
+            return frame.iloc[0:0]
+        rows = frame.dropna(subset=[self.best_metric])
+        if rows.empty:
+            return rows
+        groups = rows.groupby(by, sort=True)[self.best_metric]
+        return rows.loc[groups.idxmin() if self.mode == "min" else groups.idxmax()]
+
+    def ranked(self, frame: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Trials from best to worst by the selection metric at their best epoch."""
+        frame = self.trials if frame is None else frame
+        if self.best_metric not in frame:
+            return frame
+        return frame.sort_values(self.best_metric, ascending=self.mode == "min", na_position="last")
+
+
+def is_run(run_dir: str | Path) -> bool:
+    return bool(export.read_json(Path(run_dir) / STUDY_FILE).get("study"))
+
+
+def read_run(run_dir: str | Path) -> Run:
+    """The run in ``run_dir`` (a local folder); FileNotFoundError when it is not a study's run folder."""
+    run_dir = Path(run_dir)
+    info = export.read_json(run_dir / STUDY_FILE)
+    if not info.get("study"):
+        raise FileNotFoundError(f"{run_dir}: no {STUDY_FILE}; is this a study's run folder?")
+    results = export.read_results(run_dir)
+    trials = results.trials
+    if "trial_dir" in trials:  # where the trials are now: the folder may have moved or be a copy
+        trials = trials.assign(trial_dir=[str(run_dir / Path(str(d)).name) for d in trials["trial_dir"]])
+    done = trials["status"] == export.COMPLETED
+    history = results.history[results.history["trial_id"].isin(trials.loc[done, "trial_id"])]
+    return Run(path=run_dir, info=info, trials=trials[done].reset_index(drop=True),
+               history=history.reset_index(drop=True), unfinished=trials[~done].reset_index(drop=True))
+
+
+def unfinished_note(run: Run) -> str:
+    """One line naming the trials left out, or "" when every trial completed."""
+    if run.unfinished.empty:
+        return ""
+    counts = run.unfinished["status"].value_counts().to_dict()
+    kinds = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    ids = ", ".join(map(str, run.unfinished["trial_id"]))
+    total = len(run.trials) + len(run.unfinished)
+    return (f"{len(run.unfinished)} of {total} trials left out of the tables and claims ({kinds}: no completed "
+            f"final report with test metrics): {ids}.")
