@@ -63,7 +63,7 @@ def paired(a, b, confidence: float = 0.95) -> Paired:
     if n < 2:
         return Paired(n, mean_a, mean_b, diff, nan, nan, nan, nan, nan)
     sd = float(d.std(ddof=1))
-    if sd == 0.0:
+    if sd <= 1e-12 * max(1.0, abs(diff)):  # identical up to rounding
         if n < MIN_IDENTICAL:
             return Paired(n, mean_a, mean_b, diff, nan, nan, nan, nan, nan)
         # Identical differences over enough seeds (a deterministic effect): no spread

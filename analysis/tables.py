@@ -58,9 +58,10 @@ def to_markdown(table: pd.DataFrame) -> str:
     pandas' own ``to_markdown`` needs a newer ``tabulate`` than some data
     packages allow, and a plain table needs nothing more than this.
     """
-    index_name = table.index.name or ""
+    index_name = " / ".join(str(n) for n in table.index.names if n is not None)
     header = [index_name] + [str(c) for c in table.columns]
-    rows = [[str(i)] + ["" if pd.isna(v) else str(v) for v in row] for i, row in zip(table.index, table.to_numpy())]
+    keys = [" / ".join(map(str, i)) if isinstance(i, tuple) else str(i) for i in table.index]
+    rows = [[k] + ["" if pd.isna(v) else str(v) for v in row] for k, row in zip(keys, table.astype(object).to_numpy())]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(lines)

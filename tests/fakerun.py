@@ -101,3 +101,30 @@ def q1_grid(effects: dict, seeds: int = 5, noise: float = 0.05, rng_seed: int = 
             history.append({"trial_id": tid, "epoch": epoch, "training_iteration": epoch,
                             "val/mape": mape + (3 - epoch) * (1 + speed)})
     return frames(rows, history)
+
+
+def q1_epochs(mape: float, n: int = 3) -> list[dict]:
+    out = []
+    for e in range(1, n + 1):
+        row = {"epoch": e, "train/loss": 1.0 / e, "val/loss": 2.0 / e, "val/mape": mape + (n - e),
+               "time/total_s": 2.0 * e}
+        if e == n:
+            row.update({"test/mape": mape, "test/rmse": 3.0, "test/mae": 2.0, "baseline/persistence/test/mape": 1.5,
+                        "baseline/persistence/test/rmse": 2.5, "baseline/persistence/test/mae": 1.8})
+            for metric in ("mape", "rmse", "mae"):
+                for ticker, offset in (("GOOG", 0.1), ("AAPL", -0.1)):
+                    row[f"test/{metric}/{ticker}"] = row[f"test/{metric}"] + offset
+                    row[f"baseline/persistence/test/{metric}/{ticker}"] = row[f"baseline/persistence/test/{metric}"] + offset
+        out.append(row)
+    return out
+
+
+def q1_run(path: Path, shift: float = 0.0, seeds: int = 2, unfinished: dict[int, str] | None = None) -> Path:
+    """Three cells, ``seeds`` seeds: test/mape 3.0 (rnn), 2.5 (lstm), 2.0 (gru), + 0.01 a seed + ``shift``."""
+    trials = []
+    for seed in range(seeds):
+        for i, cell in enumerate(("rnn", "lstm", "gru")):
+            cfg = {"cell": cell, "loss": "mse", "optimizer": "adam", "dropout": 0.0, "seed": seed,
+                   "features": ["close"], "epochs": 3}
+            trials.append((cfg, q1_epochs(3.0 - 0.5 * i + 0.01 * seed + shift)))
+    return write_run(path, "q1", trials, unfinished)

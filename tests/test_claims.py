@@ -42,9 +42,42 @@ def test_q1_claims_inconclusive_without_effects_or_with_one_seed():
     no_effect = verdicts(claims_q1.evaluate(q1_grid({}, noise=0.5)))
     for key in ("cells_accuracy", "mape_loss", "dropout"):
         assert no_effect[key] == INCONCLUSIVE
-    one_seed = verdicts(claims_q1.evaluate(q1_grid(AS_REPORTED, seeds=1)))
-    # Adam is compared across the three cells, so one seed still gives three pairs; the rest have one.
-    assert {k: v for k, v in one_seed.items() if k != "adam"} == {k: INCONCLUSIVE for k in claims_q1.CLAIMS if k != "adam"}
+    one_seed = claims_q1.evaluate(q1_grid(AS_REPORTED, seeds=1))
+    # Adam is compared over the three cells, but they are blocks of one seed, not three samples.
+    assert verdicts(one_seed) == {k: INCONCLUSIVE for k in claims_q1.CLAIMS}
+    assert {comp.result.n for c in one_seed for comp in c.comparisons} == {1}
+
+
+def test_q1_n_is_the_number_of_seeds_and_blocks_are_averaged_within_a_seed():
+    results = q1_grid(AS_REPORTED, seeds=4)
+    adam = {c.key: c for c in claims_q1.evaluate(results)}["adam"]
+    vs_adagrad = adam.comparisons[0]
+    assert vs_adagrad.label == "adam − adagrad, test/mape" and vs_adagrad.result.n == 4
+    t = results.trials
+    ref = t[(t["config/loss"] == "mse") & (t["config/dropout"] == 0.0)]
+    per_seed = ref.groupby(["config/optimizer", "config/seed"])["test/mape"].mean()  # mean over the cells
+    diffs = per_seed["adam"] - per_seed["adagrad"]
+    assert vs_adagrad.result.diff == pytest.approx(diffs.mean())
+    assert vs_adagrad.result.ci_high - vs_adagrad.result.ci_low == pytest.approx(
+        2 * 3.182446305284263 * diffs.std(ddof=1) / 2)  # t(0.975, 3) * sd / sqrt(4)
+    assert "averaged over those settings within each seed" in to_markdown(claims_q1.evaluate(results))
+
+
+def cells_rows(mapes: dict[str, list[float]]) -> list[dict]:
+    return [{"config": {"cell": cell, "loss": "mse", "optimizer": "adam", "dropout": 0.0, "seed": seed},
+             "test/mape": v, "val/mape": v, "time/total_s": 1.0, "baseline/persistence/test/mape": 5.0}
+            for cell, values in mapes.items() for seed, v in enumerate(values)]
+
+
+def test_identical_differences_from_two_seeds_are_inconclusive_from_three_exact():
+    two = {c.key: c for c in claims_q1.evaluate(frames(cells_rows({"rnn": [3.0, 3.5], "lstm": [2.0, 2.5],
+                                                                      "gru": [1.0, 1.5]})))}
+    assert two["cells_accuracy"].verdict == INCONCLUSIVE
+    assert [comp.result.n for comp in two["cells_accuracy"].comparisons] == [2, 2]
+    assert "identical differences" in two["cells_accuracy"].comparisons[0].evidence()
+    three = verdicts(claims_q1.evaluate(frames(cells_rows({"rnn": [3.0, 3.5, 3.2], "lstm": [2.0, 2.5, 2.2],
+                                                             "gru": [1.0, 1.5, 1.2]}))))
+    assert three["cells_accuracy"] == SUPPORTED
 
 
 def test_q1_persistence_claim_uses_the_validation_choice():

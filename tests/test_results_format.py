@@ -12,39 +12,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from fakerun import write_run
+from fakerun import q1_epochs, q1_run, write_run
 
 from analysis import compare, export
-from studies import provenance
 from analysis.report import finish_run
+from studies import provenance
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def q1_epochs(mape: float, n: int = 3) -> list[dict]:
-    out = []
-    for e in range(1, n + 1):
-        row = {"epoch": e, "train/loss": 1.0 / e, "val/loss": 2.0 / e, "val/mape": mape + (n - e),
-               "time/total_s": 2.0 * e}
-        if e == n:
-            row.update({"test/mape": mape, "test/rmse": 3.0, "test/mae": 2.0, "baseline/persistence/test/mape": 1.5,
-                        "baseline/persistence/test/rmse": 2.5, "baseline/persistence/test/mae": 1.8})
-            for metric in ("mape", "rmse", "mae"):
-                for ticker, offset in (("GOOG", 0.1), ("AAPL", -0.1)):
-                    row[f"test/{metric}/{ticker}"] = row[f"test/{metric}"] + offset
-                    row[f"baseline/persistence/test/{metric}/{ticker}"] = row[f"baseline/persistence/test/{metric}"] + offset
-        out.append(row)
-    return out
-
-
-def q1_run(path: Path, shift: float = 0.0, seeds: int = 2) -> Path:
-    trials = []
-    for seed in range(seeds):
-        for i, cell in enumerate(("rnn", "lstm", "gru")):
-            cfg = {"cell": cell, "loss": "mse", "optimizer": "adam", "dropout": 0.0, "seed": seed,
-                   "features": ["close"], "epochs": 3}
-            trials.append((cfg, q1_epochs(3.0 - 0.5 * i + 0.01 * seed + shift)))
-    return write_run(path, "q1", trials)
 
 
 def test_trial_and_history_tables_round_trip(tmp_path):

@@ -93,3 +93,25 @@ def test_pair_frames_matches_on_seed_not_order():
 def test_constant_differences_are_exact():
     r = stats.paired([2.0, 3.0, 4.0], [1.0, 2.0, 3.0])
     assert (r.ci_low, r.ci_high, r.p_t) == (1.0, 1.0, 0.0) and r.sign() == 1
+
+
+def test_identical_differences_need_three_seeds():
+    two = stats.paired([2.0, 3.0], [1.0, 2.0])
+    assert two.n == 2 and two.diff == 1.0 and math.isnan(two.p_t) and math.isnan(two.ci_low) and two.sign() == 0
+    assert finalize(Claim("q", "k", "t", [Comparison("c", +1, two)])).verdict == INCONCLUSIVE
+    assert finalize(Claim("q", "k", "t", [Comparison("c", +1, stats.paired([2.0, 3.0, 4.0], [1.0, 2.0, 3.0]))])).verdict \
+        == SUPPORTED
+
+
+def test_pair_frames_averages_blocks_within_each_seed():
+    rows = pd.DataFrame({"f": ["a"] * 4 + ["b"] * 4, "seed": [0, 0, 1, 1] * 2, "cell": ["x", "y"] * 4,
+                         "m": [1.0, 3.0, 5.0, 7.0, 0.0, 0.0, 1.0, 1.0]})
+    left, right = stats.pair_frames(rows, "f", "a", "b", "m", ["cell", "seed"], unit="seed")
+    assert left.to_dict() == {0: 2.0, 1: 6.0} and right.to_dict() == {0: 0.0, 1: 1.0}
+    # A block present on one side only is left out of both sides' means.
+    partial = rows.drop(index=7)  # b, seed 1, cell y
+    left, right = stats.pair_frames(partial, "f", "a", "b", "m", ["cell", "seed"], unit="seed")
+    assert left.to_dict() == {0: 2.0, 1: 5.0} and right.to_dict() == {0: 0.0, 1: 1.0}
+    # Without a seed column the run is one seed.
+    left, right = stats.pair_frames(rows.drop(columns="seed"), "f", "a", "b", "m", ["cell"], unit="seed")
+    assert len(left) == len(right) == 1 and left.iloc[0] == 4.0
