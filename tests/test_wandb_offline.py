@@ -27,13 +27,13 @@ def files_under(path: Path) -> list[Path]:
 def test_wandb_flag_logs_trials_offline(ray_cluster, tmp_path, offline, capsys):
     from ray import tune
 
-    from studies import common, tracking
+    from studies import runner, tracking
 
     def tiny_trainable(config):  # defined here so Ray ships it by value (workers cannot import tests/)
         for epoch in range(1, 3):
             tune.report({"epoch": epoch, "val/loss": config["x"] / epoch})
 
-    args = common.base_parser("t", "wb").parse_args(
+    args = runner.base_parser("t", "wb").parse_args(
         ["--wandb", "--wandb-project", "proj", "--storage-path", str(tmp_path), "--name", "wb"])
     run_dir = str(tmp_path / "wb")
     callbacks, info = tracking.callbacks(args, run_dir)
@@ -52,9 +52,9 @@ def test_wandb_flag_logs_trials_offline(ray_cluster, tmp_path, offline, capsys):
 
 
 def test_without_flag_no_callback():
-    from studies import common, tracking
+    from studies import runner, tracking
 
-    args = common.base_parser("t", "x").parse_args([])
+    args = runner.base_parser("t", "x").parse_args([])
     assert tracking.callbacks(args, "/tmp/x") == ([], None)
 
 
