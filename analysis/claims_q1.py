@@ -96,7 +96,7 @@ NEEDS = {
     "mape_loss": "mse and mape trials for every cell",
     "adam": "adam, adagrad and rmsprop trials with test/mape and validation curves",
     "dropout": "dropout 0.0 and 0.1 trials for every cell",
-    "persistence": f"test/mape, {CHOICE} and the persistence baseline",
+    "persistence": f"{M.TEST_MAPE}, {CHOICE} and the persistence baseline",
 }
 NOTES = {
     "adam": f"Training speed is {LEARNING_SPEED}: validation MAPE averaged over epochs (area under the learning "

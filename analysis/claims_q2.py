@@ -67,7 +67,7 @@ def batch(t: pd.DataFrame, history: pd.DataFrame) -> list:
     epochs = [e for e in PAPER_EPOCHS if e <= reached] or [reached]
     out = []
     for epoch in epochs:
-        col = f"val/loss@epoch{epoch}"
+        col = f"{M.VAL_LOSS}@epoch{epoch}"
         frame = rows.assign(**{col: rows["trial_id"].map(loss_at_epoch(hist, epoch))})
         out.append(compare(frame, C + "batch_size", 64, 128, col, -1))
     return out

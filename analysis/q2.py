@@ -64,7 +64,7 @@ def curve_points(history: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame | 
     if not reached:
         return None
     at = history[history[M.EPOCH].isin(reached)].pivot_table(index="trial_id", columns=M.EPOCH, values=M.VAL_LOSS)
-    at.columns = [f"val/loss @ epoch {e}" for e in at.columns]
+    at.columns = [f"{M.VAL_LOSS} @ epoch {e}" for e in at.columns]
     frame = trials.set_index("trial_id")[group_columns(trials)].join(at)
     return grouped(frame, list(at.columns))
 
@@ -85,7 +85,7 @@ def reach_table(history: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame:
             cell = "never" if done.empty else f"{done[M.EPOCH].mean():.1f} ep, {done[M.TIME_TOTAL].mean():.0f} s"
             if 0 < len(done) < len(rows):
                 cell += f" ({len(done)}/{len(rows)})"
-            out.setdefault(label(key), {})[f"val/loss ≤ {t}"] = cell
+            out.setdefault(label(key), {})[f"{M.VAL_LOSS} ≤ {t}"] = cell
     table = pd.DataFrame.from_dict(out, orient="index")
     table.index.name = " / ".join(c[len(C):] for c in by)
     return table

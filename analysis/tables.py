@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from trainables.common.layout import CONFIG_PREFIX
+
 
 def summarize(frame: pd.DataFrame, by: list[str], metrics: list[str]) -> pd.DataFrame:
     """Mean, std and count of each metric per group (std is NaN for one seed)."""
@@ -58,7 +60,7 @@ def to_markdown(table: pd.DataFrame) -> str:
     pandas' own ``to_markdown`` needs a newer ``tabulate`` than some data
     packages allow, and a plain table needs nothing more than this.
     """
-    index_name = " / ".join(str(n) for n in table.index.names if n is not None)
+    index_name = " / ".join(str(n).removeprefix(CONFIG_PREFIX) for n in table.index.names if n is not None)
     header = [index_name] + [str(c) for c in table.columns]
     keys = [" / ".join(map(str, i)) if isinstance(i, tuple) else str(i) for i in table.index]
     rows = [[k] + ["" if pd.isna(v) else str(v) for v in row] for k, row in zip(keys, table.astype(object).to_numpy())]
