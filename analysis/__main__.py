@@ -25,7 +25,7 @@ def cmd_tables(args: argparse.Namespace) -> None:
     with remote.local_copy(args.run_dir) as local:
         run = open_run(local)
         module = importlib.import_module(f"analysis.{run.study}")
-        written = remote.upload(local, module.write_report(run), args.run_dir)
+        written = remote.upload(local, module.write_report(run.path, run), args.run_dir)
     for path in written:
         print(path)
 

@@ -129,6 +129,17 @@ def compare_columns(rows: pd.DataFrame, metric_a: str, metric_b: str, expect: in
     return Comparison(label, expect, stats.paired(means[metric_a], means[metric_b]), margin)
 
 
+def paired_by_seed(seeds, a, b) -> stats.Paired:
+    """Matched values made outside ``compare`` (e.g. each pair at equal training time), one pair a seed.
+
+    Pairs of one seed (several batch sizes, cells, ...) are averaged first, so n is the number of seeds.
+    """
+    frame = pd.DataFrame({SEED: list(seeds), "a": list(a), "b": list(b)}, dtype=object)
+    frame[["a", "b"]] = frame[["a", "b"]].astype(float)
+    means = stats.unit_means(frame, ["a", "b"], SEED)
+    return stats.paired(means["a"], means["b"])
+
+
 def build(study: str, key: str, text: str, comparisons: list, needs: str, note: str = "") -> Claim:
     """A claim from comparisons; any that could not be formed make it "not run" with ``needs`` as the reason."""
     if not comparisons or any(c is None for c in comparisons) or all(c.result.n == 0 for c in comparisons):

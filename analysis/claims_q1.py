@@ -1,9 +1,8 @@
-"""q1's claims: the paper's sections 2.1-2.4, and the persistence question.
+"""q1's claims: the report's sections 2.1-2.4, and the persistence question.
 
-Comparisons hold the other factors at the paper's reference setting (MSE,
-Adam, no dropout), as the tables do, and pair trials by seed (averaging over
-the cells where a comparison spans them). Accuracy is test MAPE (lower is
-better), training time ``time/total_s``.
+Comparisons hold the other factors at the report's reference setting (MSE,
+Adam, no dropout), as the tables do, and pair trials by seed. Accuracy is
+test MAPE (lower is better), training time ``time/total_s``.
 """
 
 from __future__ import annotations
@@ -12,10 +11,10 @@ import pandas as pd
 
 from analysis.claims import C, Claim, at, build, compare, compare_columns
 from analysis.export import BEST_PREFIX
+from analysis.results import RunResults
 from trainables.common import metrics as M
 
 REFERENCE = {"loss": "mse", "optimizer": "adam", "dropout": 0.0}
-CHOICE = BEST_PREFIX + M.VAL_MAPE  # validation MAPE of the epoch the test weights came from
 LEARNING_SPEED = "curve/val/mape"  # mean validation MAPE over epochs: lower = learns faster (area under the curve)
 
 CLAIMS = {
@@ -66,6 +65,9 @@ def dropout(t: pd.DataFrame) -> list:
             for cell, sign in (("lstm", +1), ("gru", +1), ("rnn", -1))]
 
 
+CHOICE = BEST_PREFIX + M.VAL_MAPE  # validation MAPE of the epoch the test weights came from
+
+
 def persistence(t: pd.DataFrame) -> list:
     if CHOICE not in t or M.TEST_MAPE not in t:
         return [None]
@@ -81,7 +83,7 @@ def persistence(t: pd.DataFrame) -> list:
     return [compare_columns(best, M.TEST_MAPE, M.BASELINE_TEST_MAPE, -1, f"{label}, test/mape")]
 
 
-def with_learning_speed(results) -> pd.DataFrame:
+def with_learning_speed(results: RunResults) -> pd.DataFrame:
     trials = results.trials
     hist = results.history
     if M.VAL_MAPE in hist:
@@ -107,8 +109,7 @@ NOTES = {
 }
 
 
-def evaluate(results) -> list[Claim]:
-    """The claims on ``results`` (``.trials``, ``.history``: an ``analysis.run.Run``)."""
+def evaluate(results: RunResults) -> list[Claim]:
     trials = with_learning_speed(results)
     checks = {"cells_accuracy": cells_accuracy, "cells_time": cells_time, "mape_loss": mape_loss,
               "adam": adam, "dropout": dropout, "persistence": persistence}

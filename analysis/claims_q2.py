@@ -2,28 +2,28 @@
 
 ``val/loss`` is cross-entropy in nats per character whatever loss a trial
 trained with, so trials with different losses compare on one scale. Trials
-are matched on seed and the other settings that vary, and averaged over
-those settings within each seed: one pair a seed.
+are paired by seed and the other settings that vary.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from analysis import stats
-from analysis.claims import SEED, C, Claim, Comparison, at, build, compare, compare_columns
+from analysis.claims import C, Claim, Comparison, at, build, compare, compare_columns
+from analysis.results import RunResults
 from trainables.common import metrics as M
 
-MAJORITY_VAL_ACC = M.BASELINE_MAJORITY_VAL_ACC  # share of the most frequent character
-PAPER_EPOCHS = (20, 40, 100)  # the paper's epoch counts: points on each run's curve
-PAPER_FORMULATION = ("paper", "report")  # the paper's formulation, under its current and its former name
+MAJORITY_VAL_ACC = "baseline/majority/val/acc"  # share of the most frequent character
+REPORT_EPOCHS = (20, 40, 100)  # the report's epoch counts: points on each run's curve
 ACC_MARGIN = 0.01  # "stays at the majority share": within one accuracy point
 
 CLAIMS = {
     "losses": "Cross-entropy is far better than MSE, and MSE better than MAE (validation cross-entropy)",
     "mae_stuck": "MAE does not learn: accuracy stays at the most frequent character's share",
     "batch": "Batch 64 reaches a lower loss than batch 128 at equal epochs",
-    "formulation": "The default (per-position sequence) formulation reaches a lower loss than the paper's "
+    "formulation": "The default (per-position sequence) formulation reaches a lower loss than the report's "
                    "at equal compute",
 }
 NEEDS = {
@@ -35,10 +35,10 @@ NEEDS = {
 NOTES = {
     "losses": "'Far' is not tested beyond the direction; the differences are shown.",
     "mae_stuck": f"Equivalence: supported when the interval of val/acc − majority share lies within ±{ACC_MARGIN}.",
-    "batch": "Compared at the paper's epoch counts each run reached (else at the last epoch all runs reached), "
+    "batch": "Compared at the report's epoch counts each run reached (else at the last epoch all runs reached), "
              "cross-entropy trials only.",
-    "formulation": "Equal compute = equal wall time: for each matched pair, each trial's val/loss at the last "
-                   "report within the shorter trial's total time, averaged over batch sizes within a seed.",
+    "formulation": "Equal compute = equal wall time: for each seed pair, each trial's val/loss at the last report "
+                   "within the shorter trial's total time.",
 }
 
 
@@ -64,10 +64,10 @@ def batch(t: pd.DataFrame, history: pd.DataFrame) -> list:
         return [None]
     hist = history[history["trial_id"].isin(rows["trial_id"])]
     reached = int(hist.groupby("trial_id")[M.EPOCH].max().min())
-    epochs = [e for e in PAPER_EPOCHS if e <= reached] or [reached]
+    epochs = [e for e in REPORT_EPOCHS if e <= reached] or [reached]
     out = []
     for epoch in epochs:
-        col = f"{M.VAL_LOSS}@epoch{epoch}"
+        col = f"val/loss@epoch{epoch}"
         frame = rows.assign(**{col: rows["trial_id"].map(loss_at_epoch(hist, epoch))})
         out.append(compare(frame, C + "batch_size", 64, 128, col, -1))
     return out
@@ -81,27 +81,24 @@ def value_at_time(curve: pd.DataFrame, seconds: float) -> float:
 
 def formulation(t: pd.DataFrame, history: pd.DataFrame) -> list:
     rows = at(t, loss="ce")
-    need = (C + "formulation", SEED)
+    need = (C + "formulation", C + "seed")
     if rows.empty or any(c not in rows for c in need) or M.TIME_TOTAL not in history:
         return [None]
-    keys = [SEED] + ([C + "batch_size"] if C + "batch_size" in rows else [])
+    keys = [C + "seed"] + ([C + "batch_size"] if C + "batch_size" in rows else [])
     curves = {tid: h.sort_values(M.EPOCH) for tid, h in history.groupby("trial_id")}
-    paper = rows[C + "formulation"].isin(PAPER_FORMULATION)
     seq = rows[rows[C + "formulation"] == "sequence"].set_index(keys)["trial_id"]
-    ref = rows[paper].set_index(keys)["trial_id"]
-    seq, ref = seq[~seq.index.duplicated()], ref[~ref.index.duplicated()]
-    pairs = []
-    for key in seq.index.intersection(ref.index):
-        cs, cr = curves[seq[key]], curves[ref[key]]
+    rep = rows[rows[C + "formulation"] == "report"].set_index(keys)["trial_id"]
+    seq, rep = seq[~seq.index.duplicated()], rep[~rep.index.duplicated()]
+    a, b = [], []
+    for key in seq.index.intersection(rep.index):
+        cs, cr = curves[seq[key]], curves[rep[key]]
         budget = min(cs[M.TIME_TOTAL].max(), cr[M.TIME_TOTAL].max())
-        seed = key[0] if isinstance(key, tuple) else key
-        pairs.append({SEED: seed, "a": value_at_time(cs, budget), "b": value_at_time(cr, budget)})
-    means = stats.unit_means(pd.DataFrame(pairs, columns=[SEED, "a", "b"]), ["a", "b"], SEED)
-    return [Comparison("sequence − paper, val/loss at equal wall time", -1, stats.paired(means["a"], means["b"]))]
+        a.append(value_at_time(cs, budget))
+        b.append(value_at_time(cr, budget))
+    return [Comparison("sequence − report, val/loss at equal wall time", -1, stats.paired(np.array(a), np.array(b)))]
 
 
-def evaluate(results) -> list[Claim]:
-    """The claims on ``results`` (``.trials``, ``.history``: an ``analysis.run.Run``)."""
+def evaluate(results: RunResults) -> list[Claim]:
     t, h = results.trials, results.history
     found = {"losses": losses(t), "mae_stuck": mae_stuck(t), "batch": batch(t, h), "formulation": formulation(t, h)}
     return [build("q2", key, CLAIMS[key], comps, NEEDS[key], NOTES[key]) for key, comps in found.items()]

@@ -1,10 +1,9 @@
-"""q1 report: the paper's sections 2.1 to 2.4 as tables, plus its plots.
+"""q1 report: the report's sections 2.1 to 2.4 as tables, plus its plots.
 
 Sections compare one factor at a time per cell, the other factors held at
-the paper's reference setting (MSE, Adam, no dropout); means and standard
-deviations are over seeds, with the epochs run and the best epoch (whose
-weights the test metrics come from). Every table ends with the persistence
-baseline (tomorrow = today) on the same test days.
+the report's reference setting (MSE, Adam, no dropout); means and standard
+deviations are over seeds. Every table ends with the persistence baseline
+(tomorrow = today) on the same test days.
 """
 
 from __future__ import annotations
@@ -14,16 +13,17 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import plots
+from analysis.export import BEST_PREFIX
 from analysis.results import latest_checkpoint
-from analysis.run import Run
+from analysis.run import Run, best_rows, ranked, read_run
 from analysis.tables import mean_ci, mean_pm_std, summarize, write_table
 from trainables.common import metrics as M
 from trainables.common.layout import CONFIG_PREFIX, PLOTS_DIR, REPORT_MD, TABLES_DIR
 from trainables.common.metrics import per_target
 from trainables.stock.data import PRICES_FILE
+from trainables.stock.task import TASK
 
 C = CONFIG_PREFIX
-EPOCHS = ["epochs_run", M.BEST_EPOCH]
 REFERENCE = {"loss": "mse", "optimizer": "adam", "dropout": 0.0}
 SECTIONS = {  # file stem: (title, factor compared per cell)
     "s2_1_cells": ("2.1 Cells compared: test error and training time", None),
@@ -31,6 +31,7 @@ SECTIONS = {  # file stem: (title, factor compared per cell)
     "s2_3_optimizer": ("2.3 Optimizers, per cell", "optimizer"),
     "s2_4_dropout": ("2.4 Dropout, per cell", "dropout"),
 }
+PREDICTIONS_FILE = TASK.artifacts["predictions"]
 
 
 def tickers_of(frame: pd.DataFrame) -> list[str]:
@@ -40,7 +41,7 @@ def tickers_of(frame: pd.DataFrame) -> list[str]:
 
 def test_metrics(tickers: list[str]) -> list[str]:
     names = [per_target(m, t) for m in (M.TEST_RMSE, M.TEST_MAE, M.TEST_MAPE) for t in tickers]
-    return names + [M.TEST_MAPE, M.TIME_TOTAL] + EPOCHS
+    return names + [M.TEST_MAPE, M.TIME_TOTAL, "epochs_run", M.BEST_EPOCH]
 
 
 def section_table(trials: pd.DataFrame, factor: str | None) -> pd.DataFrame | None:
@@ -72,17 +73,23 @@ def persistence_row(rows: pd.DataFrame, tickers: list[str], columns) -> list[str
     return [f"{values[c]:.3f}" if c in values else "" for c in columns]
 
 
-def top_trials(run: Run, n: int = 10) -> pd.DataFrame:
-    trials = run.trials
+def best_per_cell(trials: pd.DataFrame) -> pd.DataFrame:
+    """The best trial of each cell: best validation MAPE at its best epoch."""
+    return best_rows(trials, C + "cell", TASK.metric, TASK.mode)
+
+
+def top_trials(trials: pd.DataFrame, n: int = 10) -> pd.DataFrame:
     cols = [c for c in trials.columns if c.startswith(C) and trials[c].nunique() > 1]
-    shown = run.ranked().head(n)
-    metrics = [run.best_metric, M.TEST_MAPE, M.BASELINE_TEST_MAPE, M.TIME_TOTAL]
-    return shown[cols + EPOCHS + metrics].round(4).set_index(cols or None)
+    shown = ranked(trials, TASK.metric, TASK.mode).head(n)
+    metrics = ["epochs_run", M.BEST_EPOCH, BEST_PREFIX + TASK.metric, M.TEST_MAPE, M.BASELINE_TEST_MAPE, M.TIME_TOTAL]
+    return shown[cols + metrics].round(4).set_index(cols or None)
 
 
-def write_report(run: Run) -> list[Path]:
-    """Write tables/ and plots/ and report.md into the run folder; return the paths."""
-    run_dir, trials = run.path, run.trials
+def write_report(run_dir: str | Path, results: Run | None = None) -> list[Path]:
+    """Write tables/ and plots/ and report.md into ``run_dir``; return the paths. ``results``: its completed trials."""
+    run_dir = Path(run_dir)
+    results = results or read_run(run_dir)
+    trials = results.trials
     written: list[Path] = []
     parts = ["# q1: stock forecasting\n"]
     for stem, (title, factor) in SECTIONS.items():
@@ -94,34 +101,33 @@ def write_report(run: Run) -> list[Path]:
         written += write_table(table, run_dir / TABLES_DIR / stem, title, note)
         parts.append(written[-2].read_text())
     if not trials.empty:
-        written += write_table(top_trials(run), run_dir / TABLES_DIR / "top_trials", "Best trials by validation MAPE",
+        written += write_table(top_trials(trials), run_dir / TABLES_DIR / "top_trials", "Best trials by validation MAPE",
                                "Validation MAPE of each trial's best epoch, whose weights the test metrics come from.")
         parts.append(written[-2].read_text())
-    written += write_plots(run)
+    written += write_plots(run_dir, results)
     parts += [f"![{p.stem}]({PLOTS_DIR}/{p.name})\n" for p in written if p.suffix == ".png"]
     report = run_dir / REPORT_MD
     report.write_text("\n".join(parts))
     return [report] + written
 
 
-def write_plots(run: Run) -> list[Path]:
-    out_dir = run.path / PLOTS_DIR
+def write_plots(run_dir: Path, results: Run) -> list[Path]:
+    out_dir = run_dir / PLOTS_DIR
     written = []
-    prices_csv = run.path / PRICES_FILE
+    prices_csv = run_dir / PRICES_FILE
     if prices_csv.exists():
         written.append(plots.price_history(pd.read_csv(prices_csv, index_col=0, parse_dates=True), out_dir / "price_history.png"))
-    best = run.best_of(run.trials, C + "cell")
+    best = best_per_cell(results.trials)
     if best.empty:
         return written
-    curves = run.history[run.history["trial_id"].isin(best["trial_id"])]
+    curves = results.history[results.history["trial_id"].isin(best["trial_id"])]
     labels = dict(zip(best["trial_id"], best[C + "cell"]))
     written += plots.loss_curves(curves, labels, out_dir)
-    predictions_file = run.task.artifacts["predictions"]
     predictions = {}
     for _, row in best.iterrows():
         ckpt = latest_checkpoint(row["trial_dir"])
-        if ckpt is not None and (ckpt / predictions_file).exists():
-            predictions[row[C + "cell"]] = pd.read_csv(ckpt / predictions_file, parse_dates=["date"])
+        if ckpt is not None and (ckpt / PREDICTIONS_FILE).exists():
+            predictions[row[C + "cell"]] = pd.read_csv(ckpt / PREDICTIONS_FILE, parse_dates=["date"])
     if predictions:
         written += plots.real_vs_predicted(predictions, out_dir)
     return written

@@ -17,7 +17,7 @@ import pandas as pd
 
 from analysis import plots
 from analysis.results import latest_checkpoint
-from analysis.run import Run
+from analysis.run import Run, read_run
 from analysis.tables import mean_pm_std, summarize, write_table
 from trainables.common import metrics as M
 from trainables.common.layout import CONFIG_PREFIX, PLOTS_DIR, REPORT_MD, TABLES_DIR
@@ -100,9 +100,10 @@ def length_table(lengths: pd.DataFrame, max_length: int) -> pd.DataFrame:
     return table
 
 
-def write_report(run: Run) -> list[Path]:
-    """Write tables/ and plots/ and report.md into the run folder; return the paths."""
-    run_dir = run.path
+def write_report(run_dir: str | Path, run: Run | None = None) -> list[Path]:
+    """Write tables/ and plots/ and report.md into ``run_dir``; return the paths. ``run``: its completed trials."""
+    run_dir = Path(run_dir)
+    run = run or read_run(run_dir)
     done = finished(run.trials)
     written: list[Path] = []
     parts = ["# q3: tweet classification\n"]

@@ -58,7 +58,7 @@ def study_report(run: Run) -> list[Path]:
         if exc.name != f"analysis.{run.study}":
             raise
         return []
-    return list(module.write_report(run)) if hasattr(module, "write_report") else []
+    return list(module.write_report(run.path, run)) if hasattr(module, "write_report") else []
 
 
 def trials_table(run: Run) -> pd.DataFrame:

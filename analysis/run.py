@@ -62,20 +62,31 @@ class Run:
 
     def best_of(self, frame: pd.DataFrame, by: list[str] | str) -> pd.DataFrame:
         """The best trial of each group of ``frame``: best selection metric at its best epoch."""
-        if self.best_metric not in frame:
-            return frame.iloc[0:0]
-        rows = frame.dropna(subset=[self.best_metric])
-        if rows.empty:
-            return rows
-        groups = rows.groupby(by, sort=True)[self.best_metric]
-        return rows.loc[groups.idxmin() if self.mode == "min" else groups.idxmax()]
+        return best_rows(frame, by, self.metric, self.mode)
 
     def ranked(self, frame: pd.DataFrame | None = None) -> pd.DataFrame:
         """Trials from best to worst by the selection metric at their best epoch."""
-        frame = self.trials if frame is None else frame
-        if self.best_metric not in frame:
-            return frame
-        return frame.sort_values(self.best_metric, ascending=self.mode == "min", na_position="last")
+        return ranked(self.trials if frame is None else frame, self.metric, self.mode)
+
+
+def best_rows(frame: pd.DataFrame, by: list[str] | str, metric: str, mode: str) -> pd.DataFrame:
+    """The best trial of each group: ``metric`` (min or max by ``mode``) at the trial's best epoch."""
+    column = export.BEST_PREFIX + metric
+    if column not in frame:
+        return frame.iloc[0:0]
+    rows = frame.dropna(subset=[column])
+    if rows.empty:
+        return rows
+    groups = rows.groupby(by, sort=True)[column]
+    return rows.loc[groups.idxmin() if mode == "min" else groups.idxmax()]
+
+
+def ranked(frame: pd.DataFrame, metric: str, mode: str) -> pd.DataFrame:
+    """``frame``'s trials from best to worst by ``metric`` at their best epoch."""
+    column = export.BEST_PREFIX + metric
+    if column not in frame:
+        return frame
+    return frame.sort_values(column, ascending=mode == "min", na_position="last", kind="stable")
 
 
 def is_run(run_dir: str | Path) -> bool:

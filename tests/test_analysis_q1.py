@@ -66,7 +66,7 @@ def test_cells_section_at_reference_setting_with_mean_and_std_over_seeds(tmp_pat
 
 def test_top_trials_show_the_best_epoch_and_its_validation_score(tmp_path):
     run = read_run(fake_run(tmp_path / "run"))
-    top = q1.top_trials(run, n=3)
+    top = q1.top_trials(run.trials, n=3)
     assert top["epochs_run"].tolist() == [2, 2, 2] and top[M.BEST_EPOCH].tolist() == [1, 1, 1]
     # Ranked on validation MAPE at the best epoch (mape + 1), not the last one (mape + 1.5).
     assert top["best/val/mape"].tolist() == pytest.approx([2.0, 2.1, 2.2])

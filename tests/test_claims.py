@@ -7,7 +7,15 @@ import pytest
 from fakerun import frames, q1_grid
 
 from analysis import claims_q1, claims_q2, claims_q3
-from analysis.claims import CONTRADICTED, INCONCLUSIVE, NOT_RUN, SUPPORTED, evaluate_study, to_markdown
+from analysis.claims import (
+    CONTRADICTED,
+    INCONCLUSIVE,
+    NOT_RUN,
+    SUPPORTED,
+    evaluate_study,
+    paired_by_seed,
+    to_markdown,
+)
 
 # q1 ----------------------------------------------------------------------------------------------
 
@@ -187,3 +195,9 @@ def test_unrun_studies_are_listed_not_dropped():
     assert {c.verdict for c in claims} == {NOT_RUN}
     md = to_markdown(claims)
     assert md.count("**not run**") >= len(claims) and "no q2 run given" in md
+
+
+def test_pairs_made_outside_compare_count_seeds_not_pairs():
+    # Two batch sizes per seed: four pairs, two seeds.
+    r = paired_by_seed([0, 0, 1, 1], [1.0, 3.0, 2.0, 6.0], [0.0, 0.0, 1.0, 1.0])
+    assert r.n == 2 and (r.mean_a, r.mean_b) == (3.0, 0.5) and r.diff == 2.5
