@@ -42,8 +42,8 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 # Refresh the lock: every package to the newest release pyproject.toml allows,
-# torch held at $(TORCH). Then `make test` installs it and checks it; commit both
-# files. LOCK_ARGS= only reconciles the lock with an edited pyproject.toml,
+# torch held at $(TORCH). Then `make test` installs it and checks it; commit the
+# lock. LOCK_ARGS= only reconciles the lock with an edited pyproject.toml,
 # keeping the other pins; LOCK_ARGS="-P ray" moves one package.
 LOCK_ARGS ?= --upgrade
 lock: $(STAMP)
