@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ray import tune
+from ray.tune.search.sample import Domain
 
 from studies import cli, provenance, runner, search
 from trainables.common import storage
@@ -41,7 +42,7 @@ class Study:
     grid: Callable[[Any], dict[str, Any]]
     """(options) -> the paper's factors: field -> list of values (or a tune domain)."""
     optuna: Callable[[Any], dict[str, Any]]
-    """(options) -> field -> tune domain, searched by Optuna with ASHA stopping."""
+    """(options) -> field -> tune domain, searched by Optuna with ASHA stopping (a plain value: fixed)."""
     smoke: dict[str, Any]
     """Small settings and factors of ``--smoke-test`` (lists are grid factors)."""
     paper: dict[str, Any] = field(default_factory=dict)
@@ -94,7 +95,9 @@ class Study:
             fixed, factors = dict(self.paper), self.grid(options)
             factors.setdefault("seed", list(range(args.seeds)))
         else:
-            fixed, factors = {}, self.optuna(options)
+            declared = self.optuna(options)
+            fixed = {k: v for k, v in declared.items() if not isinstance(v, (Domain, list))}
+            factors = {k: v for k, v in declared.items() if k not in fixed}
         chosen = {**cli.chosen(args, self.task.config), **runner.overrides(args)}
         ignored = sorted(k for k in chosen if k in factors)
         if ignored:
