@@ -315,7 +315,7 @@ def val_targets(data: CharData, cfg: CharConfig) -> torch.Tensor:
     return torch.arange(data.n_train, data.n_train + n)
 
 
-def test_targets(data: CharData) -> torch.Tensor:
+def whole_test_part(data: CharData) -> torch.Tensor:
     """Positions of every test character: the test part is scored whole, once."""
     return torch.arange(data.n_train + data.n_val, len(data.ids))
 

@@ -24,7 +24,7 @@ from trainables.chargen.data import (
     WindowBatches,
     majority_accuracy,
     prepare,
-    test_targets,
+    whole_test_part,
     val_targets,
     windows,
 )
@@ -100,7 +100,7 @@ class CharTrainer:
 
     def test(self) -> tuple[dict[str, float], dict[str, str]]:
         """The whole test part, once; the vocabulary as the checkpoint's side file."""
-        targets = test_targets(self.data)
+        targets = whole_test_part(self.data)
         loss, acc = self.evaluate(targets)
         metrics = {M.TEST_LOSS: loss, M.TEST_BPC: loss / math.log(2), M.TEST_ACC: acc,
                    M.BASELINE_MAJORITY_TEST_ACC: majority_accuracy(self.data, targets),
