@@ -88,7 +88,7 @@ def test_smoke_study_end_to_end(ray_cluster, tmp_path):
     assert info["study"] == "q2" and info["seed_text"] == tiny_text(8000)[7200:7300]
     table = pd.read_csv(run / "tables" / "final_best.csv", index_col=0)
     assert {"paper / ce / 8", "sequence / mse / 8", "always the most frequent character"} <= set(table.index)
-    assert table.loc["paper / ce / 8", "rounds"].startswith("2.000")
+    assert float(table.loc["paper / ce / 8", "rounds"]) == 2.0 and float(table.loc["paper / ce / 8", M.TEST_LOSS]) > 0
     assert (run / "plots" / "curves_ce.png").stat().st_size > 1000
     assert "not the paper's epochs" in (run / "report.md").read_text()
     samples = (run / "samples.md").read_text()
