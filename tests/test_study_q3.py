@@ -113,7 +113,7 @@ def test_optuna_space_names_config_fields_only():
 
 
 def test_old_flags_keep_working():
-    space, arms = space_and_arms([
+    _, arms = space_and_arms([
         "--epochs", "3", "--batch-size", "8", "--max-length", "24", "--lr", "0.002", "--encoder-lr", "1e-4",
         "--t5-lr", "1e-3", "--no-class-weights", "--hashtags", "drop", "--mode", "finetune",
         "--bert", "b", "--hatebert", "h", "--t5", "t"])
@@ -129,7 +129,7 @@ def test_old_flags_keep_working():
 
 def test_smoke_test_defaults_to_offline_synthetic_tweets():
     args = q3.STUDY.parser().parse_args(["--smoke-test", "--encoder", "e"])
-    space, arms = q3.STUDY.space(args, cli.build(args, DataOptions))
+    _, arms = q3.STUDY.space(args, cli.build(args, DataOptions))
     assert [(a.encoder, a.model_type, a.epochs, a.lstm_hidden) for a in arms] == [("e", "encoder_lstm", 1, 8)]
     from studies.common import _smoke_options
 
