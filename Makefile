@@ -5,15 +5,23 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # The extras whose tests run in CI: offline W&B logging, q3, the two-node cluster.
 EXTRAS ?= dev,wandb,tweets,cluster
+# The exact versions the tests passed with, used as pip constraints so the same
+# command installs the same environment next month; `make lock` refreshes it.
+LOCK := requirements/lock.txt
+# Held by `make lock`: the release whose CPU build make and CI test and whose CUDA
+# build the GPU nodes install (docs/cluster.md).
+TORCH := 2.13.0
+comma := ,
 
-.PHONY: study test test-cluster test-all lint clean
+.PHONY: study test test-cluster test-all lint lock clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	# The CPU build of torch; an unpinned torch would pull a multi-GB CUDA build.
-	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
+	$(PY) -m pip install -q -c $(LOCK) pip
+	# torch on its own first, as the cluster nodes do: here the CPU build of the
+	# locked release (unpinned, pip would pull a multi-GB CUDA build).
+	$(PY) -m pip install -q -c $(LOCK) torch==$(TORCH)
+	$(PY) -m pip install -q -c $(LOCK) -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
 study: $(STAMP)
@@ -32,6 +40,20 @@ test-all: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+
+# Refresh the lock: every package to the newest release pyproject.toml allows,
+# torch held at $(TORCH). Then `make test` installs it and checks it; commit the
+# lock. LOCK_ARGS= only reconciles the lock with an edited pyproject.toml,
+# keeping the other pins; LOCK_ARGS="-P ray" moves one package.
+LOCK_ARGS ?= --upgrade
+lock: $(STAMP)
+	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile --quiet pyproject.toml \
+		$(foreach extra,$(subst $(comma), ,$(EXTRAS)),--extra $(extra)) \
+		--strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links \
+		$(LOCK_ARGS) --upgrade-package torch==$(TORCH) --output-file $(LOCK)
+	# The resolver writes the CPU wheel's local label (2.13.0+cpu); the bare
+	# release lets GPU nodes keep that release's CUDA build under the same lock.
+	sed -i -E 's/^(torch==[^+[:space:]]+)\+[[:alnum:].]+/\1/' $(LOCK)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,15 +1,17 @@
-"""q1 report: the report's sections 2.1 to 2.4 as tables, plus its plots.
+"""q1 report: the paper's sections 2.1 to 2.4 as tables, the formulation compared, plus plots.
 
 Sections compare one factor at a time per cell, the other factors held at
-the report's reference setting (MSE, Adam, no dropout); means and standard
-deviations are over seeds. Every table ends with the persistence baseline
-(tomorrow = today) on the same test days.
+the reference setting (the paper's MSE, Adam, no dropout, in the study's
+default scale-free formulation); means and standard deviations are over
+seeds. Every table ends with the persistence baseline (tomorrow = today) on
+the same test days.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pandas as pd
 
 from analysis import plots
@@ -24,13 +26,15 @@ from trainables.stock.data import PRICES_FILE
 from trainables.stock.task import TASK
 
 C = CONFIG_PREFIX
-REFERENCE = {"loss": "mse", "optimizer": "adam", "dropout": 0.0}
+REFERENCE = {"loss": "mse", "optimizer": "adam", "dropout": 0.0, "formulation": "returns"}
 SECTIONS = {  # file stem: (title, factor compared per cell)
     "s2_1_cells": ("2.1 Cells compared: test error and training time", None),
     "s2_2_loss": ("2.2 MSE vs MAPE loss, per cell", "loss"),
     "s2_3_optimizer": ("2.3 Optimizers, per cell", "optimizer"),
     "s2_4_dropout": ("2.4 Dropout, per cell", "dropout"),
+    "formulation": ("Formulation (not in the paper): returns vs the paper's scaled levels, per cell", "formulation"),
 }
+LOSS_UNITS = {"mse": "MSE of the scaled target", "mape": "MAPE on prices (%)"}
 PREDICTIONS_FILE = TASK.artifacts["predictions"]
 
 
@@ -121,8 +125,7 @@ def write_plots(run_dir: Path, results: Run) -> list[Path]:
     if best.empty:
         return written
     curves = results.history[results.history["trial_id"].isin(best["trial_id"])]
-    labels = dict(zip(best["trial_id"], best[C + "cell"]))
-    written += plots.loss_curves(curves, labels, out_dir)
+    written += learning_curves(curves, best, out_dir)
     predictions = {}
     for _, row in best.iterrows():
         ckpt = latest_checkpoint(row["trial_dir"])
@@ -131,3 +134,33 @@ def write_plots(run_dir: Path, results: Run) -> list[Path]:
     if predictions:
         written += plots.real_vs_predicted(predictions, out_dir)
     return written
+
+
+def curve_panels(best: pd.DataFrame) -> dict[str, list[tuple[str, str, str]]]:
+    """Panel title -> (trial_id, metric, label) lines: validation MAPE, whatever the loss, on one
+    panel; each training loss on a panel of its own, as MSE and MAPE have different units."""
+    losses = best[C + "loss"] if C + "loss" in best else pd.Series("mse", index=best.index)
+    panels: dict[str, list[tuple[str, str, str]]] = {"validation MAPE on prices (%)": []}
+    for (_, row), loss in zip(best.iterrows(), losses):
+        label = f"{row[C + 'cell']} ({loss} loss)"
+        panels["validation MAPE on prices (%)"].append((row["trial_id"], M.VAL_MAPE, label))
+        panels.setdefault(f"train loss: {LOSS_UNITS.get(loss, loss)}", []).append((row["trial_id"], M.TRAIN_LOSS, label))
+    return panels
+
+
+def learning_curves(history: pd.DataFrame, best: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """The best trial per cell per epoch, linear and log scale (loss_curves.png, log_loss_curves.png)."""
+    panels = curve_panels(best)
+    paths = []
+    for scale in ("linear", "log"):
+        fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.8), squeeze=False)
+        for ax, (title, lines) in zip(axes[0], panels.items()):
+            for trial_id, metric, label in lines:
+                rows = history[history["trial_id"] == trial_id]
+                ax.plot(rows[M.EPOCH], rows[metric], label=label)
+            ax.set_yscale(scale)
+            ax.set_xlabel("epoch")
+            ax.set_title(title)
+            ax.legend(fontsize="small")
+        paths.append(plots._save(fig, out_dir / ("loss_curves.png" if scale == "linear" else "log_loss_curves.png")))
+    return paths

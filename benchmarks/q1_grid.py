@@ -1,19 +1,21 @@
 """q1 grid through Ray Tune vs the same trials in one plain Python loop.
 
     python benchmarks/q1_grid.py --epochs 5
+    python benchmarks/q1_grid.py --smoke-test        # the study's smoke test, both ways, in seconds
 
-Runs the report's 36-trial grid (a) through studies/q1.py on a local Ray
-with one CPU per trial, and (b) sequentially without Ray, in one process
+Runs the study's grid (a) through its own entry point (``studies/q1.py``'s
+``Study``) on a local Ray with one CPU per trial, and (b) sequentially
+without Ray, every arm through the same shared trial loop
+(``trainables.common.task.run`` with a ``LocalSession``) in one process
 with PyTorch's default threads, then prints the wall-time ratio a/b (the
 study's closing report is timed apart), the Ray overhead per trial
-(core-seconds outside the training function) and the peak resident memory
-of each.
+(core-seconds outside the training function), the peak resident memory of
+each, and the best network against persistence.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import os
 import sys
 import tempfile
@@ -24,17 +26,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psutil
-import torch
 
 from analysis.results import load_run
-from studies import q1
+from studies import cli, q1
 from trainables.common import metrics as M
-from trainables.common import runtime
-from trainables.stock.config import StockConfig
-from trainables.stock.data import load_prices, make_splits
-from trainables.stock.metrics import make_loss
-from trainables.stock.model import build_model
-from trainables.stock.trainable import OPTIMIZERS, evaluate, final_evaluation, train_epoch
+from trainables.common import task
+from trainables.common.config import to_dict
+from trainables.common.loop import LocalSession
+from trainables.stock import data as stock_data
 
 
 class PeakMemory:
@@ -46,9 +45,8 @@ class PeakMemory:
     def _sample(self):
         me = psutil.Process()
         while not self._stop.is_set():
-            procs = [me] + me.children(recursive=True)
             total = 0
-            for p in procs:
+            for p in [me] + me.children(recursive=True):
                 try:
                     total += p.memory_info().rss
                 except psutil.Error:
@@ -66,67 +64,76 @@ class PeakMemory:
         self._thread.join()
 
 
-def plain_trial(config: dict, prices) -> dict:
-    """The trainable's loop without Ray: same data, model, steps and evaluation."""
-    cfg = StockConfig(**config)
-    gen = runtime.seed_everything(cfg.seed)
-    data = make_splits(prices, cfg)
-    model = build_model(cfg, len(data.tickers))
-    opt = OPTIMIZERS[cfg.optimizer](model.parameters(), lr=cfg.lr)
-    loss_fn = make_loss(cfg.loss, data.y_min, data.y_scale)
-    cpu = torch.device("cpu")
-    precision = runtime.MixedPrecision(cpu, requested=False)
-    for _ in range(cfg.epochs):
-        train_epoch(model, opt, loss_fn, data, cfg.batch_size, gen, cpu, precision)
-        evaluate(model, loss_fn, data, data.val, cpu, precision)
-    return final_evaluation(model, loss_fn, data, cpu, precision)[0]
+def study_arms(argv: list[str]):
+    """The arms the study would run for ``argv``, and the prices it would load (its own code)."""
+    args = q1.STUDY.parser().parse_args(argv)
+    options = cli.build(args, stock_data.DataOptions)
+    _, arms = q1.STUDY.space(args, options)
+    return arms, q1.STUDY.load(options, arms)
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--epochs", type=int, default=5)
-    args = p.parse_args()
-    prices = load_prices()
-    grid = [dict(zip(q1.GRID, values)) for values in itertools.product(*q1.GRID.values())]
+def plain_loop(arms, prices, folder: Path) -> list[dict]:
+    """Every arm through the shared loop, one after the other, without Ray."""
+    return [task.run(q1.TASK, to_dict(arm), prices, LocalSession(folder / f"trial-{i}")) for i, arm in enumerate(arms)]
 
-    report_s = []  # the study's closing tables, plots and HTML, timed apart from the trials
-    write_report = q1.report
 
-    def timed_report(*a, **kw):
-        started = time.perf_counter()
-        write_report(*a, **kw)
-        report_s.append(time.perf_counter() - started)
-
-    q1.report = timed_report
-    with tempfile.TemporaryDirectory() as tmp, PeakMemory() as mem_a:
-        started = time.perf_counter()
-        q1.main(["--epochs", str(args.epochs), "--storage-path", tmp, "--name", "bench"])
-        wall_a = time.perf_counter() - started - report_s[0]
-        trials = load_run(Path(tmp) / "bench").trials
-    inside = trials["time_total_s"].sum()  # Ray's own clock of time inside the function
-
+def run_benchmark(argv: list[str], storage: Path) -> dict:
+    """Both ways on the same arms; the numbers the report prints."""
     import ray
 
-    ray.shutdown()
-    torch.set_num_threads(os.cpu_count() or 1)
+    started_ray = not ray.is_initialized()
+    study_argv = [*argv, "--storage-path", str(storage), "--name", "bench"]
+    with PeakMemory() as mem_a:
+        started = time.perf_counter()
+        path = q1.STUDY.main(study_argv)
+        wall_a = time.perf_counter() - started
+    from analysis.report import finish_run  # the study's closing report, timed apart from the trials
+
+    started = time.perf_counter()
+    finish_run(path)
+    report_s = time.perf_counter() - started
+    trials = load_run(path).trials
+    if started_ray:
+        ray.shutdown()  # (b) gets the machine to itself
+    arms, prices = study_arms(study_argv)
     with PeakMemory() as mem_b:
         started = time.perf_counter()
-        results = [plain_trial({**c, "epochs": args.epochs, "seed": 0}, prices) for c in grid]
+        plain = plain_loop(arms, prices, storage / "plain")
         wall_b = time.perf_counter() - started
+    return {"trials": trials, "plain": plain, "wall_a": wall_a, "wall_b": wall_b, "report_s": report_s,
+            "peak_a": mem_a.peak, "peak_b": mem_b.peak}
 
-    cores = os.cpu_count() or 1
+
+def summary(r: dict, cores: int) -> list[str]:
+    trials, plain = r["trials"], r["plain"]
+    inside = trials["time_total_s"].sum()  # Ray's own clock of time inside the function
     best = trials.loc[trials[M.VAL_MAPE].idxmin()]
-    print(f"trials: {len(trials)} (Ray) / {len(results)} (plain), epochs {args.epochs}, cores {cores}")
-    print(f"(a) Ray Tune wall: {wall_a:.1f} s (Ray start-up included; the report after it took {report_s[0]:.1f} s more), "
-          f"peak RSS {mem_a.peak / 2**20:.0f} MiB")
-    print(f"(b) plain loop wall: {wall_b:.1f} s, peak RSS {mem_b.peak / 2**20:.0f} MiB")
-    print(f"ratio a/b: {wall_a / wall_b:.2f}")
-    print(f"Ray overhead per trial: {(cores * wall_a - inside) / len(trials):.2f} core-s")
-    tickers = [c.split("/")[-1] for c in trials.columns if c.startswith(M.TEST_MAPE + "/")]
-    for t in tickers:
-        print(f"best trial ({best['config/cell']}, {best['config/loss']}, {best['config/optimizer']}, "
-              f"dropout {best['config/dropout']}) test MAPE {t}: {best[f'{M.TEST_MAPE}/{t}']:.2f}% "
-              f"vs persistence {best[f'{M.BASELINE_TEST_MAPE}/{t}']:.2f}%")
+    settings = ", ".join(f"{c[len('config/'):]}={best[c]}" for c in trials.columns
+                         if c.startswith("config/") and trials[c].nunique() > 1)
+    return [
+        f"trials: {len(trials)} (Ray) / {len(plain)} (plain), cores {cores}",
+        f"(a) Ray Tune wall: {r['wall_a']:.1f} s (Ray start-up included; the report after it took "
+        f"{r['report_s']:.1f} s more), peak RSS {r['peak_a'] / 2**20:.0f} MiB",
+        f"(b) plain loop wall: {r['wall_b']:.1f} s, peak RSS {r['peak_b'] / 2**20:.0f} MiB",
+        f"ratio a/b: {r['wall_a'] / r['wall_b']:.2f}",
+        f"Ray overhead per trial: {(cores * r['wall_a'] - inside) / len(trials):.2f} core-s",
+        f"best trial on validation ({settings or 'the only setting'}): test MAPE {best[M.TEST_MAPE]:.3f}% vs "
+        f"persistence {best[M.BASELINE_TEST_MAPE]:.3f}% (ratio {best[M.TEST_MAPE] / best[M.BASELINE_TEST_MAPE]:.3f})",
+    ]
+
+
+def main(argv: list[str] | None = None) -> list[str]:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--smoke-test", action="store_true", help="the study's smoke test instead of its grid")
+    p.add_argument("--out", default=None, help="run folders (default: a temporary folder)")
+    args = p.parse_args(argv)
+    study_argv = ["--epochs", str(args.epochs)] + (["--smoke-test"] if args.smoke_test else [])
+    with tempfile.TemporaryDirectory(prefix="q1-grid-") as tmp:
+        result = run_benchmark(study_argv, Path(args.out or tmp))
+    lines = summary(result, os.cpu_count() or 1)
+    print("\n".join(lines))
+    return lines
 
 
 if __name__ == "__main__":

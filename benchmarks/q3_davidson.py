@@ -3,20 +3,20 @@
     python benchmarks/q3_davidson.py                      # defaults as in benchmarks/RESULTS.md
     python benchmarks/q3_davidson.py --finetune-epochs 0  # frozen mode and the cache only
 
-Everything runs in one process, in one plain loop (no Ray), on the same
-stratified 10% test split (split seed 0): the majority and TF-IDF
-baselines, the frozen encoder + LSTM (token outputs from the embedding
-cache) and the fine-tuned encoder + LSTM. It also measures the encoder
-time of a head study of --trials trials: with the shared cache (one build,
-then a cache hit per trial) against re-encoding in every trial (measured
---reencode-trials times, extrapolated to --trials).
+Everything runs in one process, without Ray, on the same stratified 10%
+test split (split seed 0): the majority and TF-IDF baselines, the frozen
+encoder + LSTM (token outputs from the embedding cache) and the fine-tuned
+encoder + LSTM. Both networks are trained by the studies' own trial loop
+(``run_trial`` with a ``LocalSession``), so they are tested, like a study's
+trials, with the weights of their best validation epoch. It also measures
+the encoder time of a head study of --trials trials: with the shared cache
+(one build, then a cache hit per trial) against re-encoding in every trial
+(measured --reencode-trials times, extrapolated to --trials).
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
-import dataclasses
 import json
 import shutil
 import sys
@@ -28,17 +28,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import numpy as np
-import torch
 from sklearn.model_selection import train_test_split
 
 from trainables.common import metrics as M
-from trainables.tweets.baselines import classification_metrics
+from trainables.common import runtime
+from trainables.common.loop import LocalSession, run_trial
 from trainables.tweets.cache import EmbeddingCache, encode_to
-from trainables.tweets.config import TweetConfig
-from trainables.tweets.data import load_tweets
+from trainables.tweets.config import OFFLINE_MINILM, TweetConfig
+from trainables.tweets.data import StudyData, baseline_key, baselines_for, load_tweets, prepare
 from trainables.tweets.model import load_encoder, load_tokenizer
-from trainables.tweets.runners import FinetuneLSTM, FrozenLSTM
-from trainables.tweets.trainable import final_evaluation, prepare, study_baselines, train_epoch
+from trainables.tweets.task import TASK
+from trainables.tweets.trainer import CONFUSION_FILE, TweetTrainer
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "davidson2017" / "labeled_data.csv"
 SHOWN = [M.TEST_MACRO_F1, M.TEST_WEIGHTED_F1, M.TEST_ACC, "test/f1/hate"]
@@ -48,64 +48,83 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def train(runner, prep, cfg: TweetConfig, label: str) -> tuple[dict, float]:
-    """Train ``cfg.epochs`` epochs; test the state of the epoch with the best validation macro-F1."""
-    gen = torch.Generator()
-    gen.manual_seed(cfg.seed)
+class LoggedSession(LocalSession):
+    """A ``LocalSession`` that prints each epoch as it is reported."""
+
+    label = ""
+
+    def report(self, metrics, state=None, files=None) -> None:
+        super().report(metrics, state, files)
+        log(f"{self.label} epoch {metrics[M.EPOCH]}: train/loss {metrics[M.TRAIN_LOSS]:.4f} "
+            f"val/loss {metrics[M.VAL_LOSS]:.4f} val/macro_f1 {metrics[M.VAL_MACRO_F1]:.4f} "
+            f"({metrics[M.TIME_TOTAL]:.0f} s)")
+
+
+def frozen_config(args: argparse.Namespace) -> TweetConfig:
+    return TweetConfig(encoder=args.encoder, max_length=args.max_length, epochs=args.frozen_epochs, batch_size=64,
+                       lr=2e-3, checkpoint_every=args.frozen_epochs)
+
+
+def finetune_config(args: argparse.Namespace) -> TweetConfig:
+    return TweetConfig(encoder=args.encoder, max_length=args.max_length, mode="finetune", epochs=args.finetune_epochs,
+                       batch_size=32, encoder_lr=5e-5, lr=1e-3, checkpoint_every=args.finetune_epochs)
+
+
+def train(cfg: TweetConfig, shared: StudyData, label: str, threads: int, train_tweets: int = 0) -> tuple[dict, float]:
+    """One trial through the shared loop (seeded as ``task.run`` seeds it); its final report and seconds."""
+    device = runtime.setup_device(threads)
+    runtime.seed_everything(cfg.seed)
     started = time.perf_counter()
-    best = (-1.0, 0, None)
-    for epoch in range(1, cfg.epochs + 1):
-        loss = train_epoch(runner, prep.train, cfg.batch_size, gen)
-        val_loss, val_pred, _ = runner.evaluate(prep.val)
-        val_f1 = classification_metrics(prep.labels[prep.val], val_pred, prep.classes, "val")[M.VAL_MACRO_F1]
-        if val_f1 > best[0]:
-            best = (val_f1, epoch, copy.deepcopy(runner.model.state_dict()) if cfg.epochs > 1 else None)
-        log(f"{label} epoch {epoch}: train/loss {loss:.4f} val/loss {val_loss:.4f} val/macro_f1 {val_f1:.4f} "
-            f"({time.perf_counter() - started:.0f} s)")
-    if best[2] is not None:
-        runner.model.load_state_dict(best[2])
-    metrics, files = final_evaluation(runner, prep)
-    metrics["confusion"] = json.loads(files["confusion.json"])["matrix"]
-    metrics["best_epoch"], metrics[M.VAL_MACRO_F1] = best[1], best[0]
+    trainer = TweetTrainer(cfg, shared, device)
+    if train_tweets:
+        trainer.prep.train = subsample_train(trainer.prep, train_tweets, cfg.seed)
+    with tempfile.TemporaryDirectory(prefix="q3-trial-") as folder:
+        session = LoggedSession(folder)
+        session.label = label
+        metrics = run_trial(trainer, cfg, session, TASK.metric, TASK.mode)
+        metrics["confusion"] = json.loads(Path(folder, CONFUSION_FILE).read_text())["matrix"]
+    metrics["train_tweets"] = len(trainer.prep.train)
     return metrics, time.perf_counter() - started
 
 
-def subsample_train(prep, n: int, seed: int):
-    """The same split with a stratified subsample of the training part (validation and test unchanged)."""
+def subsample_train(prep, n: int, seed: int) -> np.ndarray:
+    """A stratified subsample of the training part (validation and test unchanged)."""
     if not n or n >= len(prep.train):
-        return prep
+        return prep.train
     keep, _ = train_test_split(prep.train, train_size=n, stratify=prep.labels[prep.train], random_state=seed)
-    return dataclasses.replace(prep, train=np.sort(keep))
+    return np.sort(keep)
 
 
-def cache_study(prep, cfg: TweetConfig, root: Path, trials: int, reencode: int) -> dict:
+def cache_study(texts: list[str], cfg: TweetConfig, root: Path, trials: int, reencode: int) -> dict:
     cache = EmbeddingCache(root)
-    states, hit, build_s = cache.get_or_build(prep.texts, cfg.encoder, cfg.max_length, progress=log)
+    states, hit, build_s = cache.get_or_build(texts, cfg.encoder, cfg.max_length, progress=log)
     assert not hit, "the benchmark needs a cold cache"
     hits = []
     for _ in range(trials):
-        _, hit, seconds = cache.get_or_build(prep.texts, cfg.encoder, cfg.max_length, progress=None)
+        _, hit, seconds = cache.get_or_build(texts, cfg.encoder, cfg.max_length, progress=None)
         assert hit
         hits.append(seconds)
     reencode_s = []
     for n in range(reencode):
         folder = Path(tempfile.mkdtemp(dir=root))
         started = time.perf_counter()
-        encode_to(folder, prep.texts, load_tokenizer(cfg.encoder), load_encoder(cfg.encoder), cfg.max_length, 64,
+        encode_to(folder, texts, load_tokenizer(cfg.encoder), load_encoder(cfg.encoder), cfg.max_length, 64,
                   progress=None)
         reencode_s.append(time.perf_counter() - started)
         shutil.rmtree(folder)
         log(f"re-encoding {n + 1}/{reencode}: {reencode_s[-1]:.1f} s")
     per_trial = sum([build_s] + reencode_s) / (1 + len(reencode_s))  # the build is a full encoding too
     shared = build_s + sum(hits)
-    return {"build_s": build_s, "hit_s_mean": sum(hits) / len(hits), "hit_s_max": max(hits),
-            "reencode_s_measured": reencode_s, "shared_total_s": shared, "reencode_total_s": per_trial * trials,
-            "ratio": per_trial * trials / shared, "tokens": int(states.offsets[-1]), "states": states}
+    return {"build_s": build_s, "hits": len(hits), "hit_s_mean": sum(hits) / max(len(hits), 1),
+            "hit_s_max": max(hits, default=0.0), "reencode_s_measured": reencode_s, "shared_total_s": shared,
+            "reencode_total_s": per_trial * trials, "ratio": per_trial * trials / shared,
+            "tokens": int(states.offsets[-1])}
 
 
-def main() -> None:
+def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default=str(DEFAULT_DATA))
+    p.add_argument("--encoder", default=OFFLINE_MINILM, help="Hugging Face id or local folder (default: offline MiniLM)")
     p.add_argument("--max-length", type=int, default=48)
     p.add_argument("--frozen-epochs", type=int, default=4)
     p.add_argument("--finetune-epochs", type=int, default=1)
@@ -116,45 +135,44 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads; on a shared, busy machine 2 threads ran the LSTM 50x slower than 1")
     p.add_argument("--out", default=None, help="also write the numbers as JSON here")
-    args = p.parse_args()
-    torch.set_num_threads(args.threads)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse(argv)
     started = time.perf_counter()
     data = load_tweets(args.data)
-    base = TweetConfig(max_length=args.max_length, seed=0)
-    prep = prepare(data, base)
+    frozen = frozen_config(args)
+    prep = prepare(data, frozen)
     log(f"{len(data)} tweets; train {len(prep.train)}, val {len(prep.val)}, test {len(prep.test)} {data.counts()}")
     results: dict = {"tweets": len(data), "test": len(prep.test), "max_length": args.max_length}
 
     t = time.perf_counter()
-    results["baselines"] = study_baselines(data, base)
+    results["baselines"] = baselines_for(data, frozen)
     results["baselines_s"] = time.perf_counter() - t
     log(f"baselines ({results['baselines_s']:.0f} s): " + json.dumps({k: round(v, 3) for k, v in results["baselines"].items()}))
 
     with tempfile.TemporaryDirectory(prefix="q3-cache-") as root:
-        cs = cache_study(prep, base, Path(root), args.trials, args.reencode_trials)
-        states = cs.pop("states")
-        results["cache"] = cs
-        log("cache: " + json.dumps({k: v for k, v in cs.items()}, default=lambda x: round(x, 2)))
-        cfg = TweetConfig(max_length=args.max_length, epochs=args.frozen_epochs, batch_size=64, lr=2e-3)
-        torch.manual_seed(cfg.seed)
-        results["frozen"], results["frozen_s"] = train(FrozenLSTM(cfg, prep, states, torch.device("cpu")), prep, cfg, "frozen")
+        shared = StudyData(data, root, {baseline_key(frozen): results["baselines"]})
+        results["cache"] = cs = cache_study(prep.texts, frozen, Path(root), args.trials, args.reencode_trials)
+        log("cache: " + json.dumps(cs, default=lambda x: round(x, 2)))
+        results["frozen"], results["frozen_s"] = train(frozen, shared, "frozen", args.threads)
         results["frozen_s"] += cs["build_s"]
-        results["frozen_epochs"] = cfg.epochs
-        log(f"frozen: {json.dumps({k: round(results['frozen'][k], 3) for k in SHOWN})} ({results['frozen_s']:.0f} s incl. encoding)")
-        del states
+        results["frozen_epochs"] = frozen.epochs
+        log(f"frozen: {json.dumps({k: round(results['frozen'][k], 3) for k in SHOWN})} "
+            f"(best epoch {results['frozen'][M.BEST_EPOCH]}; {results['frozen_s']:.0f} s incl. encoding)")
 
     if args.finetune_epochs:
-        cfg = TweetConfig(max_length=args.max_length, mode="finetune", epochs=args.finetune_epochs, batch_size=32,
-                          encoder_lr=5e-5, lr=1e-3)
-        torch.manual_seed(cfg.seed)
-        ft_prep = subsample_train(prep, args.finetune_train, cfg.seed)
-        results["finetune_train"] = len(ft_prep.train)
-        results["finetune"], results["finetune_s"] = train(FinetuneLSTM(cfg, ft_prep, torch.device("cpu")), ft_prep, cfg, "finetune")
+        cfg = finetune_config(args)
+        shared = StudyData(data, "", {baseline_key(cfg): results["baselines"]})
+        results["finetune"], results["finetune_s"] = train(cfg, shared, "finetune", args.threads, args.finetune_train)
+        results["finetune_train"] = results["finetune"]["train_tweets"]
         log(f"finetune: {json.dumps({k: round(results['finetune'][k], 3) for k in SHOWN})} ({results['finetune_s']:.0f} s)")
     results["wall_s"] = time.perf_counter() - started
     log(f"total wall time {results['wall_s']:.0f} s")
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2, default=float))
+    return results
 
 
 if __name__ == "__main__":

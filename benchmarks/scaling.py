@@ -4,8 +4,10 @@ the grid's best validation error).
 
     PYTHONPATH=. python benchmarks/scaling.py                   # about 15 min on 2 cores
     PYTHONPATH=. python benchmarks/scaling.py --epochs 2 --search-epochs 4 --samples 6   # quick look
+    PYTHONPATH=. python benchmarks/scaling.py --smoke-test     # the study's smoke grid, tiny networks: seconds
 
-Everything runs in one process on one local Ray, side by side, so the
+Every run is the study itself (``studies/q1.py``'s ``Study``, without its
+closing report), in one process on one local Ray, side by side, so the
 numbers compare even on a busy machine. Results go to stdout as a Markdown
 section for benchmarks/RESULTS.md.
 """
@@ -30,11 +32,11 @@ METRIC = M.VAL_MAPE
 
 
 def run_q1(argv: list[str]) -> float:
-    """Wall seconds of one q1 study (Ray already up, so start-up is not counted)."""
+    """Wall seconds of one q1 study's trials (Ray already up, so start-up is not counted)."""
     from studies import q1
 
     started = time.perf_counter()
-    q1.main(argv)
+    q1.STUDY.main(argv)
     return time.perf_counter() - started
 
 
@@ -45,43 +47,53 @@ def time_to_within(run_dir: Path, target: float, started: float) -> float:
     return float(hits["timestamp"].min() - started) if len(hits) else float("nan")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> str:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=5, help="epochs per trial for the throughput runs")
     p.add_argument("--search-epochs", type=int, default=20, help="epochs per trial for grid vs Optuna")
     p.add_argument("--samples", type=int, default=20, help="Optuna trials")
+    p.add_argument("--smoke-test", action="store_true",
+                   help="the study's 3-trial smoke grid and tiny networks instead of the full grid")
     p.add_argument("--out", default=None, help="run folders (default: a temporary folder)")
-    args = p.parse_args()
+    args = p.parse_args(argv)
 
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}})
+    started_ray = not ray.is_initialized()
+    if started_ray:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+                 runtime_env={"env_vars": {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}})
     os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
     storage = Path(args.out or tempfile.mkdtemp(prefix="scaling-"))
-    base = ["--storage-path", str(storage)]
+    base = ["--storage-path", str(storage)] + (["--hidden-size", "8"] if args.smoke_test else [])
+    grid = ["--smoke-test"] if args.smoke_test else []
 
     rows = []
     for conc in (1, 2):
-        wall = run_q1([*base, "--epochs", str(args.epochs), "--max-concurrent", str(conc), "--name", f"grid-c{conc}"])
+        wall = run_q1([*base, *grid, "--epochs", str(args.epochs), "--max-concurrent", str(conc),
+                       "--name", f"grid-c{conc}"])
         n = len(load_run(storage / f"grid-c{conc}").trials)
         rows.append((conc, n, wall))
         print(f"grid, {conc} concurrent: {n} trials in {wall:.1f} s", flush=True)
 
     started = time.time()
-    grid_wall = run_q1([*base, "--epochs", str(args.search_epochs), "--max-concurrent", "2", "--name", "search-grid"])
-    grid = load_run(storage / "search-grid")
-    best = float(grid.trials[METRIC].min())
+    grid_wall = run_q1([*base, *grid, "--epochs", str(args.search_epochs), "--max-concurrent", "2",
+                        "--name", "search-grid"])
+    best = float(load_run(storage / "search-grid").trials[METRIC].min())
     grid_hit = time_to_within(storage / "search-grid", best * 1.05, started)
+    grid_n = len(load_run(storage / "search-grid").trials)
     started = time.time()
     opt_wall = run_q1([*base, "--search", "optuna", "--num-samples", str(args.samples), "--epochs",
                        str(args.search_epochs), "--max-concurrent", "2", "--name", "search-optuna"])
     opt = load_run(storage / "search-optuna")
     opt_hit = time_to_within(storage / "search-optuna", best * 1.05, started)
-    ray.shutdown()
+    if started_ray:
+        ray.shutdown()
 
-    print(report(args, rows, best, grid_wall, grid_hit, len(grid.trials), opt_wall, opt_hit,
-                 len(opt.trials), float(opt.trials[METRIC].min())))
+    text = report(args, rows, best, grid_wall, grid_hit, grid_n, opt_wall, opt_hit,
+                  len(opt.trials), float(opt.trials[METRIC].min()))
+    print(text)
+    return text
 
 
 def report(args, rows, best, grid_wall, grid_hit, grid_n, opt_wall, opt_hit, opt_n, opt_best) -> str:
@@ -92,7 +104,8 @@ def report(args, rows, best, grid_wall, grid_hit, grid_n, opt_wall, opt_hit, opt
         (f"Machine: {os.cpu_count()} cores, {platform.machine()}, no GPU; shared with other jobs, so absolute "
          f"times are noisy (ratios come from one run, side by side). Date: {date.today()}."),
         ("Command: `PYTHONPATH=. python benchmarks/scaling.py "
-         f"--epochs {args.epochs} --search-epochs {args.search_epochs} --samples {args.samples}`"),
+         f"--epochs {args.epochs} --search-epochs {args.search_epochs} --samples {args.samples}"
+         f"{' --smoke-test' if args.smoke_test else ''}`"),
         "",
         f"### Trial throughput, q1 grid ({n1} trials, {args.epochs} epochs each, 1 CPU per trial)",
         "",

@@ -12,6 +12,7 @@ its end, on the run folder this returns.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import warnings
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ray import tune
+from ray.tune.search.sample import Domain
 
 from studies import cli, provenance, runner, search
 from trainables.common import storage
@@ -41,9 +43,9 @@ class Study:
     grid: Callable[[Any], dict[str, Any]]
     """(options) -> the paper's factors: field -> list of values (or a tune domain)."""
     optuna: Callable[[Any], dict[str, Any]]
-    """(options) -> field -> tune domain, searched by Optuna with ASHA stopping."""
-    smoke: dict[str, Any]
-    """Small settings and factors of ``--smoke-test`` (lists are grid factors)."""
+    """(options) -> field -> tune domain, searched by Optuna with ASHA stopping (a plain value: fixed)."""
+    smoke: dict[str, Any] | Callable[[Any], dict[str, Any]]
+    """Small settings and factors of ``--smoke-test`` (lists and tune domains are factors), or (options) -> them."""
     paper: dict[str, Any] = field(default_factory=dict)
     """Settings of the paper's grid arms that differ from the config's defaults."""
     grace_period: int = 1
@@ -56,12 +58,16 @@ class Study:
     """Extra study.json entries (what analysis needs to know about the data)."""
     files: Callable[[Any], dict[str, str]] = lambda data: {}
     """Files about the data for the run folder (name -> text), e.g. the price history analysis plots."""
+    smoke_options: dict[str, Any] = field(default_factory=dict)
+    """Option values of ``--smoke-test`` where the command line left the default (e.g. offline data)."""
 
     def main(self, argv: list[str] | None = None) -> str:
         """Parse, check, run; the run folder."""
         args = self.parser().parse_args(argv)
         runner.check_args(args)
         options = _checked(lambda: cli.build(args, self.options))
+        if args.smoke_test and self.smoke_options:
+            options = _checked(lambda: _smoke_options(options, self.smoke_options))
         space, arms = self.space(args, options)
         data = _checked(lambda: _with_notes(lambda: self.load(options, arms)))
         print(f"{self.task.study}: {self.describe(data)}")
@@ -83,19 +89,28 @@ class Study:
         cli.add_dataclass_flags(p, self.options, "data and study options", defaults=True)
         cli.add_dataclass_flags(p, self.task.config, "trial config (a value given here is used by every trial, "
                                 "replacing that field's grid or search space)", defaults=False,
-                                skip=("fail_at_epoch",), aliases=self.aliases)
+                                # A field the options declare too is set through the option's flag.
+                                skip=("fail_at_epoch", *self._option_names()),
+                                aliases=self.aliases)
         return p
+
+    def _option_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(self.options))
 
     def space(self, args: argparse.Namespace, options: Any) -> tuple[dict[str, Any], list[Any]]:
         """Ray Tune's param space, and every arm's config, built and validated."""
         if args.smoke_test:
-            fixed, factors = _split(self.smoke)
+            fixed, factors = _split(self.smoke(options) if callable(self.smoke) else self.smoke)
         elif args.search == "grid":
             fixed, factors = dict(self.paper), self.grid(options)
             factors.setdefault("seed", list(range(args.seeds)))
         else:
-            fixed, factors = {}, self.optuna(options)
-        chosen = {**cli.chosen(args, self.task.config), **runner.overrides(args)}
+            declared = self.optuna(options)
+            fixed = {k: v for k, v in declared.items() if not isinstance(v, (Domain, list))}
+            factors = {k: v for k, v in declared.items() if k not in fixed}
+        owned = self._option_names()  # flags of the options, not of the config
+        chosen = {**{k: v for k, v in cli.chosen(args, self.task.config).items() if k not in owned},
+                  **runner.overrides(args)}
         ignored = sorted(k for k in chosen if k in factors)
         if ignored:
             print(f"note: {', '.join(ignored)} given on the command line: one value for every trial")
@@ -112,9 +127,15 @@ def write_study_file(path: str, info: dict[str, Any]) -> None:
 
 
 def _split(declared: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Fixed values and factors (lists) of a declaration."""
-    fixed = {k: v for k, v in declared.items() if not isinstance(v, list)}
-    return fixed, {k: v for k, v in declared.items() if isinstance(v, list)}
+    """Fixed values and factors (lists and tune domains) of a declaration."""
+    fixed = {k: v for k, v in declared.items() if not isinstance(v, (list, Domain))}
+    return fixed, {k: v for k, v in declared.items() if k not in fixed}
+
+
+def _smoke_options(options: Any, smoke: dict[str, Any]) -> Any:
+    """``options`` with the smoke test's values wherever an option still has its default."""
+    defaults = {f.name: f.default for f in dataclasses.fields(options)}
+    return dataclasses.replace(options, **{k: v for k, v in smoke.items() if getattr(options, k) == defaults[k]})
 
 
 def _checked(fn: Callable[[], Any]) -> Any:

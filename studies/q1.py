@@ -1,6 +1,6 @@
-"""q1: which recurrent cell, loss, optimizer and dropout forecast GOOG and AAPL best?
+"""q1: which recurrent cell, loss, optimizer and dropout forecast GOOG and AAPL best, and does the formulation matter?
 
-    python studies/q1.py                      # the paper's full grid, embedded data
+    python studies/q1.py                      # the paper's grid, in both formulations, embedded data
     python studies/q1.py --smoke-test         # seconds
     python studies/q1.py --search optuna --num-samples 40
     python studies/q1.py --data prices/ --start 2010-01-01 --end 2018-12-31
@@ -19,8 +19,10 @@ from ray import tune
 
 from studies.common import Study
 from trainables.stock import data
-from trainables.stock.config import CELLS, LOSSES, OPTIMIZERS
+from trainables.stock.config import CELLS, FORMULATIONS, LOSSES, OPTIMIZERS
 from trainables.stock.task import TASK
+
+WINDOWS = [10, 20, 30, 60]  # Optuna's choices
 
 STUDY = Study(
     task=TASK,
@@ -30,15 +32,18 @@ STUDY = Study(
     describe=data.describe,
     record=lambda options, prices: {"tickers": ",".join(options.tickers), "data": options.data},
     files=lambda prices: {data.PRICES_FILE: prices.xs("close", axis=1, level="field").to_csv()},
+    # The paper's factors, plus the formulation: scale-free returns against the paper's scaled levels.
     grid=lambda options: {"cell": list(CELLS), "loss": list(LOSSES), "optimizer": list(OPTIMIZERS),
-                          "dropout": [0.0, 0.1]},
+                          "dropout": [0.0, 0.1], "formulation": list(FORMULATIONS)},
     optuna=lambda options: {
         "cell": tune.choice(list(CELLS)),
         "lr": tune.loguniform(1e-4, 1e-2),
         "hidden_size": tune.choice([16, 32, 64, 128]),
         "num_layers": tune.choice([1, 2, 3]),
         "dropout": tune.uniform(0.0, 0.3),
-        "window": tune.choice([10, 20, 30, 60]),
+        "window": tune.choice(WINDOWS),
+        # Every trial is selected and tested on the same days, whatever its window.
+        "split_window": max(WINDOWS),
     },
     smoke={"cell": list(CELLS), "hidden_size": 8, "epochs": 2},
     grace_period=10,

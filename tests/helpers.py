@@ -32,5 +32,5 @@ def synthetic_prices(n: int = 160, tickers=("GOOG", "AAPL")) -> pd.DataFrame:
     """Prices as load_prices returns them: (ticker, field) columns, date index."""
     from trainables.stock.data import _align, _clean
 
-    frames = {t: _clean(yahoo_frame(n, base=50.0 * (i + 1), seed=i), t) for i, t in enumerate(tickers)}
+    frames = {t: _clean(yahoo_frame(n, base=50.0 * (i + 1), seed=i), t)[0] for i, t in enumerate(tickers)}
     return _align(frames, "synthetic")

@@ -15,8 +15,12 @@ from trainables.chargen.data import (
     StreamBatches,
     Vocab,
     WindowBatches,
+    DataOptions,
     build_vocab,
     download,
+    held_out_start,
+    load,
+    map_held_out,
     embedded_text,
     load_corpus,
     majority_accuracy,
@@ -24,6 +28,7 @@ from trainables.chargen.data import (
     prepare,
     read_text,
     val_targets,
+    whole_test_part,
     windows,
 )
 from trainables.common.config import ConfigError
@@ -57,6 +62,8 @@ def test_every_config_field_validates():
             CharConfig(**bad)
     with pytest.raises(TypeError):
         CharConfig(hiden_size=3)
+    assert CharConfig(formulation="report").formulation == "paper"  # the name before the rename
+    assert CharConfig(epochs=3).checkpoint_every == 1 and CharConfig().patience == 0  # the shared fields
 
 
 def test_markdown_becomes_plain_dialogue():
@@ -122,10 +129,46 @@ def test_seed_text_outside_vocabulary():
 
 def test_short_corpus_is_refused_with_the_size_needed():
     cfg = tiny_config(batch_size=8, seq_len=32)
-    with pytest.raises(DataError, match=r"tiny: 100 characters are too few.*need at least \d+"):
+    with pytest.raises(DataError, match=r"tiny: 100 characters are too few.*5%/5% validation/test.*need at least (\d+)") as exc:
         prepare(Corpus("ab" * 50, "tiny"), cfg)
+    need = int(str(exc.value).rsplit(" ", 1)[-1])
+    prepare(Corpus(tiny_text(need), "enough"), cfg)
+    with pytest.raises(DataError):
+        prepare(Corpus(tiny_text(need - 40), "not enough"), cfg)
     data = prepare(Corpus(tiny_text(6000), "ok"), cfg)
-    assert data.n_train == 5400 and data.n_val == 600
+    assert (data.n_train, data.n_val, data.n_test) == (5400, 300, 300)
+
+
+def test_vocabulary_comes_from_the_training_part_and_held_out_strangers_are_counted():
+    val, test = "abc Z\n" * 50, "\u00e9! ok\n" * 50  # Z, \u00e9 and ! never occur in the training part
+    corpus = Corpus(tiny_text(5400) + val + test, "t")  # 5% + 5% of 6000: exactly these parts
+    data = prepare(corpus, tiny_config())
+    assert not {"Z", "\u00e9", "!"} & set(data.vocab.chars)
+    assert data.unknown == {"val": pytest.approx(50 / 300), "test": pytest.approx(100 / 300)}
+    assert (data.n_train, data.n_val, data.n_test) == (5400, 250, 200)  # dropped, not scored
+    kept = prepare(corpus, tiny_config(rare_char="~"))
+    assert len(kept.ids) == 6000 and "~" in kept.vocab.chars  # replaced, and scored as "~"
+    assert map_held_out("aZb", Vocab(tuple("ab")), "") == ("ab", 1)
+    assert whole_test_part(data).tolist() == list(range(data.n_train + data.n_val, len(data.ids)))
+
+
+def test_rare_characters_are_counted_on_the_training_part_only():
+    text = "ab" * 2699 + "ca" + "abcc" * 150  # c: once in training (rare), half the held-out text
+    data = prepare(Corpus(text, "t"), tiny_config(min_char_count=2))
+    assert data.vocab.chars == ("a", "b") and data.unknown == {"val": 0.5, "test": 0.5}
+
+
+def test_options_load_and_check_every_arm(tmp_path):
+    path = tmp_path / "plays.txt"
+    path.write_text(tiny_text(8000))
+    small, big = tiny_config(), tiny_config(batch_size=128, seq_len=64)
+    corpus = load(DataOptions(corpus=str(path), max_chars=6000), [small])
+    assert len(corpus.text) == 6000 and "first 6000 characters" in corpus.source
+    with pytest.raises(DataError, match="too few"):
+        load(DataOptions(corpus=str(path)), [small, big])  # 129 streams of 64 characters do not fit
+    with pytest.raises(DataError, match="max-chars"):
+        DataOptions(max_chars=-1)
+    assert held_out_start(Corpus(tiny_text(8000), "t")) == tiny_text(8000)[7200:7300]
 
 
 def test_windows_are_views_not_copies():
@@ -154,7 +197,7 @@ def test_stream_batches_continue_rows_and_resume():
 
 
 def test_window_batches_target_the_next_character_and_resume():
-    data = prepare(Corpus(tiny_text(3000), "t"), tiny_config(formulation="report"))
+    data = prepare(Corpus(tiny_text(3000), "t"), tiny_config(formulation="paper"))
     gen = torch.Generator().manual_seed(1)
     batches = WindowBatches(data, batch_size=4, seq_len=16, gen=gen)
     saved = batches.state_dict()
@@ -175,6 +218,6 @@ def test_validation_targets_and_majority_baseline():
     targets = val_targets(data, cfg)
     assert len(targets) == 96 and len(targets) % EVAL_STREAMS == 0 and int(targets[0]) == data.n_train
     all_val = val_targets(data, dataclasses.replace(cfg, val_max_chars=0))
-    assert len(all_val) == 400
+    assert len(all_val) == 192  # 200 validation characters, in 16 equal streams
     chars = data.ids[targets]
     assert majority_accuracy(data, targets) == pytest.approx(chars.bincount().max().item() / 96)

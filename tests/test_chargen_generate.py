@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import pytest
 import torch
-from chargen_helpers import tiny_config, tiny_text
+from chargen_helpers import tiny_text
 
-from trainables.chargen.data import Corpus, prepare
+from chargen_helpers import TINY
+
+from trainables.chargen.data import Corpus
 from trainables.chargen.generate import best_checkpoint, generate, load_model, main, pick
-from trainables.chargen.trainable import Trainer
-from trainables.common.checkpoint import save_state
-from trainables.common.config import to_dict
+from trainables.chargen.task import TASK
+from trainables.common import task
+from trainables.common.checkpoint import load_state
+from trainables.common.loop import LocalSession
 
 
-def make_checkpoint(folder, formulation="sequence", steps=30, val_loss=1.0):
-    cfg = tiny_config(formulation=formulation, lr=1e-2)
-    data = prepare(Corpus(tiny_text(4000), "t"), cfg)
-    torch.manual_seed(0)
-    trainer = Trainer(cfg, data, torch.device("cpu"), torch.Generator().manual_seed(0))
-    trainer.train_steps(steps)
-    folder.mkdir(parents=True)
-    save_state(folder, {**trainer.state_dict(), "config": to_dict(cfg), "vocab": list(data.vocab.chars),
-                        "val_loss": val_loss})
+def make_checkpoint(folder, formulation="sequence", epochs=3, lr=1e-2):
+    """A finished trial's checkpoint folder, through the shared loop (10 steps an epoch)."""
+    config = {**TINY, "formulation": formulation, "lr": lr, "epochs": epochs, "steps_per_epoch": 10}
+    task.run(TASK, config, Corpus(tiny_text(4000), "t"), LocalSession(folder))
     return folder
 
 
@@ -30,9 +28,9 @@ def checkpoint_dir(tmp_path_factory):
     return make_checkpoint(tmp_path_factory.mktemp("gen") / "checkpoint_000000")
 
 
-@pytest.mark.parametrize("formulation", ["sequence", "report"])
+@pytest.mark.parametrize("formulation", ["sequence", "paper"])
 def test_greedy_is_deterministic_and_sampling_repeats_with_a_seed(tmp_path, formulation):
-    model, cfg, vocab = load_model(make_checkpoint(tmp_path / "checkpoint_000000", formulation, steps=5))
+    model, cfg, vocab = load_model(make_checkpoint(tmp_path / "checkpoint_000000", formulation, epochs=1))
     seed_text = "HAMLET:\nTo be"
     greedy = generate(model, cfg, vocab, seed_text, 40, greedy=True)
     assert len(greedy) == 40 and set(greedy) <= set(vocab.chars)
@@ -88,6 +86,17 @@ def test_cli_errors_are_one_line(checkpoint_dir, tmp_path, capsys):
 
 
 def test_run_picks_the_checkpoint_with_the_lowest_validation_loss(tmp_path):
-    worse = make_checkpoint(tmp_path / "trial_a" / "checkpoint_000001", steps=1, val_loss=2.5)
-    better = make_checkpoint(tmp_path / "trial_b" / "checkpoint_000003", steps=1, val_loss=1.9)
+    worse = make_checkpoint(tmp_path / "trial_a" / "checkpoint_000001", epochs=1, lr=1e-4)
+    better = make_checkpoint(tmp_path / "trial_b" / "checkpoint_000003", epochs=2)
+    values = [load_state(p)["progress"]["best_value"] for p in (worse, better)]
+    assert values[1] < values[0]
     assert best_checkpoint(tmp_path) == better != worse
+
+
+def test_the_model_loaded_has_the_best_epochs_weights(tmp_path):
+    folder = make_checkpoint(tmp_path / "checkpoint_000002", lr=0.3)  # a high rate: later epochs may be worse
+    state = load_state(folder)
+    model, cfg, vocab = load_model(folder)
+    best = state["progress"]["best_model"]
+    assert all(torch.equal(model.state_dict()[k], best[k]) for k in best)
+    assert cfg.epochs == 3 and list(vocab.chars) == state["trainer"]["vocab"]

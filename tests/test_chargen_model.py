@@ -27,21 +27,21 @@ def test_sequence_model_predicts_every_position_and_carries_state(cell):
 
 
 @pytest.mark.parametrize("cell", CELLS)
-def test_report_model_predicts_once_per_window(cell):
-    model = build_model(tiny_config(cell=cell, formulation="report"), vocab_size=11)
+def test_paper_model_predicts_once_per_window(cell):
+    model = build_model(tiny_config(cell=cell, formulation="paper"), vocab_size=11)
     logits, _ = model(torch.rand(5, 16))
     assert logits.shape == (5, 11)
     assert model.embed is None and model.rnn.input_size == 1  # one scaled number per step
 
 
-def test_report_model_size_matches_keras_up_to_pytorch_biases():
-    """The report's stack: LSTM(256) x 2 on one input feature, Dense(vocab).
+def test_paper_model_size_matches_keras_up_to_pytorch_biases():
+    """The paper's stack: LSTM(256) x 2 on one input feature, Dense(vocab).
 
     Keras counts 4 * (256 * (in + 256) + 256) per LSTM layer; PyTorch keeps a
     second bias vector per gate, 4 * 256 = 1,024 more per layer.
     """
     vocab = 39  # the lower-cased Tiny Shakespeare vocabulary
-    model = CharRNN(vocab, "report", "lstm", embed_size=1, hidden_size=256, num_layers=2, dropout=0.2)
+    model = CharRNN(vocab, "paper", "lstm", embed_size=1, hidden_size=256, num_layers=2, dropout=0.2)
     keras = 4 * (256 * (1 + 256) + 256) + 4 * (256 * (256 + 256) + 256) + 256 * vocab + vocab
     assert keras == 799_527
     assert sum(p.numel() for p in model.parameters()) == keras + 2 * 1024

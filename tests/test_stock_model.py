@@ -2,7 +2,9 @@ import pytest
 import torch
 
 from trainables.stock.config import StockConfig
-from trainables.stock.metrics import make_loss, persistence, price_errors
+from tests.helpers import synthetic_prices
+from trainables.stock.data import make_splits
+from trainables.stock.metrics import make_loss, mape_loss, persistence, price_errors
 from trainables.stock.model import build_model, keras_parameter_count
 
 ALL_FIELDS = ("open", "high", "low", "close", "adj_close", "volume")
@@ -15,28 +17,47 @@ def test_output_has_one_value_per_ticker(cell):
 
 
 @pytest.mark.parametrize("cell, keras, extra_torch", [("lstm", 52_866, 512), ("gru", 40_066, 0)])
-def test_parameter_counts_match_the_report(cell, keras, extra_torch):
-    # The report's Keras counts come from 12 inputs: six price fields of two tickers.
+def test_parameter_counts_match_the_paper(cell, keras, extra_torch):
+    # The paper's Keras counts come from 12 inputs: six price fields of two tickers.
     cfg = StockConfig(cell=cell, features=ALL_FIELDS)
     model = build_model(cfg, n_tickers=2)
     assert keras_parameter_count(cell, 12, 64, 2, 2) == keras
     assert sum(p.numel() for p in model.parameters()) == keras + extra_torch
 
 
-def test_mse_loss_is_torch_mse():
-    loss = make_loss("mse", torch.zeros(2), torch.ones(2))
-    assert loss(torch.tensor([[1.0, 3.0]]), torch.zeros(1, 2)).item() == pytest.approx(5.0)
+CPU = torch.device("cpu")
 
 
-def test_mape_loss_is_taken_on_prices_so_scaled_zero_is_harmless():
-    y_min, y_scale = torch.tensor([100.0]), torch.tensor([50.0])
-    loss = make_loss("mape", y_min, y_scale)
-    # A scaled target of 0 is the price 100: a 0.1 scaled miss is 5 dollars, 5%.
-    pred, target = torch.tensor([[0.1]], requires_grad=True), torch.tensor([[0.0]])
-    value = loss(pred, target)
-    assert value.item() == pytest.approx(5.0)
+@pytest.mark.parametrize("formulation", ["returns", "paper"])
+def test_mse_loss_is_on_the_scaled_target(formulation):
+    data = make_splits(synthetic_prices(n=200), StockConfig(window=30, batch_size=16, formulation=formulation))
+    days = data.val[:5]
+    loss = make_loss("mse", data, CPU)
+    assert loss(data.y[days], days).item() == 0.0
+    assert loss(data.y[days] + 1.0, days).item() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("formulation", ["returns", "paper"])
+def test_mape_loss_is_taken_on_prices_in_both_formulations(formulation):
+    data = make_splits(synthetic_prices(n=200), StockConfig(window=30, batch_size=16, formulation=formulation))
+    days = data.val[:5]
+    loss = make_loss("mape", data, CPU)
+    assert loss(data.y[days], days).item() == pytest.approx(0.0, abs=1e-4)
+    # Persistence's outputs, whatever they are in this formulation's units:
+    # the loss is persistence's MAPE on prices, the same number for both formulations.
+    yesterday = data.close[days - 1]
+    expected = float(((yesterday - data.close[days]).abs() / data.close[days]).mean() * 100)
+    outputs = ((yesterday - data.y_min) / data.y_scale if formulation == "paper"
+               else (yesterday / data.close[days - 1] - 1) / data.y_scale).requires_grad_(True)
+    value = loss(outputs, days)
+    assert value.item() == pytest.approx(expected, rel=1e-4) and expected > 0.1
     value.backward()
-    assert torch.isfinite(pred.grad).all()
+    assert torch.isfinite(outputs.grad).all() and outputs.grad.abs().sum() > 0
+
+
+def test_mape_of_prices_near_a_scaled_zero_stays_small():
+    # A scaled target of 0 is the training minimum, 100 dollars: a 5-dollar miss is 5%, not infinite.
+    assert mape_loss(torch.tensor([105.0]), torch.tensor([100.0])).item() == pytest.approx(5.0)
 
 
 def test_price_errors_per_ticker_and_mean():

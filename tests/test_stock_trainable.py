@@ -11,14 +11,16 @@ from tests.helpers import synthetic_prices
 from trainables.common import checkpoint
 from trainables.common import metrics as M
 from trainables.common.faults import MARKER
-from trainables.stock.trainable import PREDICTIONS_FILE, train_stock
+from trainables.common.task import trainable
+from trainables.stock.task import TASK
+from trainables.stock.trainer import PREDICTIONS_FILE
 
 TINY = {"hidden_size": 8, "batch_size": 16, "window": 10, "epochs": 4, "checkpoint_every": 1}
 
 
 def run(tmp_path, config, name, max_failures=0):
     tuner = tune.Tuner(
-        tune.with_parameters(train_stock, prices=synthetic_prices(n=160)),
+        tune.with_parameters(trainable(TASK), data=synthetic_prices(n=160)),
         param_space=config,
         run_config=tune.RunConfig(name=name, storage_path=str(tmp_path), verbose=0,
                                   failure_config=tune.FailureConfig(max_failures=max_failures)),
@@ -39,7 +41,8 @@ def test_trial_reports_every_epoch_and_tests_against_persistence(ray_cluster, tm
     with result.checkpoint.as_directory() as d:
         state = checkpoint.load_state(d)
         predictions = pd.read_csv(Path(d) / PREDICTIONS_FILE)
-    assert state["epoch"] == 4 and state["config"]["cell"] == "gru"
+    assert state["progress"]["epoch"] == 4 and state["config"]["cell"] == "gru"
+    assert Path(result.path).name.startswith("train_stock_")
     assert set(predictions["ticker"]) == {"GOOG", "AAPL"}
     assert len(predictions) == 2 * int(150 * 0.15)
 
@@ -52,7 +55,7 @@ def test_crashed_trial_resumes_from_its_checkpoint(ray_cluster, tmp_path):
     reports = read_trial(Path(result.path))  # every report as written, duplicates included
     # Epochs 1-2 ran before the crash and were not run again; 3-4 ran after the restore.
     assert reports[M.EPOCH].tolist() == [1, 2, 3, 4]
-    assert result.metrics[M.EPOCH] == 4 and result.metrics[M.TEST_MAPE] > 0
+    assert result.metrics[M.EPOCH] == 4 and result.metrics[M.TEST_MAPE] > 0 and result.metrics[M.COMPLETED] == 1
 
 
 def test_bad_config_fails_the_trial_with_the_field_named(ray_cluster, tmp_path):

@@ -1,46 +1,87 @@
-"""The q1 study end to end (smoke test) and its command line."""
+"""The q1 study end to end (smoke test, Optuna) and its command line, through its own entry point."""
+
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from studies import q1
+from analysis.results import latest_checkpoint, load_run
+from studies import cli, q1, search
 from trainables.common import metrics as M
+from trainables.stock.config import FIELDS
+from trainables.stock.data import DataOptions
+from trainables.stock.trainer import PREDICTIONS_FILE
+
+
+def space_of(argv: list[str]):
+    args = q1.STUDY.parser().parse_args(argv)
+    return q1.STUDY.space(args, cli.build(args, DataOptions))
 
 
 def test_smoke_test_writes_results_tables_and_plots(ray_cluster, tmp_path):
-    results = q1.main(["--smoke-test", "--storage-path", str(tmp_path), "--name", "smoke"])
-    assert len(results) == 3 and not results.errors
-    run = tmp_path / "smoke"
+    path = q1.main(["--smoke-test", "--storage-path", str(tmp_path), "--name", "smoke"])
+    run = Path(path)
+    assert run == tmp_path / "smoke"
+    trials = load_run(run).trials
+    assert len(trials) == 3 and (trials[M.COMPLETED] == 1).all() and (trials[M.EPOCH] == 2).all()
     table = pd.read_csv(run / "tables" / "s2_1_cells.csv", index_col=0)
     assert list(table.index) == ["gru", "lstm", "rnn", "persistence (tomorrow = today)"]
     assert set(table.columns) >= {"mape/GOOG", "mape/AAPL", "rmse/GOOG", "time/total_s"}
     for name in ("price_history", "loss_curves", "log_loss_curves", "real_vs_predicted_lstm"):
         assert (run / "plots" / f"{name}.png").stat().st_size > 5_000
     assert "persistence" in (run / "report.md").read_text()
-    assert all(r.metrics[M.EPOCH] == 2 for r in results)
 
 
-def test_grid_is_the_reports_factorial_design():
-    args = q1.build_parser().parse_args(["--seeds", "3"])
-    space = q1.grid_space(args)
-    sizes = [len(v["grid_search"]) for v in space.values()]
-    assert sorted(space) == ["cell", "dropout", "loss", "optimizer", "seed"]
-    assert sizes == [3, 2, 3, 2, 3]  # 108 trials
+def test_grid_is_the_papers_factorial_design_in_both_formulations():
+    space, arms = space_of(["--seeds", "3"])
+    factors = {k: v["grid_search"] for k, v in space.items() if isinstance(v, dict) and "grid_search" in v}
+    assert factors == {"cell": ["rnn", "lstm", "gru"], "loss": ["mse", "mape"],
+                       "optimizer": ["adam", "adagrad", "rmsprop"], "dropout": [0.0, 0.1],
+                       "formulation": ["returns", "paper"], "seed": [0, 1, 2]}
+    assert len(arms) == 3 * 2 * 3 * 2 * 2 * 3
+    assert {a.features for a in arms} == {q1.STUDY.paper.get("features", ("close",))}
+    assert {(a.hidden_size, a.num_layers, a.window, a.epochs) for a in arms} == {(64, 2, 30, 100)}
+
+
+def test_a_config_flag_fixes_the_field_for_every_arm(capsys):
+    space, arms = space_of(["--formulation", "paper", "--features", "all"])
+    assert space["formulation"] == "paper" and {a.formulation for a in arms} == {"paper"}
+    assert {a.features for a in arms} == {FIELDS} and len(arms) == 36
+    assert "formulation given on the command line" in capsys.readouterr().out
+
+
+def test_optuna_arms_share_the_largest_window_as_split_window():
+    space, arms = space_of(["--search", "optuna"])
+    assert space["split_window"] == max(q1.WINDOWS) == 60
+    assert {a.window for a in arms} == set(q1.WINDOWS) and {a.split_window for a in arms} == {60}
+    assert {a.first_target for a in arms} == {60}
+
+
+def long_closes(path: Path, days: int = 400) -> Path:
+    dates = pd.bdate_range("2020-01-01", periods=days).strftime("%Y-%m-%d")
+    rows = [(d, t, 10.0 + i + 5 * j) for i, d in enumerate(dates) for j, t in enumerate(("GOOG", "AAPL"))]
+    pd.DataFrame(rows, columns=["date", "ticker", "close"]).to_csv(path, index=False)
+    return path
 
 
 @pytest.mark.parametrize("argv, message", [
     (["--data", "/no/such/prices.csv"], "error: /no/such/prices.csv: no such file or folder"),
     (["--tickers", "GOOG,TSLA"], "error: embedded prices: unknown ticker 'TSLA'"),
     (["--start", "2013-01-01"], "too few for a 30-day window"),
+    (["--start", "2013-02-30"], "error: --start '2013-02-30': not a date (YYYY-MM-DD)"),
+    (["--end", "soon"], "error: --end 'soon': not a date (YYYY-MM-DD)"),
     (["--window", "1"], "error: window: 1 is outside [2"),
+    (["--formulation", "levels"], "error: formulation: 'levels' is not one of returns, paper"),
     (["--cpus-per-trial", "0"], "error: --cpus-per-trial must be positive"),
+    (["--features", "all", "--data", "LONG"], "error: the data has no open, high, low, adj_close, volume column"),
 ])
 def test_bad_input_exits_before_any_trial(argv, message, capsys, tmp_path):
+    argv = [str(long_closes(tmp_path / "long.csv")) if a == "LONG" else a for a in argv]
     with pytest.raises(SystemExit) as exit_info:
         q1.main(argv + ["--storage-path", str(tmp_path)])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert message in err and "Traceback" not in err
+    assert message in err and "Traceback" not in err and err.count("\n") == 1
     assert not (tmp_path / "q1").exists()
 
 
@@ -48,28 +89,32 @@ def test_help_explains_the_flags(capsys):
     with pytest.raises(SystemExit):
         q1.main(["--help"])
     out = capsys.readouterr().out
-    for flag in ("--smoke-test", "--search", "--data", "--gpus-per-trial", "--storage-path", "--resume"):
+    for flag in ("--smoke-test", "--search", "--data", "--gpus-per-trial", "--storage-path", "--resume",
+                 "--formulation", "--split-window", "--features"):
         assert flag in out
 
 
-def test_optuna_search_with_asha(ray_cluster, tmp_path):
-    results = q1.main(["--search", "optuna", "--num-samples", "2", "--epochs", "2", "--window", "10",
-                       "--storage-path", str(tmp_path), "--name", "tpe"])
-    assert len(results) == 2 and not results.errors
-    configs = [r.config for r in results]
-    assert all(1e-4 <= c["lr"] <= 1e-2 and c["window"] in (10, 20, 30, 60) for c in configs)
-    assert (tmp_path / "tpe" / "tables" / "top_trials.md").exists()
+def test_optuna_trials_are_tested_on_the_same_days(ray_cluster, tmp_path):
+    path = q1.main(["--search", "optuna", "--num-samples", "3", "--epochs", "2", "--hidden-size", "8",
+                    "--storage-path", str(tmp_path), "--name", "tpe"])
+    trials = load_run(path).trials
+    assert len(trials) == 3 and (trials[M.COMPLETED] == 1).all()
+    assert trials["config/lr"].between(1e-4, 1e-2).all() and trials["config/window"].isin(q1.WINDOWS).all()
+    assert (trials["config/split_window"] == 60).all()
+    days = [pd.read_csv(latest_checkpoint(d) / PREDICTIONS_FILE)["date"].tolist() for d in trials["trial_dir"]]
+    assert days[0] and all(d == days[0] for d in days)
+    assert len(set(trials[M.BASELINE_TEST_MAPE].round(9))) == 1  # the same days, the same persistence error
+    assert (Path(path) / "tables" / "top_trials.md").exists()
 
 
 def test_shared_tune_config_grid_and_optuna():
     from ray.tune.schedulers import ASHAScheduler
 
-    from studies import common
-
-    grid = common.tune_config(q1.build_parser().parse_args([]), "val/mape", "min", max_t=100, grace_period=10)
+    parse = q1.STUDY.parser().parse_args
+    grid = search.tune_config(parse([]), "run", "val/mape", "min", max_t=100, grace_period=10)
     assert grid.search_alg is None and grid.scheduler is None
-    args = q1.build_parser().parse_args(["--search", "optuna", "--num-samples", "7", "--max-concurrent", "2"])
-    tpe = common.tune_config(args, "val/mape", "min", max_t=4, grace_period=10)
+    args = parse(["--search", "optuna", "--num-samples", "7", "--max-concurrent", "2"])
+    tpe = search.tune_config(args, "run", "val/mape", "min", max_t=4, grace_period=10)
     assert tpe.num_samples == 7 and tpe.max_concurrent_trials == 2
     assert type(tpe.search_alg).__name__ == "OptunaSearch"
     assert isinstance(tpe.scheduler, ASHAScheduler) and tpe.scheduler._max_t == 4

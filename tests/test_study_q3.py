@@ -1,13 +1,18 @@
-"""The q3 study end to end (smoke test, offline) and its answers to bad input."""
+"""The q3 study end to end (smoke test, offline), its command line and its answers to bad input."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from studies import q3
+from analysis.results import load_run
+from studies import cli, q3
+from trainables.common import metrics as M
+from trainables.tweets.config import TweetConfig
+from trainables.tweets.data import DataOptions
 
 
 def smoke_args(tmp_path, *extra):
@@ -15,14 +20,24 @@ def smoke_args(tmp_path, *extra):
             "--cache-dir", str(tmp_path / "cache"), *extra]
 
 
+def space_and_arms(argv: list[str]):
+    args = q3.STUDY.parser().parse_args(argv)
+    return q3.STUDY.space(args, cli.build(args, DataOptions))
+
+
 def test_smoke_test_end_to_end(ray_cluster, tmp_path, tiny_bert, tiny_t5, tweets_csv, capsys):
-    results = q3.main(smoke_args(tmp_path, "--data", str(tweets_csv), "--encoder", tiny_bert, "--t5", tiny_t5))
-    assert len(results) == 2 and not results.errors
-    run = tmp_path / "runs" / "smoke"
+    path = q3.main(smoke_args(tmp_path, "--data", str(tweets_csv), "--encoder", tiny_bert, "--t5", tiny_t5))
+    run = Path(path)
+    assert run == tmp_path / "runs" / "smoke"
+    trials = load_run(run).trials
+    assert len(trials) == 2 and trials[M.COMPLETED].eq(1).all()
+    assert sorted(trials["config/model_type"]) == ["encoder_lstm", "t5"]
+    assert sorted(p.name.split("_")[1] for p in run.glob("train_*")) == ["tweets", "tweets"]
     info = json.loads((run / "study.json").read_text())
-    assert info["study"] == "q3" and info["classes"] == ["hate", "offensive", "neither"]
+    assert info["study"] == "q3" and info["task"] == "tweets" and info["classes"] == ["hate", "offensive", "neither"]
+    assert info["encoders"] == [tiny_bert] and info["t5"] == [tiny_t5] and info["metric"] == M.VAL_MACRO_F1
     out = capsys.readouterr().out
-    assert "cache built" in out
+    assert "cache built" in out and "150 tweets from" in out
     table = (run / "tables" / "s4_models.md").read_text()
     assert "TF-IDF logistic regression" in table and "always majority" in table
     assert "tiny-bert" in table.replace("tiny-bert0", "tiny-bert") and "T5" in table
@@ -31,12 +46,12 @@ def test_smoke_test_end_to_end(ray_cluster, tmp_path, tiny_bert, tiny_t5, tweets
     assert (run / "plots" / "token_lengths.png").exists() and (run / "plots" / "loss_curves.png").exists()
     assert len(list((run / "plots").glob("confusion_*.png"))) == 2
     lengths = pd.read_csv(run / "token_lengths.csv")
-    assert lengths["tokens"].min() >= 2
-
+    assert lengths["tokens"].min() >= 2 and len(lengths) == 150
     # every trial carries the baselines the study computed once, and T5 predictions are always labels
-    trials = pd.concat([r.metrics_dataframe.tail(1) for r in results])
     assert trials["baseline/tfidf/test/macro_f1"].nunique() == 1
     assert trials["test/invalid_rate"].max() == 0.0
+    provenance = json.loads((run / "provenance.json").read_text())
+    assert len(provenance["data_loaded_sha256"]) == 64
 
     # analysis runs again from the folder alone
     from analysis.__main__ import main as analysis_main
@@ -50,16 +65,21 @@ def test_smoke_test_end_to_end(ray_cluster, tmp_path, tiny_bert, tiny_t5, tweets
     (["--data", "/no/such/file.csv"], "no such file"),
     (["--text-column", "text"], "missing column(s) text"),
     (["--encoder", "/no/such/model"], "cannot load tokenizer '/no/such/model'"),
-    (["--max-length", "2"], "max_length"),
+    (["--max-length", "2"], "max_length: 2 is outside"),
+    (["--t5-lr", "0"], "t5_lr: 0.0 is outside"),
+    (["--t5-lr=-1e-3"], "t5_lr: -0.001 is outside"),
+    (["--encode-threads", "-1"], "--encode-threads -1: must be 0 (all) or more"),
+    (["--mode", "thawed"], "mode: 'thawed' is not one of frozen, finetune"),
+    (["--min-words", "99"], "no training or validation tweet has 99 words"),
 ])
-def test_bad_input_fails_before_any_trial(tmp_path, tweets_csv, capsys, extra, message):
-    args = smoke_args(tmp_path, *(["--data", str(tweets_csv)] if "--data" not in extra else []), *extra)
-    if "--max-length" in extra:
-        args.remove("--smoke-test")
+def test_bad_input_fails_before_any_trial(tmp_path, tweets_csv, tiny_bert, capsys, extra, message):
+    encoder = [] if "--encoder" in extra else ["--encoder", tiny_bert]
+    data = [] if "--data" in extra else ["--data", str(tweets_csv)]
     with pytest.raises(SystemExit) as exc:
-        q3.main(args)
+        q3.main(smoke_args(tmp_path, *encoder, *data, *extra))
     assert exc.value.code == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
     assert not (tmp_path / "runs").exists()
 
 
@@ -73,18 +93,45 @@ def test_grid_without_network_says_so(tmp_path, tweets_csv, capsys, monkeypatch)
     assert err.count("\n") == 1 and "hub cannot be reached" in err and "not-cached/bert-q3" in err
 
 
-def test_search_spaces_only_name_config_fields():
-    from trainables.tweets.config import TweetConfig
-
-    args = q3.build_parser().parse_args(["--search", "optuna", "--num-samples", "3", "--epochs", "4"])
-    space, tune_config = q3.search_space(args, ["offline-minilm"], [])
-    assert set(space) <= set(TweetConfig.__dataclass_fields__)
-    assert tune_config.metric == "val/macro_f1" and tune_config.mode == "max" and tune_config.num_samples == 3
-    args = q3.build_parser().parse_args([])
-    encoders, t5_models = q3.arms(args)
-    assert encoders == ["bert-base-uncased", "GroNLP/hateBERT"] and t5_models == ["t5-small"]
-    space, _ = q3.search_space(args, encoders, t5_models)
-    assert set(space) <= set(TweetConfig.__dataclass_fields__)
+def test_grid_is_the_papers_arms():
+    space, arms = space_and_arms(["--seeds", "2"])
+    assert space["encoder"] == {"grid_search": ["bert-base-uncased", "GroNLP/hateBERT", "t5-small"]}
+    assert space["seed"] == {"grid_search": [0, 1]}
     pick = space["model_type"].func
     assert pick({"encoder": "t5-small"}) == "t5" and pick({"encoder": "GroNLP/hateBERT"}) == "encoder_lstm"
-    assert space["lr"].func({"encoder": "t5-small"}) == args.t5_lr
+    assert sorted((a.encoder, a.model_type, a.seed) for a in arms) == sorted(
+        (e, "t5" if e == "t5-small" else "encoder_lstm", s)
+        for e in ("bert-base-uncased", "GroNLP/hateBERT", "t5-small") for s in (0, 1))
+    assert set(space) <= set(TweetConfig.__dataclass_fields__)
+
+
+def test_optuna_space_names_config_fields_only():
+    space, arms = space_and_arms(["--search", "optuna", "--num-samples", "3", "--epochs", "4"])
+    assert set(space) <= set(TweetConfig.__dataclass_fields__)
+    assert space["epochs"] == 4 and space["encoder"].categories == ["offline-minilm"]
+    assert {a.lstm_hidden for a in arms} == {64, 128, 256} and all(a.epochs == 4 for a in arms)
+
+
+def test_old_flags_keep_working():
+    _, arms = space_and_arms([
+        "--epochs", "3", "--batch-size", "8", "--max-length", "24", "--lr", "0.002", "--encoder-lr", "1e-4",
+        "--t5-lr", "1e-3", "--no-class-weights", "--hashtags", "drop", "--mode", "finetune",
+        "--bert", "b", "--hatebert", "h", "--t5", "t"])
+    assert {(a.epochs, a.batch_size, a.max_length, a.lr, a.encoder_lr, a.t5_lr, a.class_weighted, a.hashtags, a.mode)
+            for a in arms} == {(3, 8, 24, 0.002, 1e-4, 1e-3, False, "drop", "finetune")}
+    assert sorted(a.encoder for a in arms) == ["b", "h", "t"]
+    args = q3.STUDY.parser().parse_args(["--data", "x.csv", "--text-column", "t", "--label-column", "l",
+                                         "--cache-dir", "c", "--encoder", "e", "--encode-threads", "2"])
+    options = cli.build(args, DataOptions)
+    assert (options.data, options.text_column, options.label_column, options.cache_dir, options.encoder,
+            options.encode_threads) == ("x.csv", "t", "l", "c", "e", 2)
+
+
+def test_smoke_test_defaults_to_offline_synthetic_tweets():
+    args = q3.STUDY.parser().parse_args(["--smoke-test", "--encoder", "e"])
+    _, arms = q3.STUDY.space(args, cli.build(args, DataOptions))
+    assert [(a.encoder, a.model_type, a.epochs, a.lstm_hidden) for a in arms] == [("e", "encoder_lstm", 1, 8)]
+    from studies.common import _smoke_options
+
+    assert _smoke_options(DataOptions(), q3.STUDY.smoke_options).data == "synthetic"
+    assert _smoke_options(DataOptions(data="x.csv"), q3.STUDY.smoke_options).data == "x.csv"

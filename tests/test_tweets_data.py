@@ -7,13 +7,26 @@ import pandas as pd
 import pytest
 
 from trainables.common.errors import DataError
+from trainables.tweets.config import TweetConfig
 from trainables.tweets.data import (
     DAVIDSON_CLASSES,
+    SYNTHETIC,
+    DataOptions,
+    StudyData,
+    TweetData,
+    baseline_key,
+    baselines_for,
     check_splittable,
+    describe,
     fetch_davidson,
     from_frame,
+    load,
     load_tweets,
+    prepare,
+    read,
+    record,
     split_indices,
+    subsample,
     synthetic_tweets,
 )
 
@@ -88,3 +101,51 @@ def test_split_is_stratified_disjoint_and_seeded():
     assert np.bincount(labels[s.val]).tolist() == [10, 70, 20]
     assert np.array_equal(split_indices(labels, 0.1, 0.1, seed=3).test, s.test)
     assert not np.array_equal(split_indices(labels, 0.1, 0.1, seed=4).test, s.test)
+
+
+def test_subsample_keeps_every_class():
+    data = from_frame(synthetic_tweets(300), "tweet", "class", "mem")
+    small = subsample(data, 60)
+    assert len(small) == 60 and set(small.counts()) == set(data.classes) and min(small.counts().values()) >= 12
+    assert subsample(data, 0) is data and subsample(data, 1000) is data
+
+
+def test_options_and_sources_are_checked():
+    with pytest.raises(DataError, match="--encode-threads -1"):
+        DataOptions(encode_threads=-1)
+    with pytest.raises(DataError, match="--subsample -2"):
+        DataOptions(subsample=-2)
+    synthetic = read(DataOptions(data=SYNTHETIC, subsample=90))
+    assert len(synthetic) == 90 and synthetic.classes == DAVIDSON_CLASSES
+
+
+def test_prepare_refuses_an_empty_training_part(tweets_csv):
+    with pytest.raises(DataError, match="no training or validation tweet has 50 words"):
+        prepare(load_tweets(tweets_csv), TweetConfig(min_words=50))
+
+
+def test_load_checks_then_builds_the_cache_and_baselines_once(tmp_path, tiny_bert, tweets_csv, capsys):
+    arms = [TweetConfig(encoder=tiny_bert, max_length=16, seed=s) for s in (0, 1)]
+    arms.append(TweetConfig(encoder=tiny_bert, max_length=16, hashtags="drop"))  # other cleaning
+    arms.append(TweetConfig(encoder=tiny_bert, max_length=16, mode="finetune"))  # reads no cache
+    options = DataOptions(data=str(tweets_csv), cache_dir=str(tmp_path))
+    shared = load(options, arms)
+    out = capsys.readouterr().out
+    assert out.count("cache built") == 2 and "cache hit" not in out
+    assert len([p for p in (tmp_path / "embeddings").iterdir() if not p.name.startswith(".")]) == 2
+    assert set(shared.baselines) == {baseline_key(arms[0]), baseline_key(arms[2])}
+    assert shared.baselines[baseline_key(arms[0])] == baselines_for(shared.tweets, arms[1])
+    assert shared.encoders == (tiny_bert,) and shared.t5_models == ()
+    assert len(shared.lengths) == 150 and shared.lengths["tokens"].min() >= 2
+    assert shared.cache_root == str(tmp_path.resolve())
+    assert record(options, shared)["classes"] == list(DAVIDSON_CLASSES) and "150 tweets" in describe(shared)
+    load(options, arms[:1])
+    assert "cache hit" in capsys.readouterr().out
+
+
+def test_fingerprint_sees_texts_and_labels(tweets_csv):
+    tweets = load_tweets(tweets_csv)
+    changed = TweetData(tweets.texts, tweets.labels.copy(), tweets.classes, tweets.origin)
+    changed.labels[0] = (changed.labels[0] + 1) % 3
+    assert StudyData(tweets, "", {}).tobytes() != StudyData(changed, "", {}).tobytes()
+    assert StudyData(tweets, "", {}).tobytes() == StudyData(load_tweets(tweets_csv), "", {}).tobytes()

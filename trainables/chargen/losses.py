@@ -1,7 +1,7 @@
 """q2 training objectives and the learning-rate schedules.
 
 MSE and MAE compare the softmax output with the one-hot target, averaged
-over the vocabulary as Keras does; they are the report's alternatives to
+over the vocabulary as Keras does; they are the paper's alternatives to
 cross-entropy. Whatever trains, validation scores cross-entropy in nats.
 """
 

@@ -14,8 +14,8 @@ State = torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None
 class CharRNN(nn.Module):
     """Characters in, next-character logits out.
 
-    ``report``: one scaled number per step in, logits of the last step out,
-    as the report's Keras stack LSTM -> Dropout -> LSTM -> Dropout -> Dense
+    ``paper``: one scaled number per step in, logits of the last step out,
+    as the paper's Keras stack LSTM -> Dropout -> LSTM -> Dropout -> Dense
     (PyTorch's between-layer dropout plus the one before the head is the
     same thing). ``sequence``: an embedding in, logits at every step out.
     """
@@ -33,20 +33,29 @@ class CharRNN(nn.Module):
         self.head = nn.Linear(hidden_size, vocab_size)
 
     def forward(self, x: torch.Tensor, state: State = None) -> tuple[torch.Tensor, State]:
-        """``x``: (batch, steps) ids (sequence) or scaled floats (report).
+        """``x``: (batch, steps) ids (sequence) or scaled floats (paper).
 
         Returns logits (batch, steps, vocab) for sequence, (batch, vocab) for
-        report, and the recurrent state after the last step.
+        paper, and the recurrent state after the last step.
         """
         inputs = self.embed(x) if self.embed is not None else x.unsqueeze(-1)
         out, state = self.rnn(inputs, state)
-        if self.formulation == "report":
+        if self.formulation == "paper":
             out = out[:, -1]
         return self.head(self.drop(out)), state
 
 
 def build_model(cfg: CharConfig, vocab_size: int) -> CharRNN:
     return CharRNN(vocab_size, cfg.formulation, cfg.cell, cfg.embed_size, cfg.hidden_size, cfg.num_layers, cfg.dropout)
+
+
+def state_to(state: State | list, device: torch.device) -> State:
+    """A carried state (as a checkpoint holds it: a list for an LSTM's pair) on ``device``."""
+    if state is None:
+        return None
+    if isinstance(state, (list, tuple)):
+        return tuple(s.to(device) for s in state)
+    return state.to(device)
 
 
 def detach(state: State) -> State:

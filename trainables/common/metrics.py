@@ -53,6 +53,12 @@ def per_target(name: str, target: str) -> str:
 # per character whatever the training loss; val/bpc is the same in bits.
 BASELINE_MAJORITY_VAL_ACC = "baseline/majority/val/acc"  # always the most frequent validation character
 TRAIN_CHARS = "train/chars"  # character-steps through the network so far
+TRAIN_STEPS = "train/steps"  # optimizer steps (updates) so far
+TRAIN_PASSES = "train/passes"  # passes over the training part so far (an epoch's worth of batches = 1)
+TEST_BPC = "test/bpc"
+TEST_CHARS = "test/chars"  # characters scored on the test part (all of it)
+VAL_UNKNOWN = "val/unknown_rate"  # share of validation characters outside the training vocabulary
+TEST_UNKNOWN = "test/unknown_rate"
 
 # Text classification (q3). Per-class values hang below the base name:
 # ``per_target(TEST_F1, "hate") == "test/f1/hate"``.

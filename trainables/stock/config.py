@@ -10,6 +10,7 @@ CELLS = ("rnn", "lstm", "gru")
 LOSSES = ("mse", "mape")
 OPTIMIZERS = ("adam", "adagrad", "rmsprop")
 FIELDS = ("open", "high", "low", "close", "adj_close", "volume")
+FORMULATIONS = ("returns", "paper")
 
 
 @dataclass(frozen=True)
@@ -17,24 +18,30 @@ class StockConfig(TrialConfig):
     cell: str = "lstm"
     """Recurrent cell: rnn, lstm or gru."""
     hidden_size: int = 64
-    """Units per recurrent layer (the report: 64)."""
+    """Units per recurrent layer (the paper: 64)."""
     num_layers: int = 2
-    """Stacked recurrent layers (the report: 2)."""
+    """Stacked recurrent layers (the paper: 2)."""
     dropout: float = 0.0
-    """Dropout between the recurrent layers and before the head (the report: 0 or 0.1)."""
+    """Dropout between the recurrent layers and before the head (the paper: 0 or 0.1)."""
     loss: str = "mse"
-    """Training loss: mse on scaled prices, or mape on prices (see trainables/stock/metrics.py)."""
+    """Training loss: mse on the model's scaled target, or mape on the prices it implies (trainables/stock/metrics.py)."""
     optimizer: str = "adam"
     """adam, adagrad or rmsprop."""
     lr: float = 1e-3
     """Learning rate (Keras' default for all three optimizers)."""
     epochs: int = 100
-    """Passes over the training windows (the report: 100)."""
+    """Passes over the training windows (the paper: 100)."""
     batch_size: int = 64
     """Windows per step. Keras' default is 32; 64 trains the full grid in
     about 2/3 of the time (benchmarks/RESULTS.md) with the same errors."""
     window: int = 30
     """Past days the model sees to predict the next day."""
+    split_window: int = 0
+    """Days kept as inputs only before the first target day, if more than ``window``: a search over
+    windows sets it to its largest, so every trial is selected and tested on the same days."""
+    formulation: str = "returns"
+    """returns: daily changes in, next-day return out (scale-free); paper: min-max scaled price
+    levels in and out. Both are scored on the prices they imply."""
     features: tuple[str, ...] = ("close",)
     """Price fields fed per ticker (or all); all six give the paper's 12 inputs for two tickers."""
     val_fraction: float = 0.15
@@ -44,11 +51,18 @@ class StockConfig(TrialConfig):
     checkpoint_every: int = 10
     """Epochs between checkpoints; the last epoch is always checkpointed."""
 
+    @property
+    def first_target(self) -> int:
+        """Index of the first target day: the rows before it are inputs only."""
+        return max(self.window, self.split_window)
+
     def __post_init__(self) -> None:
         super().__post_init__()
         check_choice("cell", self.cell, CELLS)
         check_choice("loss", self.loss, LOSSES)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("formulation", self.formulation, FORMULATIONS)
+        check_range("split_window", self.split_window, 0)
         for name in ("hidden_size", "num_layers", "batch_size"):
             check_range(name, getattr(self, name), 1)
         check_range("window", self.window, 2)

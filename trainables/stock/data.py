@@ -12,14 +12,14 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import torch
 
 from trainables.common.errors import DataError
 from trainables.stock.config import FIELDS, StockConfig
+from trainables.stock.splits import StockData, make_splits, split_sizes  # noqa: F401  (q1's data API)
 
 EMBEDDED = "embedded"
+NULL = "null"  # what Yahoo Finance writes in every field of a day it has no prices for
 YAHOO = "yahoo"
 PRICES_FILE = "prices.csv"  # the closes a study loaded, kept in its run folder for the history plot
 
@@ -46,10 +46,12 @@ class DataOptions:
 
 
 def load(options: DataOptions, arms: list[StockConfig]) -> pd.DataFrame:
-    """The prices every arm trains on, checked against every arm (features, window, splits)."""
+    """The prices every arm trains on, checked against every arm (features, windows, splits)."""
     prices = load_prices(options.data, options.tickers, options.start, options.end)
-    for key in {(a.features, a.window, a.batch_size, a.val_fraction, a.test_fraction): a for a in arms}.values():
-        make_splits(prices, key)
+    shapes = {(a.features, a.window, a.split_window, a.batch_size, a.val_fraction, a.test_fraction, a.formulation): a
+              for a in arms}
+    for arm in shapes.values():
+        make_splits(prices, arm)
     return prices
 
 
@@ -67,7 +69,9 @@ def load_prices(
     """Daily prices of ``tickers`` on their common dates.
 
     Returns a frame indexed by date with ``(ticker, field)`` columns, sorted
-    by date and restricted to ``[start, end]``.
+    by date and restricted to ``[start, end]``; rows outside that range are
+    not checked. Days Yahoo has no prices for (rows of ``null``) are left
+    out for every ticker, with a warning.
     """
     if not tickers:
         raise DataError("no tickers given")
@@ -82,10 +86,17 @@ def load_prices(
             raise DataError(f"{path}: no such file or folder")
         per_ticker = _read_folder(path, tickers) if path.is_dir() else _read_long_csv(path, tickers)
         origin = str(path)
-    frames = {t: _clean(df, where) for t, (df, where) in per_ticker.items()}
-    prices = _align(frames, origin)
-    if start is not None or end is not None:
-        prices = prices.loc[pd.Timestamp(start) if start else None: pd.Timestamp(end) if end else None]
+    span = (pd.Timestamp(start) if start else None, pd.Timestamp(end) if end else None)
+    frames, nulls = {}, pd.DatetimeIndex([])
+    for t, (df, where) in per_ticker.items():
+        frames[t], dropped = _clean(df, where, span)
+        if len(dropped):
+            shown = ", ".join(str(d.date()) for d in dropped[:3]) + (", ..." if len(dropped) > 3 else "")
+            warnings.warn(f"{where}: dropped {len(dropped)} row(s) of null (no prices) on {shown}, "
+                          "for every ticker", stacklevel=2)
+        nulls = nulls.union(dropped)
+    frames = {t: df.drop(index=df.index.intersection(nulls)) for t, df in frames.items()}
+    prices = _align(frames, origin) if all(len(df) for df in frames.values()) else pd.DataFrame()
     if prices.empty:
         raise DataError(f"{origin}: no rows between {start or 'the start'} and {end or 'the end'}")
     return prices
@@ -164,15 +175,26 @@ def _require_columns(df: pd.DataFrame, columns: tuple[str, ...], origin: str) ->
         raise DataError(f"{origin}: missing column(s) {', '.join(missing)} (have: {', '.join(df.columns)})")
 
 
-def _clean(df: pd.DataFrame, origin: str) -> pd.DataFrame:
-    """Validate one ticker's table; return it indexed by date, sorted."""
+def _clean(df: pd.DataFrame, origin: str, span: tuple = (None, None)) -> tuple[pd.DataFrame, pd.DatetimeIndex]:
+    """Validate one ticker's rows inside ``span``; return them indexed by date, sorted, and the null days."""
     df = df.rename(columns=lambda c: str(c).strip().lower().replace(" ", "_"))
     _require_columns(df, ("date", "close"), origin)
     dates = pd.to_datetime(df["date"], errors="coerce")
     if dates.isna().any():
         row = int(dates.isna().to_numpy().argmax())
         raise DataError(f"{origin}: unreadable date {df['date'].iloc[row]!r} in row {row + 2}")
+    inside = dates.between(span[0] or dates.min(), span[1] or dates.max())
+    df, dates = df[inside.to_numpy()], dates[inside]
     fields = [f for f in FIELDS if f in df.columns]
+    null = _null_rows(df[fields])
+    if null.any():
+        if 2 * null.sum() > len(df):
+            raise DataError(f"{origin}: {int(null.sum())} of {len(df)} rows are {NULL} (no prices): "
+                            "too few days with data")
+        dropped = pd.DatetimeIndex(dates[null].sort_values())
+        df, dates = df[~null], dates[~null]
+    else:
+        dropped = pd.DatetimeIndex([])
     values = df[fields].apply(pd.to_numeric, errors="coerce")
     for f in fields:
         bad = values[f].isna()
@@ -193,7 +215,13 @@ def _clean(df: pd.DataFrame, origin: str) -> pd.DataFrame:
     if not values.index.is_monotonic_increasing:
         warnings.warn(f"{origin}: dates were not in order; sorted them", stacklevel=3)
         values = values.sort_index()
-    return values
+    return values, dropped
+
+
+def _null_rows(values: pd.DataFrame) -> pd.Series:
+    """Rows with a missing price: Yahoo's ``null`` in a CSV, NaN in a downloaded frame."""
+    text = values.astype(str).apply(lambda col: col.str.strip().str.lower())
+    return ((text == NULL) | values.isna()).any(axis=1).to_numpy()
 
 
 def _align(frames: dict[str, pd.DataFrame], origin: str) -> pd.DataFrame:
@@ -215,84 +243,3 @@ def _align(frames: dict[str, pd.DataFrame], origin: str) -> pd.DataFrame:
     common = set.intersection(*(set(df.columns) for df in spans.values()))
     fields = [f for f in FIELDS if f in common]
     return pd.concat({t: df[fields] for t, df in spans.items()}, axis=1, names=["ticker", "field"])
-
-
-def split_sizes(n_rows: int, cfg: StockConfig) -> tuple[int, int, int]:
-    """Target days in the train, validation and test parts.
-
-    A target day needs ``window`` days before it, so the first ``window``
-    rows are inputs only. The remaining days are split in time order.
-    """
-    n_targets = n_rows - cfg.window
-    n_val = int(n_targets * cfg.val_fraction)
-    n_test = int(n_targets * cfg.test_fraction)
-    n_train = n_targets - n_val - n_test
-    if n_val < 1 or n_test < 1 or n_train < max(cfg.batch_size, cfg.window):
-        need = cfg.window + int(np.ceil(max(cfg.batch_size, cfg.window) / (1 - cfg.val_fraction - cfg.test_fraction)))
-        need = max(need, cfg.window + int(np.ceil(1 / min(cfg.val_fraction, cfg.test_fraction))))
-        raise DataError(
-            f"{n_rows} rows are too few for a {cfg.window}-day window and "
-            f"{cfg.val_fraction:.0%}/{cfg.test_fraction:.0%} validation/test parts: need at least {need}"
-        )
-    return n_train, n_val, n_test
-
-
-@dataclass(frozen=True)
-class StockData:
-    """Scaled series and the target days of each part, ready for batching.
-
-    ``x`` holds every input column scaled to [0, 1] on the training part
-    only (no look-ahead); windows are views into it, gathered per batch.
-    """
-
-    x: torch.Tensor  # (days, tickers * fields), scaled
-    y: torch.Tensor  # (days, tickers), scaled closes
-    y_min: torch.Tensor  # price = y * y_scale + y_min
-    y_scale: torch.Tensor
-    close: torch.Tensor  # (days, tickers), prices
-    dates: pd.DatetimeIndex
-    tickers: tuple[str, ...]
-    window: int
-    train: torch.Tensor  # target day indices
-    val: torch.Tensor
-    test: torch.Tensor
-
-    def inputs(self, days: torch.Tensor) -> torch.Tensor:
-        """Windows ending the day before each target day: (batch, window, features)."""
-        views = self.x.unfold(0, self.window, 1)  # (days - window + 1, features, window), no copy
-        return views[days - self.window].transpose(1, 2)
-
-    def to_prices(self, y: torch.Tensor) -> torch.Tensor:
-        return y * self.y_scale.to(y.device) + self.y_min.to(y.device)
-
-
-def make_splits(prices: pd.DataFrame, cfg: StockConfig) -> StockData:
-    """Chronological split, scaler fit on the training part, windows as views."""
-    tickers = tuple(dict.fromkeys(prices.columns.get_level_values("ticker")))
-    missing = [f for f in cfg.features if f not in prices.columns.get_level_values("field")]
-    if missing:
-        raise DataError(f"the data has no {', '.join(missing)} column (have: {', '.join(sorted(set(prices.columns.get_level_values('field'))))})")
-    n_train, n_val, n_test = split_sizes(len(prices), cfg)
-    cols = [(t, f) for t in tickers for f in cfg.features]
-    raw = prices[cols].to_numpy(dtype=np.float64)
-    fit_rows = cfg.window + n_train  # rows the training windows and targets touch
-    lo, hi = raw[:fit_rows].min(axis=0), raw[:fit_rows].max(axis=0)
-    scale = np.where(hi > lo, hi - lo, 1.0)
-    x = (raw - lo) / scale
-    close_cols = [cols.index((t, "close")) for t in tickers]
-    first = cfg.window
-    bounds = np.cumsum([first, n_train, n_val, n_test])
-    days = torch.arange(len(prices))
-    return StockData(
-        x=torch.tensor(x, dtype=torch.float32),
-        y=torch.tensor(x[:, close_cols], dtype=torch.float32),
-        y_min=torch.tensor(lo[close_cols], dtype=torch.float32),
-        y_scale=torch.tensor(scale[close_cols], dtype=torch.float32),
-        close=torch.tensor(raw[:, close_cols], dtype=torch.float32),
-        dates=pd.DatetimeIndex(prices.index),
-        tickers=tickers,
-        window=cfg.window,
-        train=days[bounds[0]:bounds[1]],
-        val=days[bounds[1]:bounds[2]],
-        test=days[bounds[2]:bounds[3]],
-    )

@@ -1,9 +1,11 @@
 """q1 losses and error measures.
 
-MAPE is computed on prices, not on the scaled series: min-max scaling maps
-the training minimum to 0, so a percentage error of a scaled value divides
-by numbers near zero and explodes. Prices are validated positive, and the
-scaler is an affine map, so MAPE on prices stays bounded and differentiable.
+MAPE is computed on prices, never on the model's scaled target: min-max
+scaling maps the training minimum to 0 and a return is near 0 every day, so
+a percentage of either divides by numbers near zero and explodes. Prices are
+validated positive, and both formulations turn outputs into prices by a
+differentiable map (``StockData.to_prices``), so MAPE on prices is bounded,
+means the same in both formulations, and trains.
 """
 
 from __future__ import annotations
@@ -15,20 +17,21 @@ import torch
 from sklearn.metrics import mean_absolute_error, mean_absolute_percentage_error, root_mean_squared_error
 
 from trainables.common.metrics import per_target
+from trainables.stock.splits import StockData
 
-LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (scaled outputs, target days) -> loss
 
 
-def make_loss(name: str, y_min: torch.Tensor, y_scale: torch.Tensor) -> LossFn:
-    """Loss on scaled predictions and targets (the model works in scaled units)."""
+def mape_loss(pred_price: torch.Tensor, price: torch.Tensor) -> torch.Tensor:
+    return ((pred_price - price).abs() / price.abs()).mean() * 100.0
+
+
+def make_loss(name: str, data: StockData, device: torch.device) -> LossFn:
+    """The training loss of outputs for target ``days``: mse on the scaled target, mape on prices."""
     if name == "mse":
-        return torch.nn.functional.mse_loss
+        return lambda pred, days: torch.nn.functional.mse_loss(pred, data.y[days].to(device))
     if name == "mape":
-        def mape(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-            p = pred * y_scale + y_min
-            t = target * y_scale + y_min
-            return ((p - t).abs() / t.abs()).mean() * 100.0
-        return mape
+        return lambda pred, days: mape_loss(data.to_prices(pred, days), data.close[days].to(device))
     raise ValueError(f"unknown loss {name!r}")
 
 

@@ -10,9 +10,9 @@ CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.
 
 
 class Forecaster(nn.Module):
-    """Window of past days in, next day's (scaled) close of every ticker out.
+    """Window of past days in, next-day value of every ticker out (scaled close or return, see data.py).
 
-    Mirrors the report's Keras stack: recurrent layers with dropout between
+    Mirrors the paper's Keras stack: recurrent layers with dropout between
     them, dropout after the last one, and ``Dense(n_tickers)`` on the last
     step's output.
     """
@@ -39,7 +39,7 @@ def build_model(cfg: StockConfig, n_tickers: int) -> Forecaster:
 
 
 def keras_parameter_count(cell: str, n_inputs: int, hidden_size: int, num_layers: int, n_outputs: int) -> int:
-    """What Keras reports for the same stack, to compare with the report.
+    """What Keras reports for the same stack, to compare with the paper.
 
     Keras' LSTM and SimpleRNN carry one bias vector per gate, PyTorch two
     (input and recurrent): PyTorch has ``gates * hidden`` more per layer.

@@ -31,7 +31,7 @@ class StockTrainer:
         self.data = make_splits(prices, cfg)
         self.model = build_model(cfg, len(self.data.tickers)).to(device)
         self.optimizer = OPTIMIZERS[cfg.optimizer](self.model.parameters(), lr=cfg.lr)
-        self.loss_fn = make_loss(cfg.loss, self.data.y_min.to(device), self.data.y_scale.to(device))
+        self.loss_fn = make_loss(cfg.loss, self.data, device)
         self.precision = runtime.MixedPrecision(device, cfg.amp)
         self.gen = runtime.make_generator(cfg.seed)
 
@@ -42,12 +42,11 @@ class StockTrainer:
         total = 0.0
         for days in order.split(self.cfg.batch_size):
             x = runtime.to_device(data.inputs(days), self.device)
-            y = runtime.to_device(data.y[days], self.device)
             self.optimizer.zero_grad(set_to_none=True)
             with self.precision.autocast():
                 pred = model(x)
             # The loss in float32: MAPE divides, and float16 would lose the small errors.
-            loss = self.loss_fn(pred.float(), y)
+            loss = self.loss_fn(pred.float(), days)
             self.precision.step(loss, self.optimizer)
             total += loss.item() * len(days)
         return {M.TRAIN_LOSS: total / len(data.train)}
@@ -81,8 +80,8 @@ class StockTrainer:
         self.model.eval()
         with self.precision.autocast():
             pred = self.model(runtime.to_device(self.data.inputs(days), self.device)).float()
-        loss = self.loss_fn(pred, self.data.y[days].to(self.device)).item()
-        return loss, self.data.to_prices(pred).cpu().numpy()
+        loss = self.loss_fn(pred, days).item()
+        return loss, self.data.to_prices(pred, days).cpu().numpy()
 
     def state_dict(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from trainables.common.config import ConfigError, check_choice, check_range, validate_fields
+from trainables.common.config import ConfigError, TrialConfig, check_choice, check_range
 
 MODEL_TYPES = ("encoder_lstm", "t5")
 MODES = ("frozen", "finetune")
@@ -14,7 +14,7 @@ OFFLINE_MINILM = "offline-minilm"
 
 
 @dataclass(frozen=True)
-class TweetConfig:
+class TweetConfig(TrialConfig):
     model_type: str = "encoder_lstm"
     """encoder_lstm: a Hugging Face encoder's token outputs feed an LSTM and a
     linear classifier; t5: text-to-text, the target is the label word."""
@@ -35,17 +35,19 @@ class TweetConfig:
     dropout: float = 0.2
     """Dropout between LSTM layers and before the classifier."""
     lr: float = 1e-3
-    """Learning rate of the LSTM head and classifier (of the whole model for T5)."""
+    """Learning rate of the LSTM head and classifier."""
     encoder_lr: float = 3e-5
     """Learning rate of the encoder in finetune mode (smaller, so the
     pre-trained weights are adjusted rather than overwritten)."""
+    t5_lr: float = 3e-4
+    """Learning rate of the whole T5 model (model_type t5)."""
     epochs: int = 5
-    """Passes over the training tweets."""
+    """Most passes over the training tweets (with ``patience``, it may stop sooner)."""
     batch_size: int = 32
     """Tweets per step."""
     max_length: int = 40
     """Tokens per tweet under the model's tokenizer, longer ones are cut
-    (the report chose 40 from its length analysis)."""
+    (the paper chose 40 from its length analysis)."""
     class_weighted: bool = True
     """Weight the loss by inverse class frequency, so that the rare hate class counts."""
     decode_entities: bool = True
@@ -73,7 +75,7 @@ class TweetConfig:
     val_fraction: float = 0.1
     """Share of the tweets held out (stratified) for validation."""
     test_fraction: float = 0.1
-    """Share of the tweets held out (stratified) for the final test (the report: 10%)."""
+    """Share of the tweets held out (stratified) for the final test (the paper: 10%)."""
     split_seed: int = 0
     """Seeds the split; fixed while ``seed`` varies, so every trial is tested on the same tweets."""
     t5_prefix: str = "classify tweet: "
@@ -81,28 +83,23 @@ class TweetConfig:
     t5_predict: str = "score"
     """score: pick the label word the model finds most likely (always a valid
     label); generate: free generation, invalid outputs are counted as errors."""
-    seed: int = 0
-    """Seeds initialisation and shuffling; studies repeat trials over seeds."""
-    amp: bool = False
-    """Mixed precision (float16 autocast, scaled gradients) on GPUs; no effect on CPUs."""
-    fail_at_epoch: int = -1
-    """Test only: kill the worker once at this epoch (-1: never)."""
 
     def __post_init__(self) -> None:
-        validate_fields(self)
+        super().__post_init__()
         check_choice("model_type", self.model_type, MODEL_TYPES)
         check_choice("mode", self.mode, MODES)
         check_choice("hashtags", self.hashtags, HASHTAGS)
         check_choice("t5_predict", self.t5_predict, T5_PREDICT)
         if not self.encoder.strip():
             raise ConfigError("encoder: give a Hugging Face id or a local folder")
-        for name in ("lstm_hidden", "lstm_layers", "epochs", "batch_size"):
+        for name in ("lstm_hidden", "lstm_layers", "batch_size"):
             check_range(name, getattr(self, name), 1)
         check_range("max_length", self.max_length, 4, 512)
         check_range("min_words", self.min_words, 0)
         check_range("dropout", self.dropout, 0.0, 1.0, high_inclusive=False)
         check_range("lr", self.lr, 0.0, low_inclusive=False)
         check_range("encoder_lr", self.encoder_lr, 0.0, low_inclusive=False)
+        check_range("t5_lr", self.t5_lr, 0.0, low_inclusive=False)
         check_range("val_fraction", self.val_fraction, 0.0, 0.5, low_inclusive=False)
         check_range("test_fraction", self.test_fraction, 0.0, 0.5, low_inclusive=False)
 

@@ -1,5 +1,10 @@
 """q3 data: load labelled tweets, validate them, split them (stratified, seeded).
 
+The study's side (``DataOptions``, ``load``) reads the tweets once, checks
+them, the models and every arm's split before Ray starts, builds the frozen
+encoders' embedding cache and scores the baselines; trials share the
+``StudyData`` it returns. A trial's side is ``prepare``: its cleaning and split.
+
 The default is Davidson et al. 2017 (column ``tweet``, label column
 ``class``: 0 hate speech, 1 offensive, 2 neither). Other CSVs name their
 text and label columns; their labels may be strings and the mapping from
@@ -17,14 +22,20 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 from sklearn.model_selection import train_test_split
 
 from trainables.common.errors import DataError
+from trainables.tweets.baselines import baseline_metrics, class_weights
+from trainables.tweets.config import OFFLINE_MINILM, TweetConfig
+from trainables.tweets.preprocess import clean_all, cleaning_settings, word_count
 
 DAVIDSON_URL = ("https://raw.githubusercontent.com/t-davidson/hate-speech-and-offensive-language/"
                 "master/data/labeled_data.csv")
 DAVIDSON_CLASSES = ("hate", "offensive", "neither")
 TEXT_COLUMN, LABEL_COLUMN = "tweet", "class"
+SYNTHETIC = "synthetic"  # --data value: generated tweets (the smoke test, offline)
+LENGTHS_FILE = "token_lengths.csv"  # tokens per cleaned tweet and tokenizer, for the paper's length analysis
 
 
 def default_cache_dir() -> Path:
@@ -162,3 +173,192 @@ def synthetic_tweets(n: int = 120, seed: int = 0) -> pd.DataFrame:
     tweets = [f"RT @user{i}: " + " ".join(rng.choice(words[c], size=6)) + f" #{words[c][i % 5]} &amp; {i}"
               for i, c in enumerate(labels)]
     return pd.DataFrame({TEXT_COLUMN: tweets, LABEL_COLUMN: labels})
+
+
+def subsample(data: TweetData, n: int, seed: int = 0) -> TweetData:
+    """Up to ``n`` tweets (at least 12 of each class where there are), every class kept."""
+    if not n or n >= len(data):
+        return data
+    rng = np.random.default_rng(seed)
+    per_class = max(12, n // len(data.classes))
+    keep = np.sort(np.concatenate([rng.permutation(np.flatnonzero(data.labels == c))[:per_class]
+                                   for c in range(len(data.classes))]))
+    return TweetData(tuple(data.texts[i] for i in keep), data.labels[keep], data.classes, data.origin)
+
+
+@dataclass
+class Prepared:
+    """One trial's cleaned tweets, labels, split and loss weights."""
+
+    texts: list[str]
+    labels: np.ndarray
+    classes: tuple[str, ...]
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+    weights: torch.Tensor | None
+
+
+def prepare(data: TweetData, cfg: TweetConfig) -> Prepared:
+    """Clean the tweets, split them, drop too-short training and validation tweets.
+
+    The split is made on the raw rows with ``split_seed``, so trials with
+    other preprocessing or seeds are tested on the very same tweets.
+    """
+    split = split_indices(data.labels, cfg.val_fraction, cfg.test_fraction, cfg.split_seed)
+    texts = clean_all(data.texts, cfg)
+    long_enough = np.array([word_count(t) >= cfg.min_words for t in texts])
+    train, val = split.train[long_enough[split.train]], split.val[long_enough[split.val]]
+    if len(train) == 0 or len(val) == 0:
+        raise DataError(f"{data.origin}: no training or validation tweet has {cfg.min_words} words after cleaning "
+                        "(lower --min-words)")
+    weights = None
+    if cfg.class_weighted:
+        weights = torch.as_tensor(class_weights(data.labels[train], len(data.classes)), dtype=torch.float32)
+    return Prepared(texts, data.labels, data.classes, train, val, split.test, weights)
+
+
+def baseline_key(cfg: TweetConfig) -> str:
+    """What the baselines depend on: the split and the cleaning, not the network."""
+    return repr((cfg.val_fraction, cfg.test_fraction, cfg.split_seed, cfg.min_words, cleaning_settings(cfg)))
+
+
+def baselines_for(data: TweetData, cfg: TweetConfig) -> dict[str, float]:
+    """Majority and TF-IDF baselines on ``cfg``'s split and preprocessing."""
+    p = prepare(data, cfg)
+    return baseline_metrics([p.texts[i] for i in p.train], p.labels[p.train],
+                            [p.texts[i] for i in p.test], p.labels[p.test], p.classes)
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    """q3's data, model and cache flags (the trial config's fields are flags of their own)."""
+
+    data: str | None = None
+    """Labelled tweet CSV; default: Davidson 2017, downloaded once into --cache-dir (offline: the path
+    to labeled_data.csv); 'synthetic': generated tweets (the smoke test's default)."""
+    text_column: str = TEXT_COLUMN
+    """Column of the tweet text."""
+    label_column: str = LABEL_COLUMN
+    """Column of the labels: Davidson's 0/1/2 or any strings."""
+    subsample: int = 0
+    """Use at most this many tweets, every class kept (0: all; the smoke test: 240)."""
+    cache_dir: str | None = None
+    """Downloads and the shared embedding cache (default: $RNN_STUDIES_CACHE or ~/.cache/rnn-studies;
+    on a cluster, a folder every node sees)."""
+    bert: str = "bert-base-uncased"
+    """Grid: the BERT encoder (Hugging Face id or local folder)."""
+    hatebert: str = "GroNLP/hateBERT"
+    """Grid: the HateBERT encoder."""
+    t5: str | None = None
+    """Grid: the T5 model (default t5-small; in --smoke-test only if given)."""
+    encoder: str = OFFLINE_MINILM
+    """Optuna and smoke test: the encoder ('offline-minilm' ships with the tweets extra)."""
+    encode_threads: int = 0
+    """CPU threads for building the embedding cache (0: all)."""
+
+    def __post_init__(self) -> None:
+        if self.encode_threads < 0:
+            raise DataError(f"--encode-threads {self.encode_threads}: must be 0 (all) or more")
+        if self.subsample < 0:
+            raise DataError(f"--subsample {self.subsample}: must be 0 (all) or more")
+
+
+@dataclass(frozen=True)
+class StudyData:
+    """What every trial of a study shares: the tweets, where the cache is, the baselines per split."""
+
+    tweets: TweetData
+    cache_root: str
+    baselines: dict[str, dict[str, float]]  # baseline_key -> metrics
+    encoders: tuple[str, ...] = ()
+    t5_models: tuple[str, ...] = ()
+    lengths: pd.DataFrame | None = None  # model, tokens: one row per cleaned tweet and tokenizer
+
+    def tobytes(self) -> bytes:
+        """The loaded tweets and labels, for the provenance fingerprint."""
+        return "\0".join(self.tweets.texts).encode() + self.tweets.labels.tobytes()
+
+
+def as_study_data(data: TweetData | StudyData) -> StudyData:
+    """A trial run on bare tweets (tests, benchmarks) uses the default cache and scores its own baselines."""
+    if isinstance(data, StudyData):
+        return data
+    return StudyData(data, str(default_cache_dir()), {})
+
+
+def load(options: DataOptions, arms: list[TweetConfig]) -> StudyData:
+    """Everything checkable before Ray starts: models, data, every arm's split; then the cache and baselines."""
+    _check_models(arms)
+    tweets = read(options)
+    for cfg in _distinct(arms, lambda a: (a.val_fraction, a.test_fraction)):
+        check_splittable(tweets, cfg.val_fraction, cfg.test_fraction)
+    baselines = {}
+    for cfg in _distinct(arms, baseline_key):
+        print("q3: majority and TF-IDF baselines on the same split")
+        baselines[baseline_key(cfg)] = baselines_for(tweets, cfg)
+    cache_root = str(Path(options.cache_dir or default_cache_dir()).expanduser().resolve())
+    if options.encode_threads:
+        torch.set_num_threads(options.encode_threads)
+    _build_caches(tweets, [a for a in arms if a.uses_cache], cache_root)
+    lstm = [a for a in arms if a.model_type == "encoder_lstm"]
+    return StudyData(tweets, cache_root, baselines,
+                     encoders=tuple(dict.fromkeys(a.encoder for a in lstm)),
+                     t5_models=tuple(dict.fromkeys(a.encoder for a in arms if a.model_type == "t5")),
+                     lengths=_token_lengths(tweets, lstm))
+
+
+def read(options: DataOptions) -> TweetData:
+    if options.data == SYNTHETIC:
+        frame = synthetic_tweets(options.subsample or 240)
+        return from_frame(frame, TEXT_COLUMN, LABEL_COLUMN, "synthetic tweets")
+    tweets = load_tweets(options.data, options.text_column, options.label_column, options.cache_dir)
+    return subsample(tweets, options.subsample)
+
+
+def describe(data: StudyData) -> str:
+    t = data.tweets
+    return f"{len(t)} tweets from {t.origin}: " + ", ".join(f"{c} {n}" for c, n in t.counts().items())
+
+
+def record(options: DataOptions, data: StudyData) -> dict:
+    """study.json entries analysis reads back."""
+    return {"data": data.tweets.origin, "classes": list(data.tweets.classes), "encoders": list(data.encoders),
+            "t5": list(data.t5_models)}
+
+
+def files(data: StudyData) -> dict[str, str]:
+    return {} if data.lengths is None else {LENGTHS_FILE: data.lengths.to_csv(index=False)}
+
+
+def _distinct(arms: list[TweetConfig], key) -> list[TweetConfig]:
+    return list({key(a): a for a in arms}.values())
+
+
+def _check_models(arms: list[TweetConfig]) -> None:
+    """Every model of the run loads (tokenizer and config), without loading weights."""
+    from trainables.tweets.model import check_available
+
+    for cfg in _distinct(arms, lambda a: (a.encoder, a.model_type)):
+        check_available(cfg.encoder, seq2seq=cfg.model_type == "t5")
+
+
+def _build_caches(tweets: TweetData, arms: list[TweetConfig], cache_root: str) -> None:
+    """The frozen encoders' token outputs, once per encoder, length and cleaning, before the trials."""
+    from trainables.tweets.cache import EmbeddingCache
+
+    for cfg in _distinct(arms, lambda a: (a.encoder, a.max_length, cleaning_settings(a))):
+        print(f"q3: token outputs of {cfg.encoder} (max length {cfg.max_length}) for the shared cache in {cache_root}")
+        _, hit, seconds = EmbeddingCache(cache_root).get_or_build(clean_all(tweets.texts, cfg), cfg.encoder,
+                                                                  cfg.max_length)
+        print(f"q3: {'cache hit' if hit else 'cache built'} in {seconds:.1f} s")
+
+
+def _token_lengths(tweets: TweetData, arms: list[TweetConfig]) -> pd.DataFrame | None:
+    from trainables.tweets.model import load_tokenizer
+    from trainables.tweets.preprocess import token_lengths
+
+    parts = [pd.DataFrame({"model": cfg.encoder,
+                           "tokens": token_lengths(clean_all(tweets.texts, cfg), load_tokenizer(cfg.encoder))})
+             for cfg in _distinct(arms, lambda a: a.encoder)]
+    return pd.concat(parts, ignore_index=True) if parts else None

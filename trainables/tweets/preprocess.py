@@ -1,4 +1,4 @@
-"""Tweet cleaning (report section 4.1) as a pipeline of small functions.
+"""Tweet cleaning (the paper, section 4.1) as a pipeline of small functions.
 
 Each step is a pure ``str -> str`` function with a config switch, so a study
 can measure what a step is worth. Order matters: entities are decoded
@@ -105,6 +105,15 @@ def pipeline(cfg: TweetConfig) -> list[Callable[[str], str]]:
         (True, squeeze_spaces),
     ]
     return [fn for on, fn in steps if on]
+
+
+CLEANING_FIELDS = ("decode_entities", "drop_urls", "drop_retweets", "drop_mentions", "hashtags", "remove_punctuation",
+                   "replace_numbers", "squeeze_elongations", "lowercase")
+
+
+def cleaning_settings(cfg: TweetConfig) -> tuple:
+    """The config values ``pipeline`` reads: configs equal here clean every tweet the same."""
+    return tuple(getattr(cfg, name) for name in CLEANING_FIELDS)
 
 
 def clean(text: str, cfg: TweetConfig) -> str:

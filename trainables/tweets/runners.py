@@ -1,14 +1,13 @@
-"""One runner per way of training: frozen encoder + LSTM, fine-tuned encoder + LSTM, T5.
+"""The three ways of training, as strategies of ``TweetTrainer``: frozen encoder + LSTM,
+fine-tuned encoder + LSTM, T5.
 
-A runner owns its model and optimizer and knows how to turn tweet indices
-into a batch; the loop in ``trainable.py`` is the same for all three. Each
-has ``step(idx) -> loss``, ``evaluate(idx) -> (loss, predictions, invalid)``
-and the model/optimizer state for checkpoints.
+A runner owns its model, optimizer and gradient scaler and knows how to
+turn tweet indices into a batch; the epochs, the shuffling and the
+checkpoints are the trainer's and the shared loop's, the same for all three.
+Each has ``step(idx) -> loss`` and ``evaluate(idx) -> (loss, predictions, invalid)``.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -18,6 +17,7 @@ from trainables.common import runtime
 from trainables.tweets import t5
 from trainables.tweets.cache import TokenStates
 from trainables.tweets.config import TweetConfig
+from trainables.tweets.data import Prepared
 from trainables.tweets.model import (
     EncoderClassifier,
     build_head,
@@ -28,19 +28,6 @@ from trainables.tweets.model import (
 )
 
 EVAL_BATCH = 128
-
-
-@dataclass
-class Prepared:
-    """Cleaned tweets, their labels, the split and the loss weights of one trial."""
-
-    texts: list[str]
-    labels: np.ndarray
-    classes: tuple[str, ...]
-    train: np.ndarray
-    val: np.ndarray
-    test: np.ndarray
-    weights: torch.Tensor | None
 
 
 def tokenize(tokenizer, texts: list[str], max_length: int) -> list[list[int]]:
@@ -98,13 +85,6 @@ class Runner:
             preds.append(logits.argmax(dim=1).cpu().numpy())
         return total / max(weight, 1e-12), np.concatenate(preds), 0
 
-    def state(self) -> dict:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}
-
-    def load(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-
 
 class FrozenLSTM(Runner):
     """LSTM head on cached token outputs; only the head is trained (and checkpointed)."""
@@ -147,7 +127,7 @@ class T5Runner(Runner):
         super().__init__(data, device, cfg.amp)
         self.tokenizer = load_tokenizer(cfg.encoder)
         self.model = load_seq2seq(cfg.encoder).to(device)
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.t5_lr)
         self.ids = tokenize(self.tokenizer, [cfg.t5_prefix + t for t in data.texts], cfg.max_length)
         self.pad_id = self.tokenizer.pad_token_id or 0
         self.label_ids = t5.label_token_ids(self.tokenizer, data.classes)

@@ -1,4 +1,4 @@
-"""T5 as text-to-text (report 4.5): prefix + tweet in, the label word out.
+"""T5 as text-to-text (the paper, 4.5): prefix + tweet in, the label word out.
 
 Training is the usual sequence-to-sequence loss on the label word (weighted
 per tweet when the loss is class-weighted). Prediction scores every label

@@ -1,0 +1,45 @@
+"""The q1 benchmarks on tiny budgets, so they keep up with the study and the shared loop."""
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+from trainables.common import metrics as M
+
+
+def load(name: str):
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_q1_grid_runs_the_study_and_the_same_arms_in_the_plain_loop(ray_cluster, tmp_path):
+    bench = load("q1_grid")
+    result = bench.run_benchmark(["--smoke-test", "--epochs", "1"], tmp_path)
+    trials, plain = result["trials"], result["plain"]
+    assert len(trials) == len(plain) == 3 and (trials[M.COMPLETED] == 1).all()
+    assert all(p[M.COMPLETED] == 1 and p[M.EPOCH] == 1 for p in plain)
+    # The same arms in the same order (the study's own), so the same persistence days and errors.
+    ray_mape = sorted(trials[M.BASELINE_TEST_MAPE].round(6))
+    assert ray_mape == sorted(round(p[M.BASELINE_TEST_MAPE], 6) for p in plain)
+    assert sorted(trials[M.TEST_MAPE]) == pytest.approx(sorted(p[M.TEST_MAPE] for p in plain), rel=1e-3)
+    assert result["wall_a"] > 0 and result["wall_b"] > 0 and result["peak_b"] > 0
+    lines = bench.summary(result, cores=2)
+    assert lines[0] == "trials: 3 (Ray) / 3 (plain), cores 2"
+    ratio = float(re.search(r"ratio a/b: ([\d.]+)", "\n".join(lines)).group(1))
+    assert ratio == pytest.approx(result["wall_a"] / result["wall_b"], abs=0.01)
+    assert "vs persistence" in lines[-1]
+
+
+def test_scaling_runs_grid_and_optuna_through_the_study(ray_cluster, tmp_path):
+    bench = load("scaling")
+    text = bench.main(["--smoke-test", "--epochs", "1", "--search-epochs", "1", "--samples", "2",
+                       "--out", str(tmp_path)])
+    assert re.search(r"^\| 1 \| [\d.]+ \| [\d.]+ \| 1\.00 \|$", text, re.M)
+    assert re.search(r"^\| grid \| 3 \| ", text, re.M) and re.search(r"^\| optuna\+asha \| 2 \| ", text, re.M)
+    for name in ("grid-c1", "grid-c2", "search-grid", "search-optuna"):
+        assert (tmp_path / name / "study.json").exists()

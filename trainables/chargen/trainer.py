@@ -1,0 +1,180 @@
+"""q2 trainer: one character model, its optimizer and its batches, without Ray.
+
+The shared loop (``trainables.common.loop``) drives it; through Ray Tune as
+``trainables.common.task.trainable(TASK)`` with the corpus in the object
+store, and in benchmarks/q2_budget.py under a wall-clock budget.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from trainables.chargen.config import CharConfig
+from trainables.chargen.data import (
+    EVAL_STREAMS,
+    Corpus,
+    StreamBatches,
+    WindowBatches,
+    majority_accuracy,
+    prepare,
+    whole_test_part,
+    val_targets,
+    windows,
+)
+from trainables.chargen.losses import lr_factor, make_loss
+from trainables.chargen.model import build_model, detach, state_to
+from trainables.common import metrics as M
+from trainables.common import runtime
+
+VOCAB_FILE = "vocab.json"
+WARM_CHARS = 100  # context read before the first scored character of a stream (the paper's window)
+
+
+class CharTrainer:
+    """``schedule_s``: run the learning-rate schedule over that many training seconds
+    instead of over ``epochs * steps_per_epoch`` steps (the benchmark's time budgets)."""
+
+    def __init__(self, cfg: CharConfig, corpus: Corpus, device: torch.device, schedule_s: float | None = None):
+        self.cfg, self.device, self.schedule_s = cfg, device, schedule_s
+        self.data = data = prepare(corpus, cfg)
+        self.model = build_model(cfg, len(data.vocab)).to(device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
+        self.gen = runtime.make_generator(cfg.seed)
+        if cfg.formulation == "sequence":
+            self.batches = StreamBatches(data.ids[: data.n_train], cfg.batch_size, cfg.seq_len, self.gen)
+        else:
+            self.batches = WindowBatches(data, cfg.batch_size, cfg.seq_len, self.gen)
+        self.loss_fn = make_loss(cfg.loss)
+        self.steps_per_epoch = cfg.steps_per_epoch or self.batches.steps_per_pass()
+        self.total_steps = cfg.epochs * self.steps_per_epoch
+        self.precision = runtime.MixedPrecision(device, cfg.amp)
+        self.step, self.chars, self.train_s, self.hidden = 0, 0, 0.0, None
+        self.val = val_targets(data, cfg)
+
+    def progress(self, running_s: float = 0.0) -> float:
+        """Share of training done, 0..1: what the learning-rate schedule follows."""
+        if self.schedule_s:
+            return (self.train_s + running_s) / self.schedule_s
+        return self.step / self.total_steps
+
+    def train_epoch(self) -> dict[str, float]:
+        """``steps_per_epoch`` optimizer steps (a full pass unless the config makes it a round)."""
+        cfg, model = self.cfg, self.model
+        model.train()
+        started = time.perf_counter()
+        loss_sum, correct, count = 0.0, 0, 0
+        for _ in range(self.steps_per_epoch):
+            x, y, fresh = self.batches.next()
+            x, y = runtime.to_device(x, self.device), runtime.to_device(y, self.device)
+            for group in self.optimizer.param_groups:
+                group["lr"] = cfg.lr * lr_factor(cfg.lr_schedule, self.progress(time.perf_counter() - started))
+            state = None if fresh or cfg.formulation == "paper" else self.hidden
+            with self.precision.autocast():
+                logits, state = model(x, state)
+            self.hidden = detach(state)
+            loss = self.loss_fn(logits.float(), y)
+            self.optimizer.zero_grad(set_to_none=True)
+            self.precision.step(loss, self.optimizer, model.parameters(), cfg.grad_clip)
+            loss_sum += loss.item()
+            correct += int((logits.detach().argmax(-1) == y).sum())
+            count += y.numel()
+            self.step += 1
+            self.chars += x.numel()
+        self.train_s += time.perf_counter() - started
+        return {M.TRAIN_LOSS: loss_sum / self.steps_per_epoch, M.TRAIN_ACC: correct / max(count, 1),
+                M.TRAIN_CHARS: self.chars, M.TRAIN_STEPS: self.step,
+                M.TRAIN_PASSES: self.step / self.batches.steps_per_pass()}
+
+    def validate(self) -> dict[str, float]:
+        loss, acc = self.evaluate(self.val)
+        return {M.VAL_LOSS: loss, M.VAL_BPC: loss / math.log(2), M.VAL_ACC: acc,
+                M.BASELINE_MAJORITY_VAL_ACC: majority_accuracy(self.data, self.val),
+                M.VAL_UNKNOWN: self.data.unknown["val"]}
+
+    def test(self) -> tuple[dict[str, float], dict[str, str]]:
+        """The whole test part, once; the vocabulary as the checkpoint's side file."""
+        targets = whole_test_part(self.data)
+        loss, acc = self.evaluate(targets)
+        metrics = {M.TEST_LOSS: loss, M.TEST_BPC: loss / math.log(2), M.TEST_ACC: acc,
+                   M.BASELINE_MAJORITY_TEST_ACC: majority_accuracy(self.data, targets),
+                   M.TEST_UNKNOWN: self.data.unknown["test"], M.TEST_CHARS: len(targets)}
+        return metrics, {VOCAB_FILE: json.dumps(list(self.data.vocab.chars))}
+
+    @torch.no_grad()
+    def evaluate(self, targets: torch.Tensor) -> tuple[float, float]:
+        """Cross-entropy (nats per character) and accuracy on the characters at ``targets`` (contiguous)."""
+        self.model.eval()
+        chunks = self._window_logits(targets) if self.cfg.formulation == "paper" else self._stream_logits(targets)
+        loss_sum, correct, count = 0.0, 0, 0
+        for logits, y in chunks:  # chunk by chunk: a long held-out part never sits in memory as logits
+            y = y.to(self.device)
+            logits = logits.float()
+            loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
+            correct += int((logits.argmax(-1) == y).sum())
+            count += y.numel()
+        return loss_sum / count, correct / count
+
+    def _window_logits(self, targets: torch.Tensor) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        views = windows(self.data.scaled(), self.cfg.seq_len)  # window i predicts ids[i + seq_len]
+        for chunk in targets.split(1024):
+            with self.precision.autocast():
+                yield self.model(runtime.to_device(views[chunk - self.cfg.seq_len], self.device))[0], self.data.ids[chunk]
+
+    def _stream_logits(self, targets: torch.Tensor) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Score the text in ``EVAL_STREAMS`` contiguous streams, the state carried throughout.
+
+        Each stream first reads the characters before its first target (at
+        least the paper's 100), so no scored character lacks context. What
+        does not divide evenly into the streams is scored as one more.
+        """
+        first, n = int(targets[0]), len(targets)
+        streams = EVAL_STREAMS if n >= EVAL_STREAMS else 1
+        per = n // streams
+        yield from self._streams([first + s * per for s in range(streams)], per)
+        if n - streams * per:
+            yield from self._streams([first + streams * per], n - streams * per)
+
+    def _streams(self, starts: list[int], length: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        ids = self.data.ids
+        warm = min(max(WARM_CHARS, self.cfg.seq_len), starts[0] - 1)
+        x = runtime.to_device(torch.stack([ids[b - 1 - warm: b - 1 + length] for b in starts]), self.device)
+        y = torch.stack([ids[b - warm: b + length] for b in starts])
+        state = None
+        for cols in torch.arange(x.shape[1]).split(512):
+            with self.precision.autocast():
+                logits, state = self.model(x[:, cols.to(self.device)], state)
+            keep = cols >= warm
+            if keep.any():
+                yield logits[:, keep.to(self.device)].reshape(-1, logits.shape[-1]), y[:, cols[keep]].reshape(-1)
+
+    def state_dict(self) -> dict[str, Any]:
+        hidden = self.hidden
+        return {
+            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "scaler": self.precision.state_dict(), "shuffle": self.gen.get_state(),
+            "batches": self.batches.state_dict(),
+            "hidden": list(hidden) if isinstance(hidden, tuple) else hidden,
+            "step": self.step, "chars": self.chars, "train_s": self.train_s,
+            "vocab": list(self.data.vocab.chars),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.precision.load_state_dict(state["scaler"])
+        self.gen.set_state(state["shuffle"])
+        self.batches.load_state_dict(state["batches"])
+        # The loop moves floating tensors already; moving here as well keeps a
+        # caller that skipped ``checkpoint.move_to`` from feeding a CPU state to a GPU model.
+        self.hidden = state_to(state["hidden"], self.device)
+        self.step, self.chars = int(state["step"]), int(state["chars"])
+        self.train_s = float(state["train_s"])
+        if list(self.data.vocab.chars) != list(state["vocab"]):
+            raise ValueError("checkpoint: its vocabulary differs from this corpus' (another text or config?)")

@@ -1,0 +1,95 @@
+"""q3 trainer: one tweet classifier, its optimizer and its data, without Ray.
+
+How the network is trained is a strategy (``runners.py``): the frozen
+encoder's cached token outputs into an LSTM head, the encoder fine-tuned
+with the head, or T5 text-to-text. The trainer owns what is common to them:
+the trial's cleaning and split, the shuffling generator, the epoch, the
+metrics and the state a resumed trial needs. The shared loop
+(``trainables.common.loop``) drives it; through Ray Tune as
+``trainables.common.task.trainable(TASK)`` with a ``StudyData`` in the object store.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import torch
+
+from trainables.common import metrics as M
+from trainables.common import runtime
+from trainables.tweets.baselines import classification_metrics, confusion
+from trainables.tweets.cache import EmbeddingCache
+from trainables.tweets.config import TweetConfig
+from trainables.tweets.data import Prepared, StudyData, TweetData, as_study_data, baseline_key, baselines_for, prepare
+from trainables.tweets.runners import FinetuneLSTM, FrozenLSTM, Runner, T5Runner
+
+CONFUSION_FILE = "confusion.json"
+CLASSES_FILE = "classes.json"
+
+
+def make_runner(cfg: TweetConfig, prep: Prepared, cache_root: str, device: torch.device) -> tuple[Runner, float | None]:
+    """The strategy ``cfg`` asks for, and (frozen mode) the seconds spent getting the token outputs."""
+    if cfg.model_type == "t5":
+        return T5Runner(cfg, prep, device), None
+    if cfg.mode == "finetune":
+        return FinetuneLSTM(cfg, prep, device), None
+    states, _hit, seconds = EmbeddingCache(cache_root).get_or_build(prep.texts, cfg.encoder, cfg.max_length,
+                                                                    progress=None)
+    return FrozenLSTM(cfg, prep, states, device), seconds
+
+
+class TweetTrainer:
+    """The ``Trainer`` of q3 (see ``trainables.common.loop``)."""
+
+    def __init__(self, cfg: TweetConfig, data: StudyData | TweetData, device: torch.device):
+        shared = as_study_data(data)
+        self.cfg, self.device = cfg, device
+        self.tweets = shared.tweets
+        self.prep = prepare(shared.tweets, cfg)
+        self.runner, self.encode_s = make_runner(cfg, self.prep, shared.cache_root, device)
+        self.model = self.runner.model
+        self.gen = runtime.make_generator(cfg.seed)
+        # Scored once by the study for every trial on the same split; a lone trial scores its own.
+        self.baselines = shared.baselines.get(baseline_key(cfg))
+
+    def train_epoch(self) -> dict[str, float]:
+        train = self.prep.train
+        order = train[torch.randperm(len(train), generator=self.gen).numpy()]
+        total = 0.0
+        for start in range(0, len(order), self.cfg.batch_size):
+            idx = order[start:start + self.cfg.batch_size]
+            total += self.runner.step(idx) * len(idx)
+        out = {M.TRAIN_LOSS: total / len(order)}
+        if self.encode_s is not None:
+            out[M.TIME_ENCODE] = self.encode_s
+        return out
+
+    def validate(self) -> dict[str, float]:
+        loss, pred, _ = self.runner.evaluate(self.prep.val)
+        scores = classification_metrics(self.prep.labels[self.prep.val], pred, self.prep.classes, "val")
+        return {M.VAL_LOSS: loss, M.VAL_MACRO_F1: scores[M.VAL_MACRO_F1], M.VAL_ACC: scores[M.VAL_ACC]}
+
+    def test(self) -> tuple[dict[str, float], dict[str, str]]:
+        """Test scores, the baselines on the same tweets, the confusion matrix and the class names."""
+        prep = self.prep
+        test_loss, pred, invalid = self.runner.evaluate(prep.test)
+        truth = prep.labels[prep.test]
+        out = {M.TEST_LOSS: test_loss, **classification_metrics(truth, pred, prep.classes, "test")}
+        out[M.TEST_INVALID] = invalid / max(len(pred), 1)
+        if self.baselines is None:
+            self.baselines = baselines_for(self.tweets, self.cfg)
+        out.update(self.baselines)
+        files = {CONFUSION_FILE: json.dumps(confusion(truth, pred, prep.classes)),
+                 CLASSES_FILE: json.dumps(list(prep.classes))}
+        return out, files
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "optimizer": self.runner.optimizer.state_dict(),
+                "scaler": self.runner.precision.state_dict(), "shuffle": self.gen.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.runner.optimizer.load_state_dict(state["optimizer"])
+        self.runner.precision.load_state_dict(state["scaler"])
+        self.gen.set_state(state["shuffle"])
