@@ -4,16 +4,15 @@
 whatever loss a trial trained with, so trials with different losses compare
 on one scale. Final numbers are the test part's (scored once, with the best
 validation epoch's weights); comparisons along the curves use validation.
-Trials are paired by seed and the other settings that vary.
+Trials are matched on seed and the other settings that vary and averaged
+over those settings within each seed: one pair a seed.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
-from analysis import stats
-from analysis.claims import C, Claim, Comparison, at, build, compare, compare_columns
+from analysis.claims import SEED, C, Claim, Comparison, at, build, compare, compare_columns, paired_by_seed
 from analysis.q2 import normalised, unit
 from analysis.results import RunResults
 from trainables.common import metrics as M
@@ -74,7 +73,7 @@ def batch(t: pd.DataFrame, history: pd.DataFrame) -> list:
     if unit(rows) == "epoch":
         reached = int(hist.groupby("trial_id")[M.EPOCH].max().min())
         for epoch in [e for e in PAPER_EPOCHS if e <= reached]:
-            col = f"val/loss@epoch{epoch}"
+            col = f"{M.VAL_LOSS}@epoch{epoch}"
             out.append(compare(rows.assign(**{col: rows["trial_id"].map(loss_at_epoch(hist, epoch))}),
                                C + "batch_size", 64, 128, col, -1))
     for measure, name in ((M.TRAIN_CHARS, "equal characters seen"), (M.TRAIN_STEPS, "equal updates")):
@@ -89,17 +88,25 @@ def at_equal(rows: pd.DataFrame, hist: pd.DataFrame, measure: str, name: str) ->
     curves = {tid: h.sort_values(measure) for tid, h in hist.groupby("trial_id")}
     small = rows[rows[C + "batch_size"] == 64].set_index(keys)["trial_id"]
     large = rows[rows[C + "batch_size"] == 128].set_index(keys)["trial_id"]
-    a, b = [], []
+    seeds, a, b = [], [], []
     for key in small.index.intersection(large.index).unique():
         cs, cl = curves[_first(small[key])], curves[_first(large[key])]
         budget = min(cs[measure].max(), cl[measure].max())
+        seeds.append(_seed(key, keys))
         a.append(value_within(cs, measure, budget))
         b.append(value_within(cl, measure, budget))
-    return Comparison(f"64 − 128, val/loss at {name}", -1, stats.paired(np.array(a), np.array(b)))
+    return Comparison(f"64 − 128, val/loss at {name}", -1, paired_by_seed(seeds, a, b))
 
 
 def _first(value):
     return value.iloc[0] if isinstance(value, pd.Series) else value
+
+
+def _seed(key, keys: list[str]):
+    """The seed within a matching key (0 when trials have no seed: the run is one seed)."""
+    if SEED not in keys:
+        return 0
+    return key[keys.index(SEED)] if isinstance(key, tuple) else key
 
 
 def value_within(curve: pd.DataFrame, measure: str, budget: float) -> float:
@@ -110,21 +117,22 @@ def value_within(curve: pd.DataFrame, measure: str, budget: float) -> float:
 
 def formulation(t: pd.DataFrame, history: pd.DataFrame) -> list:
     rows = at(t, loss="ce")
-    need = (C + "formulation", C + "seed")
+    need = (C + "formulation", SEED)
     if rows.empty or any(c not in rows for c in need) or M.TIME_TOTAL not in history:
         return [None]
-    keys = [C + "seed"] + ([C + "batch_size"] if C + "batch_size" in rows else [])
+    keys = [SEED] + ([C + "batch_size"] if C + "batch_size" in rows else [])
     curves = {tid: h.sort_values(M.EPOCH) for tid, h in history.groupby("trial_id")}
     seq = rows[rows[C + "formulation"] == "sequence"].set_index(keys)["trial_id"]
     rep = rows[rows[C + "formulation"] == "paper"].set_index(keys)["trial_id"]
     seq, rep = seq[~seq.index.duplicated()], rep[~rep.index.duplicated()]
-    a, b = [], []
+    seeds, a, b = [], [], []
     for key in seq.index.intersection(rep.index):
         cs, cr = curves[seq[key]], curves[rep[key]]
         budget = min(cs[M.TIME_TOTAL].max(), cr[M.TIME_TOTAL].max())
+        seeds.append(_seed(key, keys))
         a.append(value_within(cs, M.TIME_TOTAL, budget))
         b.append(value_within(cr, M.TIME_TOTAL, budget))
-    return [Comparison("sequence − paper, val/loss at equal wall time", -1, stats.paired(np.array(a), np.array(b)))]
+    return [Comparison("sequence − paper, val/loss at equal wall time", -1, paired_by_seed(seeds, a, b))]
 
 
 def evaluate(results: RunResults) -> list[Claim]:

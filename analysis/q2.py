@@ -16,22 +16,24 @@ round 40 is never read as the paper's epoch 40.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 
 from analysis import plots
-from analysis.results import RunResults, load_run
+from analysis.export import BEST_PREFIX, read_json
+from analysis.results import RunResults
+from analysis.run import Run, best_rows, read_run
 from analysis.tables import mean_pm_std, summarize, write_table
 from trainables.common import metrics as M
+from trainables.common.layout import CONFIG_PREFIX, PLOTS_DIR, REPORT_MD, STUDY_FILE, TABLES_DIR
 
-C = "config/"
+C = CONFIG_PREFIX
 GROUP = [C + "formulation", C + "loss", C + "batch_size"]
 CURVE_EPOCHS = (20, 40, 100)
 THRESHOLDS = (2.5, 2.0, 1.8, 1.6)  # nats per character
-BEST_VAL_LOSS, BEST_VAL_ACC = "best " + M.VAL_LOSS, "best " + M.VAL_ACC
+BEST_VAL_LOSS, BEST_VAL_ACC = BEST_PREFIX + M.VAL_LOSS, BEST_PREFIX + M.VAL_ACC  # at each trial's best epoch
 
 
 def group_columns(trials: pd.DataFrame) -> list[str]:
@@ -63,11 +65,9 @@ def unit_note(trials: pd.DataFrame) -> str:
     return f"A round is {each}, not a pass over the text: rounds are not the paper's epochs."
 
 
-def per_trial(results: RunResults) -> pd.DataFrame:
-    """Each trial's last report plus its best validation loss and accuracy so far."""
-    best = results.history.groupby("trial_id").agg(**{BEST_VAL_LOSS: (M.VAL_LOSS, "min"),
-                                                      BEST_VAL_ACC: (M.VAL_ACC, "max")})
-    return normalised(results.trials).merge(best, left_on="trial_id", right_index=True)
+def per_trial(results: Run | RunResults) -> pd.DataFrame:
+    """Each trial's row, with its best-epoch validation loss and accuracy (``analysis.export``)."""
+    return normalised(results.trials)
 
 
 def grouped(frame: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
@@ -153,18 +153,17 @@ def curve_plots(history: pd.DataFrame, trials: pd.DataFrame, out_dir: Path) -> l
 def write_samples(run_dir: Path, trials: pd.DataFrame, length: int = 300) -> Path | None:
     """Greedy and sampled text from the best checkpoint of each group's best trial."""
     from trainables.chargen.generate import DEFAULT_SEED_TEXT, best_checkpoint, generate, load_model
+    from trainables.chargen.task import TASK
     from trainables.common.errors import DataError
 
-    info = run_dir / "study.json"
-    seed_text = json.loads(info.read_text()).get("seed_text") if info.exists() else None
-    seed_text = seed_text or DEFAULT_SEED_TEXT
+    seed_text = read_json(run_dir / STUDY_FILE).get("seed_text") or DEFAULT_SEED_TEXT
     parts = ["# Generated samples\n", "Best validation epoch's weights of each group's best trial.\n"]
-    done = trials.dropna(subset=[BEST_VAL_LOSS])
-    by = group_columns(done)
-    if done.empty:
+    by = group_columns(trials)
+    chosen = best_rows(trials, by or trials.assign(all=0)["all"], TASK.metric, TASK.mode)
+    if chosen.empty:
         return None
-    for key, rows in done.groupby(by, sort=True):
-        best = rows.loc[rows[BEST_VAL_LOSS].idxmin()]
+    for _, best in chosen.iterrows():
+        key = tuple(best[c] for c in by)
         try:
             model, cfg, vocab = load_model(best_checkpoint(best["trial_dir"]))
         except DataError:
@@ -180,10 +179,10 @@ def write_samples(run_dir: Path, trials: pd.DataFrame, length: int = 300) -> Pat
     return path
 
 
-def write_report(run_dir: str | Path, results: RunResults | None = None) -> list[Path]:
-    """Write tables/, plots/, samples.md and report.md into ``run_dir``; return the paths."""
+def write_report(run_dir: str | Path, results: Run | None = None) -> list[Path]:
+    """Write tables/, plots/, samples.md and report.md into ``run_dir``; return the paths. ``results``: the run."""
     run_dir = Path(run_dir)
-    results = results or load_run(run_dir)
+    results = results or read_run(run_dir)
     trials = per_trial(results)
     history = normalised(results.history)
     written: list[Path] = []
@@ -193,21 +192,21 @@ def write_report(run_dir: str | Path, results: RunResults | None = None) -> list
             f"{unit(trials)}'s weights. {unit_note(trials)}")
     points = ("Validation loss at the paper's epoch counts" if unit(trials) == "epoch"
               else "Validation loss at rounds numbered like the paper's epoch counts (not its epochs)")
+    reach = f"{unit(trials).capitalize()}s, characters and training time to reach a validation loss"
     sections = [("final_best", "Test, final and best validation loss and accuracy", summary_table(trials)),
                 ("epoch_points", points, curve_points(history, trials)),
-                ("time_to_loss", f"{unit(trials).capitalize()}s, characters and training time to reach a "
-                                 "validation loss", reach_table(history, trials))]
+                ("time_to_loss", reach, reach_table(history, trials))]
     for stem, title, table in sections:
         if table is None:
             continue
-        written += write_table(table, run_dir / "tables" / stem, title, note)
+        written += write_table(table, run_dir / TABLES_DIR / stem, title, note)
         parts.append(written[-2].read_text())
-    written += curve_plots(history, trials, run_dir / "plots")
-    parts += [f"![{p.stem}](plots/{p.name})\n" for p in written if p.suffix == ".png"]
+    written += curve_plots(history, trials, run_dir / PLOTS_DIR)
+    parts += [f"![{p.stem}]({PLOTS_DIR}/{p.name})\n" for p in written if p.suffix == ".png"]
     samples = write_samples(run_dir, trials)
     if samples is not None:
         written.append(samples)
         parts.append(f"Generated text: [samples.md]({samples.name})\n")
-    report = run_dir / "report.md"
+    report = run_dir / REPORT_MD
     report.write_text("\n".join(parts))
     return [report] + written

@@ -112,7 +112,10 @@ def synthetic_run(steps_per_epoch: int = 25) -> RunResults:
                              "config/steps_per_epoch": steps_per_epoch, "config/seed": seed,
                              "trial_dir": "/nonexistent"})
     history = pd.DataFrame(rows)
-    return RunResults(trials=history.groupby("trial_id").last().reset_index(), history=history)
+    trials = history.groupby("trial_id").last().reset_index()
+    # Losses fall every round: the best epoch is the last (the trial table's best/ columns).
+    trials = trials.assign(**{"best/" + M.VAL_LOSS: trials[M.VAL_LOSS], "best/" + M.VAL_ACC: trials[M.VAL_ACC]})
+    return RunResults(trials=trials, history=history)
 
 
 def test_analysis_tables_on_synthetic_results():
@@ -165,6 +168,8 @@ def test_analysis_cli_dispatches_on_the_study_file(tmp_path, capsys):
         for _, r in rows.iterrows():
             record = {k: v for k, v in r.items() if not k.startswith("config/") and k != "trial_dir"}
             record["config"] = {k[len("config/"):]: v for k, v in r.items() if k.startswith("config/")}
+            if r[M.EPOCH] == rows[M.EPOCH].max():
+                record[M.COMPLETED] = 1  # the final report of a finished trial
             lines.append(json.dumps(record))
         (folder / "result.json").write_text("\n".join(lines) + "\n")
     (run / "study.json").write_text(json.dumps({"study": "q2"}))
