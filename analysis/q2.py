@@ -33,6 +33,7 @@ C = CONFIG_PREFIX
 GROUP = [C + "formulation", C + "loss", C + "batch_size"]
 CURVE_EPOCHS = (20, 40, 100)
 THRESHOLDS = (2.5, 2.0, 1.8, 1.6)  # nats per character
+EPOCHS_RUN = "epochs_run"  # the trial table's count of epochs (or rounds) reported
 BEST_VAL_LOSS, BEST_VAL_ACC = BEST_PREFIX + M.VAL_LOSS, BEST_PREFIX + M.VAL_ACC  # at each trial's best epoch
 
 
@@ -80,9 +81,9 @@ def grouped(frame: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
 
 def summary_table(trials: pd.DataFrame) -> pd.DataFrame:
     metrics = [M.TEST_LOSS, M.TEST_BPC, M.TEST_ACC, M.VAL_LOSS, BEST_VAL_LOSS, M.VAL_BPC, M.VAL_ACC, BEST_VAL_ACC,
-               M.TRAIN_LOSS, M.BEST_EPOCH, M.EPOCH, M.TRAIN_CHARS, M.TRAIN_STEPS, M.TEST_UNKNOWN, M.TIME_TOTAL]
+               M.TRAIN_LOSS, M.BEST_EPOCH, EPOCHS_RUN, M.TRAIN_CHARS, M.TRAIN_STEPS, M.TEST_UNKNOWN, M.TIME_TOTAL]
     table = grouped(trials, metrics)
-    table = table.rename(columns={M.EPOCH: unit(trials) + "s", M.BEST_EPOCH: f"best {unit(trials)}"})
+    table = table.rename(columns={EPOCHS_RUN: unit(trials) + "s", M.BEST_EPOCH: f"best {unit(trials)}"})
     baselines = {M.TEST_ACC: M.BASELINE_MAJORITY_TEST_ACC, M.VAL_ACC: M.BASELINE_MAJORITY_VAL_ACC}
     if any(b in trials for b in baselines.values()):
         row = {c: "" for c in table.columns}
