@@ -22,10 +22,10 @@ from analysis.tables import mean_pm_std, summarize, write_table
 from trainables.common import metrics as M
 from trainables.common.layout import CONFIG_PREFIX, PLOTS_DIR, REPORT_MD, TABLES_DIR
 from trainables.common.metrics import per_target
+from trainables.tweets.data import LENGTHS_FILE
 
 C = CONFIG_PREFIX
 ARM = "arm"
-LENGTHS_FILE = "token_lengths.csv"
 BASELINES = {  # row label: metric name of the baseline for each test metric
     "always majority": {M.TEST_ACC: M.BASELINE_MAJORITY_TEST_ACC, M.TEST_MACRO_F1: M.BASELINE_MAJORITY_TEST_MACRO_F1,
                         M.TEST_WEIGHTED_F1: M.BASELINE_MAJORITY_TEST_WEIGHTED_F1},

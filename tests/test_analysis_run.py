@@ -128,3 +128,12 @@ def test_study_file_from_studies_is_read(tmp_path):
     assert info == {"study": "q1", "task": "stock", "metric": "val/mape", "mode": "min"}
     run = read_run(run_dir)
     assert (run.metric, run.mode, run.best_metric, run.test_metric()) == ("val/mape", "min", "best/val/mape", "test/mape")
+
+
+def test_claims_command_checks_each_given_run_and_lists_the_other_studies(tmp_path, capsys):
+    run_dir = q1_run(tmp_path / "q1", seeds=3)
+    analysis_main(["claims", str(run_dir), "--out", str(tmp_path / "claims.md")])
+    printed = capsys.readouterr().out
+    assert "[   supported] q1: GRU > LSTM > RNN" in printed
+    assert "[     not run] q2:" in printed and "[     not run] q3:" in printed
+    assert "no q2 run given" in (tmp_path / "claims.md").read_text()
