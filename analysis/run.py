@@ -20,6 +20,8 @@ from analysis import export, tasks
 from trainables.common.layout import STUDY_FILE
 from trainables.common.task import Task
 
+WHY = {export.ERROR: "failed", export.UNFINISHED: "stopped early or still running"}
+
 
 @dataclass(frozen=True)
 class Run:
@@ -89,10 +91,6 @@ def ranked(frame: pd.DataFrame, metric: str, mode: str) -> pd.DataFrame:
     return frame.sort_values(column, ascending=mode == "min", na_position="last", kind="stable")
 
 
-def is_run(run_dir: str | Path) -> bool:
-    return bool(export.read_json(Path(run_dir) / STUDY_FILE).get("study"))
-
-
 def read_run(run_dir: str | Path) -> Run:
     """The run in ``run_dir`` (a local folder); FileNotFoundError when it is not a study's run folder."""
     run_dir = Path(run_dir)
@@ -114,8 +112,8 @@ def unfinished_note(run: Run) -> str:
     if run.unfinished.empty:
         return ""
     counts = run.unfinished["status"].value_counts().to_dict()
-    kinds = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    kinds = ", ".join(f"{n} {WHY.get(status, status)}" for status, n in sorted(counts.items()))
     ids = ", ".join(map(str, run.unfinished["trial_id"]))
     total = len(run.trials) + len(run.unfinished)
-    return (f"{len(run.unfinished)} of {total} trials left out of the tables and claims ({kinds}: no completed "
-            f"final report with test metrics): {ids}.")
+    return (f"{len(run.unfinished)} of {total} trials left out of the tables and claims, having no completed "
+            f"final report with test metrics ({kinds}): {ids}.")
