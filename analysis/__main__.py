@@ -22,10 +22,13 @@ def open_run(path: str | Path) -> Run:
 
 
 def cmd_tables(args: argparse.Namespace) -> None:
+    from analysis.report import write_trials
+
     with remote.local_copy(args.run_dir) as local:
         run = open_run(local)
         module = importlib.import_module(f"analysis.{run.study}")
-        written = remote.upload(local, module.write_report(run.path, run), args.run_dir)
+        written = list(dict.fromkeys(module.write_report(run.path, run) + write_trials(run)))
+        written = remote.upload(local, written, args.run_dir)
     for path in written:
         print(path)
 
