@@ -164,3 +164,34 @@ def test_resume_on_a_gpu_is_exact_and_keeps_the_state_there(formulation, tmp_pat
     before = trainer.validate()[M.VAL_LOSS]
     trainer.train_epoch()
     assert math.isfinite(trainer.validate()[M.VAL_LOSS]) and before > 0
+
+
+@pytest.mark.slow
+def test_trainable_on_ray_checkpoints_and_survives_a_crash(ray_cluster, tmp_path):
+    """The Ray side of the same loop: a killed worker's trial resumes from its checkpoint, not from scratch."""
+    import json
+    from pathlib import Path
+
+    from ray import tune
+
+    from trainables.common.faults import MARKER
+
+    space = {**TINY, "formulation": tune.grid_search(["sequence", "paper"]), "epochs": 3, "steps_per_epoch": 10,
+             "lr": 1e-2, "fail_at_epoch": 2}
+    tuner = tune.Tuner(
+        tune.with_resources(tune.with_parameters(task.trainable(TASK), data=CORPUS), {"cpu": 1}),
+        param_space=space,
+        run_config=tune.RunConfig(name="chargen", storage_path=str(tmp_path),
+                                  failure_config=tune.FailureConfig(max_failures=1)),
+    )
+    results = tuner.fit()
+    assert not results.errors
+    for result in results:
+        m = result.metrics
+        assert m[M.EPOCH] == 3 and m[M.TRAIN_STEPS] == 30 and m[M.COMPLETED] == 1  # resumed at epoch 2
+        assert (Path(result.path) / MARKER).exists() and Path(result.path).name.startswith("train_chargen_")
+        with result.checkpoint.as_directory() as ckpt:
+            state = checkpoint.load_state(ckpt)
+            assert m[M.TEST_LOSS] < math.log(len(state["trainer"]["vocab"])) - 0.1  # better than uniform
+            assert json.loads((Path(ckpt) / "vocab.json").read_text()) == state["trainer"]["vocab"]
+            assert state["progress"]["epoch"] == 3 and state["config"]["formulation"] == result.config["formulation"]

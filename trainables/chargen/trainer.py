@@ -16,18 +16,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from trainables.chargen.batches import StreamBatches, WindowBatches, windows
 from trainables.chargen.config import CharConfig
-from trainables.chargen.data import (
-    EVAL_STREAMS,
-    Corpus,
-    StreamBatches,
-    WindowBatches,
-    majority_accuracy,
-    prepare,
-    whole_test_part,
-    val_targets,
-    windows,
-)
+from trainables.chargen.data import EVAL_STREAMS, Corpus, majority_accuracy, prepare, val_targets, whole_test_part
 from trainables.chargen.losses import lr_factor, make_loss
 from trainables.chargen.model import build_model, detach, state_to
 from trainables.common import metrics as M
