@@ -69,7 +69,7 @@ class CharTrainer:
             state = None if fresh or cfg.formulation == "paper" else self.hidden
             with self.precision.autocast():
                 logits, state = model(x, state)
-            self.hidden = detach(state)
+            self.hidden = detach(state) if cfg.formulation == "sequence" else None
             loss = self.loss_fn(logits.float(), y)
             self.optimizer.zero_grad(set_to_none=True)
             self.precision.step(loss, self.optimizer, model.parameters(), cfg.grad_clip)
@@ -116,7 +116,8 @@ class CharTrainer:
         views = windows(self.data.scaled(), self.cfg.seq_len)  # window i predicts ids[i + seq_len]
         for chunk in targets.split(1024):
             with self.precision.autocast():
-                yield self.model(runtime.to_device(views[chunk - self.cfg.seq_len], self.device))[0], self.data.ids[chunk]
+                logits = self.model(runtime.to_device(views[chunk - self.cfg.seq_len], self.device))[0]
+            yield logits, self.data.ids[chunk]
 
     def _stream_logits(self, targets: torch.Tensor) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Score the text in ``EVAL_STREAMS`` contiguous streams, the state carried throughout.
