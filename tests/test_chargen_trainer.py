@@ -18,8 +18,9 @@ from trainables.common.faults import InjectedFault
 from trainables.common.loop import LocalSession
 
 # Dropout on and two layers, so a resume that lost a generator draws other masks; 3 steps an
-# epoch against ~80 in a pass, so every checkpoint falls mid-pass with a hidden state carried.
-RESUME = {**TINY, "num_layers": 2, "dropout": 0.3, "epochs": 4, "checkpoint_every": 1}
+# epoch against ~80 in a pass, so every checkpoint falls mid-pass with a hidden state carried;
+# a one-cycle schedule, so a resume that lost the step count would use other learning rates.
+RESUME = {**TINY, "num_layers": 2, "dropout": 0.3, "epochs": 4, "checkpoint_every": 1, "lr_schedule": "onecycle"}
 CORPUS = Corpus(tiny_text(6000), "tiny")
 
 
@@ -55,10 +56,11 @@ def test_the_checkpoint_falls_mid_pass_with_a_hidden_state(tmp_path):
     assert len(saved["hidden"]) == 2 and saved["hidden"][0].shape == (2, 4, 16)  # LSTM (h, c), 2 layers
 
 
-def test_resume_without_the_hidden_state_diverges(tmp_path, monkeypatch):
-    """The exact-resume test can fail: drop the carried state on load and the losses differ."""
+@pytest.mark.parametrize("lost", [{"hidden": None}, {"step": 0}])
+def test_resume_without_the_hidden_state_or_the_step_diverges(lost, tmp_path, monkeypatch):
+    """The exact-resume test can fail: lose the carried state (or the schedule's step) on load and the losses differ."""
     real = CharTrainer.load_state_dict
-    monkeypatch.setattr(CharTrainer, "load_state_dict", lambda self, state: real(self, {**state, "hidden": None}))
+    monkeypatch.setattr(CharTrainer, "load_state_dict", lambda self, state: real(self, {**state, **lost}))
     plain = task.run(TASK, RESUME, CORPUS, LocalSession(tmp_path / "plain"))
     _, resumed = run_interrupted(RESUME, tmp_path / "resumed", fail_at=3)
     assert resumed[M.VAL_LOSS] != plain[M.VAL_LOSS]
