@@ -60,7 +60,8 @@ class CharTrainer:
         cfg, model = self.cfg, self.model
         model.train()
         started = time.perf_counter()
-        loss_sum, correct, count = 0.0, 0, 0
+        # Sums stay on the device: reading them every step would make a GPU wait for each step.
+        loss_sum, correct, count = torch.zeros((), device=self.device), torch.zeros((), device=self.device), 0
         for _ in range(self.steps_per_epoch):
             x, y, fresh = self.batches.next()
             x, y = runtime.to_device(x, self.device), runtime.to_device(y, self.device)
@@ -73,13 +74,13 @@ class CharTrainer:
             loss = self.loss_fn(logits.float(), y)
             self.optimizer.zero_grad(set_to_none=True)
             self.precision.step(loss, self.optimizer, model.parameters(), cfg.grad_clip)
-            loss_sum += loss.item()
-            correct += int((logits.detach().argmax(-1) == y).sum())
+            loss_sum += loss.detach()
+            correct += (logits.detach().argmax(-1) == y).sum()
             count += y.numel()
             self.step += 1
             self.chars += x.numel()
         self.train_s += time.perf_counter() - started
-        return {M.TRAIN_LOSS: loss_sum / self.steps_per_epoch, M.TRAIN_ACC: correct / max(count, 1),
+        return {M.TRAIN_LOSS: loss_sum.item() / self.steps_per_epoch, M.TRAIN_ACC: correct.item() / max(count, 1),
                 M.TRAIN_CHARS: self.chars, M.TRAIN_STEPS: self.step,
                 M.TRAIN_PASSES: self.step / self.batches.steps_per_pass()}
 
