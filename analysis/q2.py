@@ -193,10 +193,10 @@ def write_report(run_dir: str | Path, results: Run | None = None) -> list[Path]:
             f"{unit(trials)}'s weights. {unit_note(trials)}")
     points = ("Validation loss at the paper's epoch counts" if unit(trials) == "epoch"
               else "Validation loss at rounds numbered like the paper's epoch counts (not its epochs)")
-    reach = f"{unit(trials).capitalize()}s, characters and training time to reach a validation loss"
     sections = [("final_best", "Test, final and best validation loss and accuracy", summary_table(trials)),
                 ("epoch_points", points, curve_points(history, trials)),
-                ("time_to_loss", reach, reach_table(history, trials))]
+                ("time_to_loss", f"{unit(trials).capitalize()}s, characters and time to reach a validation loss",
+                 reach_table(history, trials))]
     for stem, title, table in sections:
         if table is None:
             continue

@@ -16,7 +16,8 @@ character-steps a trial) and tables say "round" and count characters seen
 characters seen and at equal updates. With --steps-per-epoch 0 an epoch is a
 full pass and the paper's epoch counts (20, 40, 100) are epochs again.
 Validation (the first --val-max-chars of it each epoch) picks the best epoch;
-the test part, scored whole with that epoch's weights, gives the final numbers.
+the test part, scored whole with that epoch's weights, gives the final numbers
+(the paper formulation pays a 100-step window per scored character for both).
 """
 
 from __future__ import annotations
@@ -57,12 +58,15 @@ STUDY = Study(
            "val_max_chars": 256},
     grace_period=5,
 )
-OLD_FLAGS = {"--cased": "--no-lowercase"}  # spellings scripts may still use
+OLD_FLAGS = {"--cased": "--no-lowercase"}  # spellings scripts may still use (a negated flag: no alias can say it)
+
+
+def upgrade(argv: list[str]) -> list[str]:
+    return [OLD_FLAGS.get(a, a) for a in argv]
 
 
 def main(argv: list[str] | None = None) -> str:
-    argv = [OLD_FLAGS.get(a, a) for a in (sys.argv[1:] if argv is None else argv)]
-    path = STUDY.main(argv)
+    path = STUDY.main(upgrade(sys.argv[1:] if argv is None else argv))
     from analysis.report import finish_run  # the study's one call into analysis, at its end
 
     finish_run(path)

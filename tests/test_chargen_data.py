@@ -8,28 +8,26 @@ import pytest
 import torch
 from chargen_helpers import tiny_config, tiny_text
 
+from trainables.chargen.batches import StreamBatches, WindowBatches, windows
 from trainables.chargen.config import CharConfig
 from trainables.chargen.data import (
     EVAL_STREAMS,
     Corpus,
-    StreamBatches,
-    Vocab,
-    WindowBatches,
     DataOptions,
+    Vocab,
     build_vocab,
     download,
+    embedded_text,
     held_out_start,
     load,
-    map_held_out,
-    embedded_text,
     load_corpus,
     majority_accuracy,
+    map_held_out,
     markdown_to_dialogue,
     prepare,
     read_text,
     val_targets,
     whole_test_part,
-    windows,
 )
 from trainables.common.config import ConfigError
 from trainables.common.errors import DataError

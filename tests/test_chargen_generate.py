@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from chargen_helpers import tiny_text
-
-from chargen_helpers import TINY
+from chargen_helpers import TINY, tiny_text
 
 from trainables.chargen.data import Corpus
 from trainables.chargen.generate import best_checkpoint, generate, load_model, main, pick

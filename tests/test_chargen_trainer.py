@@ -18,8 +18,9 @@ from trainables.common.faults import InjectedFault
 from trainables.common.loop import LocalSession
 
 # Dropout on and two layers, so a resume that lost a generator draws other masks; 3 steps an
-# epoch against ~80 in a pass, so every checkpoint falls mid-pass with a hidden state carried.
-RESUME = {**TINY, "num_layers": 2, "dropout": 0.3, "epochs": 4, "checkpoint_every": 1}
+# epoch against ~80 in a pass, so every checkpoint falls mid-pass with a hidden state carried;
+# a one-cycle schedule, so a resume that lost the step count would use other learning rates.
+RESUME = {**TINY, "num_layers": 2, "dropout": 0.3, "epochs": 4, "checkpoint_every": 1, "lr_schedule": "onecycle"}
 CORPUS = Corpus(tiny_text(6000), "tiny")
 
 
@@ -55,10 +56,11 @@ def test_the_checkpoint_falls_mid_pass_with_a_hidden_state(tmp_path):
     assert len(saved["hidden"]) == 2 and saved["hidden"][0].shape == (2, 4, 16)  # LSTM (h, c), 2 layers
 
 
-def test_resume_without_the_hidden_state_diverges(tmp_path, monkeypatch):
-    """The exact-resume test can fail: drop the carried state on load and the losses differ."""
+@pytest.mark.parametrize("lost", [{"hidden": None}, {"step": 0}])
+def test_resume_without_the_hidden_state_or_the_step_diverges(lost, tmp_path, monkeypatch):
+    """The exact-resume test can fail: lose the carried state (or the schedule's step) on load and the losses differ."""
     real = CharTrainer.load_state_dict
-    monkeypatch.setattr(CharTrainer, "load_state_dict", lambda self, state: real(self, {**state, "hidden": None}))
+    monkeypatch.setattr(CharTrainer, "load_state_dict", lambda self, state: real(self, {**state, **lost}))
     plain = task.run(TASK, RESUME, CORPUS, LocalSession(tmp_path / "plain"))
     _, resumed = run_interrupted(RESUME, tmp_path / "resumed", fail_at=3)
     assert resumed[M.VAL_LOSS] != plain[M.VAL_LOSS]
@@ -164,3 +166,34 @@ def test_resume_on_a_gpu_is_exact_and_keeps_the_state_there(formulation, tmp_pat
     before = trainer.validate()[M.VAL_LOSS]
     trainer.train_epoch()
     assert math.isfinite(trainer.validate()[M.VAL_LOSS]) and before > 0
+
+
+@pytest.mark.slow
+def test_trainable_on_ray_checkpoints_and_survives_a_crash(ray_cluster, tmp_path):
+    """The Ray side of the same loop: a killed worker's trial resumes from its checkpoint, not from scratch."""
+    import json
+    from pathlib import Path
+
+    from ray import tune
+
+    from trainables.common.faults import MARKER
+
+    space = {**TINY, "formulation": tune.grid_search(["sequence", "paper"]), "epochs": 3, "steps_per_epoch": 10,
+             "lr": 1e-2, "fail_at_epoch": 2}
+    tuner = tune.Tuner(
+        tune.with_resources(tune.with_parameters(task.trainable(TASK), data=CORPUS), {"cpu": 1}),
+        param_space=space,
+        run_config=tune.RunConfig(name="chargen", storage_path=str(tmp_path),
+                                  failure_config=tune.FailureConfig(max_failures=1)),
+    )
+    results = tuner.fit()
+    assert not results.errors
+    for result in results:
+        m = result.metrics
+        assert m[M.EPOCH] == 3 and m[M.TRAIN_STEPS] == 30 and m[M.COMPLETED] == 1  # resumed at epoch 2
+        assert (Path(result.path) / MARKER).exists() and Path(result.path).name.startswith("train_chargen_")
+        with result.checkpoint.as_directory() as ckpt:
+            state = checkpoint.load_state(ckpt)
+            assert m[M.TEST_LOSS] < math.log(len(state["trainer"]["vocab"])) - 0.1  # better than uniform
+            assert json.loads((Path(ckpt) / "vocab.json").read_text()) == state["trainer"]["vocab"]
+            assert state["progress"]["epoch"] == 3 and state["config"]["formulation"] == result.config["formulation"]

@@ -20,7 +20,7 @@ from trainables.common import metrics as M
 
 def arms(argv: list[str]) -> list:
     """Every arm's config, as the study builds them before Ray starts."""
-    args = q2.STUDY.parser().parse_args([q2.OLD_FLAGS.get(a, a) for a in argv])
+    args = q2.STUDY.parser().parse_args(q2.upgrade(argv))
     return q2.STUDY.space(args, cli.build(args, data.DataOptions))[1]
 
 

@@ -12,6 +12,7 @@ not. ``--seed`` makes sampling repeatable.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -46,7 +47,7 @@ def best_value(state: dict) -> float | None:
     """The checkpoint's best validation loss so far."""
     if "progress" in state:
         value = state["progress"].get("best_value")
-        return None if value is None or value != value else float(value)
+        return None if value is None or math.isnan(value) else float(value)
     return state.get("val_loss")
 
 

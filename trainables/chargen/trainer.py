@@ -16,18 +16,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from trainables.chargen.batches import StreamBatches, WindowBatches, windows
 from trainables.chargen.config import CharConfig
-from trainables.chargen.data import (
-    EVAL_STREAMS,
-    Corpus,
-    StreamBatches,
-    WindowBatches,
-    majority_accuracy,
-    prepare,
-    whole_test_part,
-    val_targets,
-    windows,
-)
+from trainables.chargen.data import EVAL_STREAMS, Corpus, majority_accuracy, prepare, val_targets, whole_test_part
 from trainables.chargen.losses import lr_factor, make_loss
 from trainables.chargen.model import build_model, detach, state_to
 from trainables.common import metrics as M
@@ -69,7 +60,8 @@ class CharTrainer:
         cfg, model = self.cfg, self.model
         model.train()
         started = time.perf_counter()
-        loss_sum, correct, count = 0.0, 0, 0
+        # Sums stay on the device: reading them every step would make a GPU wait for each step.
+        loss_sum, correct, count = torch.zeros((), device=self.device), torch.zeros((), device=self.device), 0
         for _ in range(self.steps_per_epoch):
             x, y, fresh = self.batches.next()
             x, y = runtime.to_device(x, self.device), runtime.to_device(y, self.device)
@@ -78,17 +70,17 @@ class CharTrainer:
             state = None if fresh or cfg.formulation == "paper" else self.hidden
             with self.precision.autocast():
                 logits, state = model(x, state)
-            self.hidden = detach(state)
+            self.hidden = detach(state) if cfg.formulation == "sequence" else None
             loss = self.loss_fn(logits.float(), y)
             self.optimizer.zero_grad(set_to_none=True)
             self.precision.step(loss, self.optimizer, model.parameters(), cfg.grad_clip)
-            loss_sum += loss.item()
-            correct += int((logits.detach().argmax(-1) == y).sum())
+            loss_sum += loss.detach()
+            correct += (logits.detach().argmax(-1) == y).sum()
             count += y.numel()
             self.step += 1
             self.chars += x.numel()
         self.train_s += time.perf_counter() - started
-        return {M.TRAIN_LOSS: loss_sum / self.steps_per_epoch, M.TRAIN_ACC: correct / max(count, 1),
+        return {M.TRAIN_LOSS: loss_sum.item() / self.steps_per_epoch, M.TRAIN_ACC: correct.item() / max(count, 1),
                 M.TRAIN_CHARS: self.chars, M.TRAIN_STEPS: self.step,
                 M.TRAIN_PASSES: self.step / self.batches.steps_per_pass()}
 
@@ -125,7 +117,8 @@ class CharTrainer:
         views = windows(self.data.scaled(), self.cfg.seq_len)  # window i predicts ids[i + seq_len]
         for chunk in targets.split(1024):
             with self.precision.autocast():
-                yield self.model(runtime.to_device(views[chunk - self.cfg.seq_len], self.device))[0], self.data.ids[chunk]
+                logits = self.model(runtime.to_device(views[chunk - self.cfg.seq_len], self.device))[0]
+            yield logits, self.data.ids[chunk]
 
     def _stream_logits(self, targets: torch.Tensor) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Score the text in ``EVAL_STREAMS`` contiguous streams, the state carried throughout.
