@@ -3,13 +3,16 @@
 ``local_copy(URI)`` copies the run folder down with ``pyarrow.fs.copy_files``
 (the filesystem layer Ray Tune writes results through) into a temporary
 folder and removes it afterwards; ``upload`` copies the files analysis wrote
-back next to the trials. Local paths pass through untouched. Schemes pyarrow
-does not know itself (``memory://``, ``gcs`` through fsspec, ...) are
+back next to the trials. Checkpoint weights are left behind unless the
+study's analysis uses them (``USES_WEIGHTS``): a q3 run's encoder checkpoints
+would otherwise be gigabytes for a few tables. Local paths pass through
+untouched. Schemes pyarrow does not know itself (``memory://``, ...) are
 opened through fsspec when it is installed.
 """
 
 from __future__ import annotations
 
+import json
 import posixpath
 import tempfile
 from collections.abc import Iterator
@@ -19,7 +22,10 @@ from pathlib import Path
 import pyarrow.fs as pafs
 
 from trainables.common import storage
+from trainables.common.checkpoint import STATE_FILE
 from trainables.common.layout import STUDY_FILE
+
+USES_WEIGHTS = ("q2",)  # studies whose analysis loads trained weights: q2's samples.md generates text
 
 
 def is_run(path: str | Path) -> bool:
@@ -46,6 +52,11 @@ def read_text(path: str | Path, name: str) -> str | None:
     return storage.read_text(posixpath.join(inner, name), filesystem=fs)
 
 
+def uses_weights(path: str | Path) -> bool:
+    info = json.loads(read_text(path, STUDY_FILE) or "{}")
+    return info.get("study") in USES_WEIGHTS
+
+
 @contextmanager
 def local_copy(path: str | Path) -> Iterator[Path]:
     """A local folder holding the run ``path``: itself when local, else a temporary copy."""
@@ -55,10 +66,22 @@ def local_copy(path: str | Path) -> Iterator[Path]:
     fs, inner = resolve(path)
     if fs.get_file_info(inner).type != pafs.FileType.Directory:
         raise FileNotFoundError(f"{path}: no such run folder")
+    skip = () if uses_weights(path) else (STATE_FILE,)
     with tempfile.TemporaryDirectory(prefix="run-") as tmp:
         local = Path(tmp, posixpath.basename(inner.rstrip("/")) or "run")
-        pafs.copy_files(inner, str(local), source_filesystem=fs, destination_filesystem=pafs.LocalFileSystem())
+        download(fs, inner, local, skip)
         yield local
+
+
+def download(fs: pafs.FileSystem, inner: str, local: Path, skip: tuple[str, ...]) -> None:
+    """Copy the folder ``inner`` of ``fs`` to ``local``, leaving out files named in ``skip``."""
+    local_fs = pafs.LocalFileSystem()
+    for info in fs.get_file_info(pafs.FileSelector(inner, recursive=True)):
+        if info.type != pafs.FileType.File or info.base_name in skip:
+            continue
+        target = local / posixpath.relpath(info.path, inner)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        pafs.copy_files(info.path, str(target), source_filesystem=fs, destination_filesystem=local_fs)
 
 
 def upload(local: Path, written: list[Path], path: str | Path) -> list[str]:

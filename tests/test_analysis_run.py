@@ -75,6 +75,10 @@ def test_written_results_keep_every_trial_with_its_status(tmp_path):
 def memory_run(tmp_path, name: str) -> tuple[str, pafs.FileSystem, str]:
     """A q1 run folder uploaded to an in-process fsspec memory filesystem; (URI, filesystem, path in it)."""
     local = q1_run(tmp_path / "local" / "q1", seeds=3)
+    ckpt = local / "train_stock_00000" / "checkpoint_000000"  # the best rnn trial's final checkpoint
+    ckpt.mkdir()
+    (ckpt / "state.pt").write_bytes(b"weights")
+    (ckpt / "predictions.csv").write_text("date,ticker,actual,predicted\n2020-01-02,GOOG,10,11\n2020-01-03,GOOG,11,12\n")
     uri = f"memory://{name}/q1"
     fs, inner = remote.resolve(uri)
     pafs.copy_files(str(local), inner, source_filesystem=pafs.LocalFileSystem(), destination_filesystem=fs)
@@ -92,7 +96,7 @@ def test_report_on_a_storage_uri_writes_the_outputs_back(tmp_path, capsys):
     analysis_main(["report", uri])
     printed = capsys.readouterr().out
     for name in ("trials.parquet", "history.csv", "report.md", "claims.md", "report.html", "tables/trials.md",
-                 "tables/comparisons.csv", "plots/loss_curves.png"):
+                 "tables/comparisons.csv", "plots/loss_curves.png", "plots/real_vs_predicted_rnn.png"):
         assert fs.get_file_info(f"{inner}/{name}").type == pafs.FileType.File, name
         assert f"{uri}/{name}" in printed
     assert "GRU > LSTM > RNN" in read(fs, f"{inner}/claims.md")
@@ -101,7 +105,9 @@ def test_report_on_a_storage_uri_writes_the_outputs_back(tmp_path, capsys):
     with remote.local_copy(uri) as local:
         run = read_run(local)
         assert len(run.trials) == 9 and run.study == "q1"
+        assert (local / "claims.md").exists() and not list(local.rglob("state.pt"))  # weights stay behind
     assert not local.exists()  # the temporary copy is gone
+    assert fs.get_file_info(f"{inner}/train_stock_00000/checkpoint_000000/state.pt").type == pafs.FileType.File
 
 
 def test_cli_on_a_storage_uri_that_is_not_a_run(tmp_path):
