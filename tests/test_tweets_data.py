@@ -14,21 +14,17 @@ from trainables.tweets.data import (
     DataOptions,
     StudyData,
     TweetData,
-    baseline_key,
-    baselines_for,
-    check_splittable,
     describe,
     fetch_davidson,
     from_frame,
     load,
     load_tweets,
-    prepare,
     read,
     record,
-    split_indices,
     subsample,
     synthetic_tweets,
 )
+from trainables.tweets.split import baseline_key, baselines_for, check_splittable, prepare, split_indices
 
 
 def test_davidson_columns_get_class_names(tweets_csv):

@@ -11,7 +11,8 @@ from trainables.common.config import to_dict
 from trainables.common.faults import InjectedFault
 from trainables.common.loop import LocalSession
 from trainables.tweets.config import TweetConfig
-from trainables.tweets.data import StudyData, baseline_key, baselines_for, load_tweets
+from trainables.tweets.data import StudyData, load_tweets
+from trainables.tweets.split import baseline_key, baselines_for
 from trainables.tweets.task import TASK
 from trainables.tweets.trainer import CLASSES_FILE, CONFUSION_FILE, TweetTrainer
 

@@ -17,7 +17,6 @@ from trainables.common import runtime
 from trainables.tweets import t5
 from trainables.tweets.cache import TokenStates
 from trainables.tweets.config import TweetConfig
-from trainables.tweets.data import Prepared
 from trainables.tweets.model import (
     EncoderClassifier,
     build_head,
@@ -26,6 +25,7 @@ from trainables.tweets.model import (
     load_seq2seq,
     load_tokenizer,
 )
+from trainables.tweets.split import Prepared
 
 EVAL_BATCH = 128
 

@@ -21,8 +21,9 @@ from trainables.common import runtime
 from trainables.tweets.baselines import classification_metrics, confusion
 from trainables.tweets.cache import EmbeddingCache
 from trainables.tweets.config import TweetConfig
-from trainables.tweets.data import Prepared, StudyData, TweetData, as_study_data, baseline_key, baselines_for, prepare
+from trainables.tweets.data import StudyData, TweetData, as_study_data
 from trainables.tweets.runners import FinetuneLSTM, FrozenLSTM, Runner, T5Runner
+from trainables.tweets.split import Prepared, baseline_key, baselines_for, prepare
 
 CONFUSION_FILE = "confusion.json"
 CLASSES_FILE = "classes.json"
