@@ -218,6 +218,7 @@ def load(options: DataOptions, arms: list[TweetConfig]) -> StudyData:
     tweets = read(options)
     for cfg in _distinct(arms, lambda a: (a.val_fraction, a.test_fraction)):
         check_splittable(tweets, cfg.val_fraction, cfg.test_fraction)
+    _check_t5_labels(tweets, [a for a in arms if a.model_type == "t5"])
     baselines = {}
     for cfg in _distinct(arms, baseline_key):
         print("q3: majority and TF-IDF baselines on the same split")
@@ -266,6 +267,18 @@ def _check_models(arms: list[TweetConfig]) -> None:
 
     for cfg in _distinct(arms, lambda a: (a.encoder, a.model_type)):
         check_available(cfg.encoder, seq2seq=cfg.model_type == "t5")
+
+
+def _check_t5_labels(tweets: TweetData, arms: list[TweetConfig]) -> None:
+    """T5 predicts label words: its tokenizer must spell every class differently."""
+    from trainables.tweets.model import load_tokenizer
+    from trainables.tweets.t5 import label_token_ids
+
+    for cfg in _distinct(arms, lambda a: a.encoder):
+        try:
+            label_token_ids(load_tokenizer(cfg.encoder), tweets.classes)
+        except ValueError as exc:
+            raise DataError(f"{cfg.encoder}: {exc}") from None
 
 
 def _build_caches(tweets: TweetData, arms: list[TweetConfig], cache_root: str) -> None:
