@@ -35,8 +35,9 @@ from trainables.common import runtime
 from trainables.common.loop import LocalSession, run_trial
 from trainables.tweets.cache import EmbeddingCache, encode_to
 from trainables.tweets.config import OFFLINE_MINILM, TweetConfig
-from trainables.tweets.data import StudyData, baseline_key, baselines_for, load_tweets, prepare
+from trainables.tweets.data import StudyData, load_tweets
 from trainables.tweets.model import load_encoder, load_tokenizer
+from trainables.tweets.split import baseline_key, baselines_for, prepare
 from trainables.tweets.task import TASK
 from trainables.tweets.trainer import CONFUSION_FILE, TweetTrainer
 

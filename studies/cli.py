@@ -34,6 +34,8 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, title: str, 
             continue
         flags = [f"--{f.name.replace('_', '-')}", *(aliases or {}).get(f.name, [])]
         hint, default = hints[f.name], f.default
+        negated = [a for a in flags[1:] if hint is bool and a.startswith("--no-")]
+        flags = [a for a in flags if a not in negated]  # BooleanOptionalAction would add --no-no-...
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
         kw: dict[str, Any] = {"dest": f.name, "help": f"{docs.get(f.name, '')} (default: {shown})".replace("%", "%%")}
         kw["default"] = default if defaults else argparse.SUPPRESS
@@ -48,6 +50,9 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, title: str, 
         else:
             kw.update(metavar="TEXT")
         group.add_argument(*flags, **kw)
+        for alias in negated:
+            group.add_argument(alias, dest=f.name, action="store_false", default=kw["default"],
+                               help=f"same as --no-{f.name.replace('_', '-')}")
 
 
 def chosen(args: argparse.Namespace, cls: type) -> dict[str, Any]:

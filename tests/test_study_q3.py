@@ -120,6 +120,8 @@ def test_old_flags_keep_working():
     assert {(a.epochs, a.batch_size, a.max_length, a.lr, a.encoder_lr, a.t5_lr, a.class_weighted, a.hashtags, a.mode)
             for a in arms} == {(3, 8, 24, 0.002, 1e-4, 1e-3, False, "drop", "finetune")}
     assert sorted(a.encoder for a in arms) == ["b", "h", "t"]
+    assert "class_weighted" not in vars(q3.STUDY.parser().parse_args([]))  # unset: the config's default
+    assert vars(q3.STUDY.parser().parse_args(["--class-weighted"]))["class_weighted"] is True
     args = q3.STUDY.parser().parse_args(["--data", "x.csv", "--text-column", "t", "--label-column", "l",
                                          "--cache-dir", "c", "--encoder", "e", "--encode-threads", "2"])
     options = cli.build(args, DataOptions)

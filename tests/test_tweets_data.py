@@ -14,21 +14,17 @@ from trainables.tweets.data import (
     DataOptions,
     StudyData,
     TweetData,
-    baseline_key,
-    baselines_for,
-    check_splittable,
     describe,
     fetch_davidson,
     from_frame,
     load,
     load_tweets,
-    prepare,
     read,
     record,
-    split_indices,
     subsample,
     synthetic_tweets,
 )
+from trainables.tweets.split import baseline_key, baselines_for, check_splittable, prepare, split_indices
 
 
 def test_davidson_columns_get_class_names(tweets_csv):
@@ -149,3 +145,13 @@ def test_fingerprint_sees_texts_and_labels(tweets_csv):
     changed.labels[0] = (changed.labels[0] + 1) % 3
     assert StudyData(tweets, "", {}).tobytes() != StudyData(changed, "", {}).tobytes()
     assert StudyData(tweets, "", {}).tobytes() == StudyData(load_tweets(tweets_csv), "", {}).tobytes()
+
+
+def test_t5_must_tell_the_labels_apart(tmp_path, tiny_t5):
+    path = tmp_path / "t.csv"
+    texts = [f"tweet {i}" for i in range(40)]
+    labels = ["zebra", "yak"] * 20  # both unknown to the tiny vocabulary: the same <unk> tokens
+    pd.DataFrame({"text": texts, "label": labels}).to_csv(path, index=False)
+    arms = [TweetConfig(encoder=tiny_t5, model_type="t5", val_fraction=0.25, test_fraction=0.25)]
+    with pytest.raises(DataError, match="cannot tell the labels .*'yak', 'zebra'"):
+        load(DataOptions(data=str(path), text_column="text", label_column="label", cache_dir=str(tmp_path)), arms)

@@ -32,9 +32,11 @@ def test_frozen_trial_reports_everything_and_resumes(ray_cluster, tmp_path, tiny
               "fail_at_epoch": 2}
     result = run_one(tmp_path, data, config, max_failures=1)
     assert Path(result.path).name.startswith("train_tweets_")
-    history = result.metrics_dataframe
-    assert history[M.EPOCH].tolist()[-1] == 3
-    assert sorted(set(history[M.EPOCH])) == [1, 2, 3]
+    history = result.metrics_dataframe.set_index(M.EPOCH)
+    # Resumed from the epoch-1 checkpoint: epochs 2 and 3 reported once each, and epoch 2's total
+    # time includes epoch 1's. (Ray may lose epoch 1's row when the worker dies right after it.)
+    assert history.index.tolist()[-2:] == [2, 3] and history.index.tolist().count(2) == 1
+    assert history.loc[2, M.TIME_TOTAL] > history.loc[2, M.TIME_EPOCH]
     m = result.metrics
     for name in (M.TRAIN_LOSS, M.VAL_LOSS, M.VAL_MACRO_F1, M.VAL_ACC, M.TIME_TOTAL, M.TEST_ACC, M.TEST_MACRO_F1,
                  M.TEST_WEIGHTED_F1, "test/precision/hate", "test/recall/neither", "test/f1/offensive",
@@ -48,6 +50,5 @@ def test_frozen_trial_reports_everything_and_resumes(ray_cluster, tmp_path, tiny
         classes = json.loads(Path(ckpt, CLASSES_FILE).read_text())
     assert cm["classes"] == classes == ["hate", "offensive", "neither"]
     assert sum(map(sum, cm["matrix"])) == 15  # 10% of 150 tweets
-    # the crash at epoch 2 was retried from the epoch-1 checkpoint: the time keeps adding up
     assert history[M.TIME_TOTAL].is_monotonic_increasing
     assert (Path(result.path) / ".fault_injected").read_text() == "2"

@@ -11,7 +11,8 @@ from trainables.common.config import to_dict
 from trainables.common.faults import InjectedFault
 from trainables.common.loop import LocalSession
 from trainables.tweets.config import TweetConfig
-from trainables.tweets.data import StudyData, baseline_key, baselines_for, load_tweets
+from trainables.tweets.data import StudyData, load_tweets
+from trainables.tweets.split import baseline_key, baselines_for
 from trainables.tweets.task import TASK
 from trainables.tweets.trainer import CLASSES_FILE, CONFUSION_FILE, TweetTrainer
 
@@ -93,16 +94,16 @@ def test_gradient_scaler_is_checkpointed_and_restored(data, tmp_path, tiny_bert)
     """
     cfg = TweetConfig(**{**arm_config("frozen", tiny_bert, ""), "epochs": 1})
     first = TweetTrainer(cfg, data, torch.device("cpu"))
-    first.runner.precision.scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 10, growth_interval=1)
+    first.strategy.precision.scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 10, growth_interval=1)
     first.train_epoch()
     checkpoint.save_state(tmp_path, {"trainer": first.state_dict()})
-    grown = first.runner.precision.scaler.get_scale()
+    grown = first.strategy.precision.scaler.get_scale()
     assert grown > 2.0 ** 10
     second = TweetTrainer(cfg, data, torch.device("cpu"))
-    second.runner.precision.scaler = torch.amp.GradScaler("cpu")
+    second.strategy.precision.scaler = torch.amp.GradScaler("cpu")
     second.load_state_dict(checkpoint.load_state(tmp_path)["trainer"])
-    assert second.runner.precision.scaler.get_scale() == grown
-    assert second.runner.precision.scaler.state_dict()["growth_interval"] == 1
+    assert second.strategy.precision.scaler.get_scale() == grown
+    assert second.strategy.precision.scaler.state_dict()["growth_interval"] == 1
 
 
 def test_test_part_is_scored_with_the_best_epochs_weights(data, tmp_path, tiny_bert):

@@ -3,18 +3,17 @@
 The study's side (``DataOptions``, ``load``) reads the tweets once, checks
 them, the models and every arm's split before Ray starts, builds the frozen
 encoders' embedding cache and scores the baselines; trials share the
-``StudyData`` it returns. A trial's side is ``prepare``: its cleaning and split.
+``StudyData`` it returns. A trial's side, its split and cleaning, is ``split.py``.
 
 The default is Davidson et al. 2017 (column ``tweet``, label column
 ``class``: 0 hate speech, 1 offensive, 2 neither). Other CSVs name their
 text and label columns; their labels may be strings and the mapping from
-label to class index is kept with the data (and the model's checkpoint).
+label to class index is kept with the data (and in the final checkpoint's classes.json).
 Every problem raises ``DataError`` naming the file and what is wrong.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import urllib.request
 from dataclasses import dataclass
@@ -23,12 +22,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.model_selection import train_test_split
 
 from trainables.common.errors import DataError
-from trainables.tweets.baselines import baseline_metrics, class_weights
 from trainables.tweets.config import OFFLINE_MINILM, TweetConfig
-from trainables.tweets.preprocess import clean_all, cleaning_settings, word_count
+from trainables.tweets.preprocess import clean_all, cleaning_settings
+from trainables.tweets.split import baseline_key, baselines_for, check_splittable
 
 DAVIDSON_URL = ("https://raw.githubusercontent.com/t-davidson/hate-speech-and-offensive-language/"
                 "master/data/labeled_data.csv")
@@ -134,35 +132,6 @@ def fetch_davidson(cache_dir: str | Path | None = None) -> Path:
     return target
 
 
-def min_class_count(val_fraction: float, test_fraction: float) -> int:
-    """Fewest tweets a class needs so that each split gets at least one."""
-    return max(3, math.ceil(1 / min(val_fraction, test_fraction)) + 1)
-
-
-def check_splittable(data: TweetData, val_fraction: float, test_fraction: float) -> None:
-    need = min_class_count(val_fraction, test_fraction)
-    small = {c: n for c, n in data.counts().items() if n < need}
-    if small:
-        listed = ", ".join(f"{c!r} has {n}" for c, n in small.items())
-        raise DataError(f"{data.origin}: too few examples for a stratified split ({listed}; each class needs {need})")
-
-
-@dataclass(frozen=True)
-class Split:
-    train: np.ndarray
-    val: np.ndarray
-    test: np.ndarray
-
-
-def split_indices(labels: np.ndarray, val_fraction: float, test_fraction: float, seed: int) -> Split:
-    """Stratified, seeded train / validation / test indices (sorted)."""
-    idx = np.arange(len(labels))
-    rest, test = train_test_split(idx, test_size=test_fraction, stratify=labels, random_state=seed)
-    val_share = val_fraction / (1 - test_fraction)
-    train, val = train_test_split(rest, test_size=val_share, stratify=labels[rest], random_state=seed)
-    return Split(np.sort(train), np.sort(val), np.sort(test))
-
-
 def synthetic_tweets(n: int = 120, seed: int = 0) -> pd.DataFrame:
     """A small Davidson-shaped frame for smoke tests (offline, no real data)."""
     rng = np.random.default_rng(seed)
@@ -184,50 +153,6 @@ def subsample(data: TweetData, n: int, seed: int = 0) -> TweetData:
     keep = np.sort(np.concatenate([rng.permutation(np.flatnonzero(data.labels == c))[:per_class]
                                    for c in range(len(data.classes))]))
     return TweetData(tuple(data.texts[i] for i in keep), data.labels[keep], data.classes, data.origin)
-
-
-@dataclass
-class Prepared:
-    """One trial's cleaned tweets, labels, split and loss weights."""
-
-    texts: list[str]
-    labels: np.ndarray
-    classes: tuple[str, ...]
-    train: np.ndarray
-    val: np.ndarray
-    test: np.ndarray
-    weights: torch.Tensor | None
-
-
-def prepare(data: TweetData, cfg: TweetConfig) -> Prepared:
-    """Clean the tweets, split them, drop too-short training and validation tweets.
-
-    The split is made on the raw rows with ``split_seed``, so trials with
-    other preprocessing or seeds are tested on the very same tweets.
-    """
-    split = split_indices(data.labels, cfg.val_fraction, cfg.test_fraction, cfg.split_seed)
-    texts = clean_all(data.texts, cfg)
-    long_enough = np.array([word_count(t) >= cfg.min_words for t in texts])
-    train, val = split.train[long_enough[split.train]], split.val[long_enough[split.val]]
-    if len(train) == 0 or len(val) == 0:
-        raise DataError(f"{data.origin}: no training or validation tweet has {cfg.min_words} words after cleaning "
-                        "(lower --min-words)")
-    weights = None
-    if cfg.class_weighted:
-        weights = torch.as_tensor(class_weights(data.labels[train], len(data.classes)), dtype=torch.float32)
-    return Prepared(texts, data.labels, data.classes, train, val, split.test, weights)
-
-
-def baseline_key(cfg: TweetConfig) -> str:
-    """What the baselines depend on: the split and the cleaning, not the network."""
-    return repr((cfg.val_fraction, cfg.test_fraction, cfg.split_seed, cfg.min_words, cleaning_settings(cfg)))
-
-
-def baselines_for(data: TweetData, cfg: TweetConfig) -> dict[str, float]:
-    """Majority and TF-IDF baselines on ``cfg``'s split and preprocessing."""
-    p = prepare(data, cfg)
-    return baseline_metrics([p.texts[i] for i in p.train], p.labels[p.train],
-                            [p.texts[i] for i in p.test], p.labels[p.test], p.classes)
 
 
 @dataclass(frozen=True)
@@ -293,6 +218,7 @@ def load(options: DataOptions, arms: list[TweetConfig]) -> StudyData:
     tweets = read(options)
     for cfg in _distinct(arms, lambda a: (a.val_fraction, a.test_fraction)):
         check_splittable(tweets, cfg.val_fraction, cfg.test_fraction)
+    _check_t5_labels(tweets, [a for a in arms if a.model_type == "t5"])
     baselines = {}
     for cfg in _distinct(arms, baseline_key):
         print("q3: majority and TF-IDF baselines on the same split")
@@ -341,6 +267,18 @@ def _check_models(arms: list[TweetConfig]) -> None:
 
     for cfg in _distinct(arms, lambda a: (a.encoder, a.model_type)):
         check_available(cfg.encoder, seq2seq=cfg.model_type == "t5")
+
+
+def _check_t5_labels(tweets: TweetData, arms: list[TweetConfig]) -> None:
+    """T5 predicts label words: its tokenizer must spell every class differently."""
+    from trainables.tweets.model import load_tokenizer
+    from trainables.tweets.t5 import label_token_ids
+
+    for cfg in _distinct(arms, lambda a: a.encoder):
+        try:
+            label_token_ids(load_tokenizer(cfg.encoder), tweets.classes)
+        except ValueError as exc:
+            raise DataError(f"{cfg.encoder}: {exc}") from None
 
 
 def _build_caches(tweets: TweetData, arms: list[TweetConfig], cache_root: str) -> None:

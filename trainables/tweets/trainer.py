@@ -1,6 +1,6 @@
 """q3 trainer: one tweet classifier, its optimizer and its data, without Ray.
 
-How the network is trained is a strategy (``runners.py``): the frozen
+How the network is trained is a strategy (``strategies.py``): the frozen
 encoder's cached token outputs into an LSTM head, the encoder fine-tuned
 with the head, or T5 text-to-text. The trainer owns what is common to them:
 the trial's cleaning and split, the shuffling generator, the epoch, the
@@ -21,17 +21,18 @@ from trainables.common import runtime
 from trainables.tweets.baselines import classification_metrics, confusion
 from trainables.tweets.cache import EmbeddingCache
 from trainables.tweets.config import TweetConfig
-from trainables.tweets.data import Prepared, StudyData, TweetData, as_study_data, baseline_key, baselines_for, prepare
-from trainables.tweets.runners import FinetuneLSTM, FrozenLSTM, Runner, T5Runner
+from trainables.tweets.data import StudyData, TweetData, as_study_data
+from trainables.tweets.split import Prepared, baseline_key, baselines_for, prepare
+from trainables.tweets.strategies import FinetuneLSTM, FrozenLSTM, Strategy, T5TextToText
 
 CONFUSION_FILE = "confusion.json"
 CLASSES_FILE = "classes.json"
 
 
-def make_runner(cfg: TweetConfig, prep: Prepared, cache_root: str, device: torch.device) -> tuple[Runner, float | None]:
+def make_strategy(cfg: TweetConfig, prep: Prepared, cache_root: str, device: torch.device) -> tuple[Strategy, float | None]:
     """The strategy ``cfg`` asks for, and (frozen mode) the seconds spent getting the token outputs."""
     if cfg.model_type == "t5":
-        return T5Runner(cfg, prep, device), None
+        return T5TextToText(cfg, prep, device), None
     if cfg.mode == "finetune":
         return FinetuneLSTM(cfg, prep, device), None
     states, _hit, seconds = EmbeddingCache(cache_root).get_or_build(prep.texts, cfg.encoder, cfg.max_length,
@@ -47,8 +48,8 @@ class TweetTrainer:
         self.cfg, self.device = cfg, device
         self.tweets = shared.tweets
         self.prep = prepare(shared.tweets, cfg)
-        self.runner, self.encode_s = make_runner(cfg, self.prep, shared.cache_root, device)
-        self.model = self.runner.model
+        self.strategy, self.encode_s = make_strategy(cfg, self.prep, shared.cache_root, device)
+        self.model = self.strategy.model
         self.gen = runtime.make_generator(cfg.seed)
         # Scored once by the study for every trial on the same split; a lone trial scores its own.
         self.baselines = shared.baselines.get(baseline_key(cfg))
@@ -59,21 +60,21 @@ class TweetTrainer:
         total = 0.0
         for start in range(0, len(order), self.cfg.batch_size):
             idx = order[start:start + self.cfg.batch_size]
-            total += self.runner.step(idx) * len(idx)
+            total += self.strategy.step(idx) * len(idx)
         out = {M.TRAIN_LOSS: total / len(order)}
         if self.encode_s is not None:
             out[M.TIME_ENCODE] = self.encode_s
         return out
 
     def validate(self) -> dict[str, float]:
-        loss, pred, _ = self.runner.evaluate(self.prep.val)
+        loss, pred, _ = self.strategy.evaluate(self.prep.val)
         scores = classification_metrics(self.prep.labels[self.prep.val], pred, self.prep.classes, "val")
         return {M.VAL_LOSS: loss, M.VAL_MACRO_F1: scores[M.VAL_MACRO_F1], M.VAL_ACC: scores[M.VAL_ACC]}
 
     def test(self) -> tuple[dict[str, float], dict[str, str]]:
         """Test scores, the baselines on the same tweets, the confusion matrix and the class names."""
         prep = self.prep
-        test_loss, pred, invalid = self.runner.evaluate(prep.test)
+        test_loss, pred, invalid = self.strategy.evaluate(prep.test)
         truth = prep.labels[prep.test]
         out = {M.TEST_LOSS: test_loss, **classification_metrics(truth, pred, prep.classes, "test")}
         out[M.TEST_INVALID] = invalid / max(len(pred), 1)
@@ -85,11 +86,11 @@ class TweetTrainer:
         return out, files
 
     def state_dict(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "optimizer": self.runner.optimizer.state_dict(),
-                "scaler": self.runner.precision.state_dict(), "shuffle": self.gen.get_state()}
+        return {"model": self.model.state_dict(), "optimizer": self.strategy.optimizer.state_dict(),
+                "scaler": self.strategy.precision.state_dict(), "shuffle": self.gen.get_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
-        self.runner.optimizer.load_state_dict(state["optimizer"])
-        self.runner.precision.load_state_dict(state["scaler"])
+        self.strategy.optimizer.load_state_dict(state["optimizer"])
+        self.strategy.precision.load_state_dict(state["scaler"])
         self.gen.set_state(state["shuffle"])

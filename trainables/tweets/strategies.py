@@ -1,7 +1,7 @@
 """The three ways of training, as strategies of ``TweetTrainer``: frozen encoder + LSTM,
 fine-tuned encoder + LSTM, T5.
 
-A runner owns its model, optimizer and gradient scaler and knows how to
+A strategy owns its model, optimizer and gradient scaler and knows how to
 turn tweet indices into a batch; the epochs, the shuffling and the
 checkpoints are the trainer's and the shared loop's, the same for all three.
 Each has ``step(idx) -> loss`` and ``evaluate(idx) -> (loss, predictions, invalid)``.
@@ -17,7 +17,6 @@ from trainables.common import runtime
 from trainables.tweets import t5
 from trainables.tweets.cache import TokenStates
 from trainables.tweets.config import TweetConfig
-from trainables.tweets.data import Prepared
 from trainables.tweets.model import (
     EncoderClassifier,
     build_head,
@@ -26,6 +25,7 @@ from trainables.tweets.model import (
     load_seq2seq,
     load_tokenizer,
 )
+from trainables.tweets.split import Prepared
 
 EVAL_BATCH = 128
 
@@ -45,7 +45,7 @@ def pad(ids: list[list[int]], idx: np.ndarray, pad_id: int) -> tuple[torch.Tenso
     return input_ids, mask
 
 
-class Runner:
+class Strategy:
     model: torch.nn.Module
     optimizer: torch.optim.Optimizer
 
@@ -86,7 +86,7 @@ class Runner:
         return total / max(weight, 1e-12), np.concatenate(preds), 0
 
 
-class FrozenLSTM(Runner):
+class FrozenLSTM(Strategy):
     """LSTM head on cached token outputs; only the head is trained (and checkpointed)."""
 
     def __init__(self, cfg: TweetConfig, data: Prepared, states: TokenStates, device):
@@ -100,7 +100,7 @@ class FrozenLSTM(Runner):
         return self.model(x.to(self.device), lengths)
 
 
-class FinetuneLSTM(Runner):
+class FinetuneLSTM(Strategy):
     """Encoder + LSTM head trained together; the encoder at its own smaller rate."""
 
     def __init__(self, cfg: TweetConfig, data: Prepared, device):
@@ -120,7 +120,7 @@ class FinetuneLSTM(Runner):
         return self.model(input_ids.to(self.device), mask.to(self.device))
 
 
-class T5Runner(Runner):
+class T5TextToText(Strategy):
     """Text-to-text: the label word is the target; predictions score each label word."""
 
     def __init__(self, cfg: TweetConfig, data: Prepared, device):
