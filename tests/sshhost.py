@@ -269,9 +269,10 @@ class SSHHost:
                 if os.readlink(entry / "ns" / "pid") != self.pid_ns:
                     continue
                 cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+                cmd = cmd or f"[{(entry / 'comm').read_text().strip()}]"  # a zombie
             except OSError:  # gone meanwhile
                 continue
-            out.append((int(entry.name), cmd or f"[{(entry / 'comm').read_text().strip()}]"))
+            out.append((int(entry.name), cmd))
         return out
 
     def stop(self, timeout: float = 30) -> list[tuple[int, str]]:

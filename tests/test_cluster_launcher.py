@@ -6,7 +6,12 @@ The head is root@127.0.0.1 behind an sshd this test starts in a sandbox
 addresses, the SSH user and key, the workers (none) and the results folder
 changed; the commands are docs/cluster.md's local recipe, run as written, so
 the docs cannot drift from what works. Slow: a fresh venv and install on the
-head, then two smoke studies (a few minutes on 2 cores).
+head, then two smoke studies (2-4 minutes on 2 cores).
+
+No worker: on this one machine it would share the head's network (the same
+node address, and Ray's fixed agent port taken), so it would not behave as
+another machine, and its own install would double the set-up time;
+tests/test_cluster_multinode.py covers two nodes started by hand.
 """
 
 from __future__ import annotations
