@@ -30,9 +30,11 @@ study: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -m "not slow" $(ARGS)
 
-# Fault tolerance and a real two-node Ray cluster on 127.0.0.1 (slow).
+# Fault tolerance, a real two-node Ray cluster on 127.0.0.1, and the cluster
+# launcher (`ray up` ... `ray down` on cluster/local.yaml) over SSH to 127.0.0.1 (slow).
 test-cluster: $(STAMP)
 	$(PY) -m pytest -m slow tests/test_fault_tolerance.py tests/test_cluster_multinode.py \
+		tests/test_cluster_launcher.py \
 		--deselect tests/test_fault_tolerance.py::test_sigkill_driver_then_resume_loses_nothing $(ARGS)
 
 test-all: $(STAMP)
