@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
 import matplotlib.pyplot as plt
+import pandas as pd
 
 from analysis import plots
 from analysis.results import RunResults, latest_checkpoint, load_run

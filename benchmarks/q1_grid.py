@@ -112,13 +112,13 @@ def summary(r: dict, cores: int) -> list[str]:
                          if c.startswith("config/") and trials[c].nunique() > 1)
     return [
         f"trials: {len(trials)} (Ray) / {len(plain)} (plain), cores {cores}",
-        f"(a) Ray Tune wall: {r['wall_a']:.1f} s (Ray start-up included; the report after it took "
-        f"{r['report_s']:.1f} s more), peak RSS {r['peak_a'] / 2**20:.0f} MiB",
+        (f"(a) Ray Tune wall: {r['wall_a']:.1f} s (Ray start-up included; the report after it took "
+         f"{r['report_s']:.1f} s more), peak RSS {r['peak_a'] / 2**20:.0f} MiB"),
         f"(b) plain loop wall: {r['wall_b']:.1f} s, peak RSS {r['peak_b'] / 2**20:.0f} MiB",
         f"ratio a/b: {r['wall_a'] / r['wall_b']:.2f}",
         f"Ray overhead per trial: {(cores * r['wall_a'] - inside) / len(trials):.2f} core-s",
-        f"best trial on validation ({settings or 'the only setting'}): test MAPE {best[M.TEST_MAPE]:.3f}% vs "
-        f"persistence {best[M.BASELINE_TEST_MAPE]:.3f}% (ratio {best[M.TEST_MAPE] / best[M.BASELINE_TEST_MAPE]:.3f})",
+        (f"best trial on validation ({settings or 'the only setting'}): test MAPE {best[M.TEST_MAPE]:.3f}% vs "
+         f"persistence {best[M.BASELINE_TEST_MAPE]:.3f}% (ratio {best[M.TEST_MAPE] / best[M.BASELINE_TEST_MAPE]:.3f})"),
     ]
 
 

@@ -33,6 +33,10 @@ STUDY = Study(
     record=lambda options, prices: {"tickers": ",".join(options.tickers), "data": options.data},
     files=lambda prices: {data.PRICES_FILE: prices.xs("close", axis=1, level="field").to_csv()},
     # The paper's factors, plus the formulation: scale-free returns against the paper's scaled levels.
+    # The paper fed all six price fields of both tickers (12 inputs, `--features all`); side by side on
+    # the embedded prices all six did no better than closes alone in either formulation (benchmarks/
+    # RESULTS.md), so the grid feeds closes: the paper's factors, not its inputs.
+    paper={},
     grid=lambda options: {"cell": list(CELLS), "loss": list(LOSSES), "optimizer": list(OPTIMIZERS),
                           "dropout": [0.0, 0.1], "formulation": list(FORMULATIONS)},
     optuna=lambda options: {

@@ -182,7 +182,7 @@ def test_null_rows_outside_start_end_are_ignored(tmp_path, recwarn):
 
 
 def test_a_file_that_is_mostly_null_is_an_error(tmp_path):
-    folder = _folder_with(tmp_path, _with_nulls(yahoo_frame(), range(0, 100)))
+    folder = _folder_with(tmp_path, _with_nulls(yahoo_frame(), range(100)))
     with pytest.raises(DataError, match=r"GOOG\.csv: 100 of 120 rows are null"):
         load_prices(folder, ("GOOG", "AAPL"))
 
