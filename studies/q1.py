@@ -1,10 +1,11 @@
 """q1: which recurrent cell, loss, optimizer and dropout forecast GOOG and AAPL best, and does the formulation matter?
 
-    python studies/q1.py                      # the paper's grid, in both formulations, embedded data
+    python studies/q1.py                      # the paper's factors x both formulations, embedded data
     python studies/q1.py --smoke-test         # seconds
     python studies/q1.py --search optuna --num-samples 40
     python studies/q1.py --data prices/ --start 2010-01-01 --end 2018-12-31
     python studies/q1.py --cell gru --seeds 3 # any config field as a flag: one value for every trial
+    python studies/q1.py --features all --formulation paper   # the paper's own 12 inputs and scaling
 """
 
 from __future__ import annotations
