@@ -2,7 +2,7 @@
 Optuna TPE + ASHA against the full grid (time to a configuration within 5% of
 the grid's best validation error).
 
-    PYTHONPATH=. python benchmarks/scaling.py                   # about 15 min on 2 cores
+    PYTHONPATH=. python benchmarks/scaling.py                   # about 30 min on 2 cores (72-trial grid)
     PYTHONPATH=. python benchmarks/scaling.py --epochs 2 --search-epochs 4 --samples 6   # quick look
     PYTHONPATH=. python benchmarks/scaling.py --smoke-test     # one tiny trial per grid run: the code path only
 

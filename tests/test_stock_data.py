@@ -206,6 +206,12 @@ def test_malformed_start_or_end_is_refused(value):
         DataOptions(end=value)
 
 
+def test_start_after_end_is_refused():
+    with pytest.raises(DataError, match="--start 2012-01-01 is after --end 2011-01-01"):
+        DataOptions(start="2012-01-01", end="2011-01-01")
+    assert DataOptions(start="2011-01-01", end="2011-01-01").start == "2011-01-01"
+
+
 def test_yahoo_offline_is_a_clear_error(monkeypatch):
     import sys
     import types

@@ -43,6 +43,8 @@ class DataOptions:
             value = getattr(self, name)
             if value is not None and pd.to_datetime(value, errors="coerce", format="%Y-%m-%d") is pd.NaT:
                 raise DataError(f"--{name} {value!r}: not a date (YYYY-MM-DD)")
+        if self.start and self.end and pd.Timestamp(self.start) > pd.Timestamp(self.end):
+            raise DataError(f"--start {self.start} is after --end {self.end}")
 
 
 def load(options: DataOptions, arms: list[StockConfig]) -> pd.DataFrame:
