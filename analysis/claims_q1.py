@@ -3,7 +3,7 @@
 Comparisons hold the other factors at the reference setting (the paper's
 MSE, Adam, no dropout, in the study's default scale-free formulation), as
 the tables do, and pair trials by seed (the formulation itself is compared
-in the report's formulation table). Accuracy is test MAPE (lower is
+in tables/formulation.md). Accuracy is test MAPE (lower is
 better), training time ``time/total_s``.
 """
 

@@ -8,7 +8,7 @@ Runs the study's grid (a) through its own entry point (``studies/q1.py``'s
 without Ray, every arm through the same shared trial loop
 (``trainables.common.task.run`` with a ``LocalSession``) in one process
 with PyTorch's default threads, then prints the wall-time ratio a/b (the
-study's closing report is timed apart), the Ray overhead per trial
+study's closing analysis is timed apart), the Ray overhead per trial
 (core-seconds outside the training function), the peak resident memory of
 each, and the best network against persistence.
 """
@@ -78,7 +78,7 @@ def plain_loop(arms, prices, folder: Path) -> list[dict]:
 
 
 def run_benchmark(argv: list[str], storage: Path) -> dict:
-    """Both ways on the same arms; the numbers the report prints."""
+    """Both ways on the same arms; the numbers ``summary`` prints."""
     import ray
 
     started_ray = not ray.is_initialized()
@@ -87,7 +87,7 @@ def run_benchmark(argv: list[str], storage: Path) -> dict:
         started = time.perf_counter()
         path = q1.STUDY.main(study_argv)
         wall_a = time.perf_counter() - started
-    from analysis.report import finish_run  # the study's closing report, timed apart from the trials
+    from analysis.report import finish_run  # the study's closing analysis, timed apart from the trials
 
     started = time.perf_counter()
     finish_run(path)
@@ -112,13 +112,13 @@ def summary(r: dict, cores: int) -> list[str]:
                          if c.startswith("config/") and trials[c].nunique() > 1)
     return [
         f"trials: {len(trials)} (Ray) / {len(plain)} (plain), cores {cores}",
-        f"(a) Ray Tune wall: {r['wall_a']:.1f} s (Ray start-up included; the report after it took "
-        f"{r['report_s']:.1f} s more), peak RSS {r['peak_a'] / 2**20:.0f} MiB",
+        (f"(a) Ray Tune wall: {r['wall_a']:.1f} s (Ray start-up included; the closing analysis after it took "
+         f"{r['report_s']:.1f} s more), peak RSS {r['peak_a'] / 2**20:.0f} MiB"),
         f"(b) plain loop wall: {r['wall_b']:.1f} s, peak RSS {r['peak_b'] / 2**20:.0f} MiB",
         f"ratio a/b: {r['wall_a'] / r['wall_b']:.2f}",
         f"Ray overhead per trial: {(cores * r['wall_a'] - inside) / len(trials):.2f} core-s",
-        f"best trial on validation ({settings or 'the only setting'}): test MAPE {best[M.TEST_MAPE]:.3f}% vs "
-        f"persistence {best[M.BASELINE_TEST_MAPE]:.3f}% (ratio {best[M.TEST_MAPE] / best[M.BASELINE_TEST_MAPE]:.3f})",
+        (f"best trial on validation ({settings or 'the only setting'}): test MAPE {best[M.TEST_MAPE]:.3f}% vs "
+         f"persistence {best[M.BASELINE_TEST_MAPE]:.3f}% (ratio {best[M.TEST_MAPE] / best[M.BASELINE_TEST_MAPE]:.3f})"),
     ]
 
 

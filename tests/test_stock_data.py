@@ -182,7 +182,7 @@ def test_null_rows_outside_start_end_are_ignored(tmp_path, recwarn):
 
 
 def test_a_file_that_is_mostly_null_is_an_error(tmp_path):
-    folder = _folder_with(tmp_path, _with_nulls(yahoo_frame(), range(0, 100)))
+    folder = _folder_with(tmp_path, _with_nulls(yahoo_frame(), range(100)))
     with pytest.raises(DataError, match=r"GOOG\.csv: 100 of 120 rows are null"):
         load_prices(folder, ("GOOG", "AAPL"))
 
@@ -204,6 +204,12 @@ def test_malformed_start_or_end_is_refused(value):
         DataOptions(start=value)
     with pytest.raises(DataError, match="--end"):
         DataOptions(end=value)
+
+
+def test_start_after_end_is_refused():
+    with pytest.raises(DataError, match="--start 2012-01-01 is after --end 2011-01-01"):
+        DataOptions(start="2012-01-01", end="2011-01-01")
+    assert DataOptions(start="2011-01-01", end="2011-01-01").start == "2011-01-01"
 
 
 def test_yahoo_offline_is_a_clear_error(monkeypatch):

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from trainables.stock.config import StockConfig
 from tests.helpers import synthetic_prices
+from trainables.stock.config import StockConfig
 from trainables.stock.data import make_splits
 from trainables.stock.metrics import make_loss, mape_loss, persistence, price_errors
 from trainables.stock.model import build_model, keras_parameter_count

@@ -39,7 +39,7 @@ def test_grid_is_the_papers_factorial_design_in_both_formulations():
                        "optimizer": ["adam", "adagrad", "rmsprop"], "dropout": [0.0, 0.1],
                        "formulation": ["returns", "paper"], "seed": [0, 1, 2]}
     assert len(arms) == 3 * 2 * 3 * 2 * 2 * 3
-    assert {a.features for a in arms} == {q1.STUDY.paper.get("features", ("close",))}
+    assert {a.features for a in arms} == {("close",)}  # the paper's factors on closes, not its 12 inputs
     assert {(a.hidden_size, a.num_layers, a.window, a.epochs) for a in arms} == {(64, 2, 30, 100)}
 
 
@@ -118,3 +118,19 @@ def test_shared_tune_config_grid_and_optuna():
     assert tpe.num_samples == 7 and tpe.max_concurrent_trials == 2
     assert type(tpe.search_alg).__name__ == "OptunaSearch"
     assert isinstance(tpe.scheduler, ASHAScheduler) and tpe.scheduler._max_t == 4
+
+
+def test_null_rows_become_a_note_and_the_study_goes_on(tmp_path, capsys, monkeypatch):
+    from studies import runner
+    from tests.helpers import write_folder, yahoo_frame
+
+    folder = write_folder(tmp_path / "px", n=300)
+    goog = yahoo_frame(300).astype(object)
+    goog.loc[[100, 101], goog.columns[1:]] = "null"
+    goog.to_csv(folder / "GOOG.csv", index=False)
+    ran = []
+    monkeypatch.setattr(runner, "run", lambda args, fn, space, tune_config: ran.append(space))
+    q1.STUDY.main(["--data", str(folder), "--cell", "gru", "--storage-path", str(tmp_path / "runs")])
+    out = capsys.readouterr().out
+    assert "note: " + str(folder / "GOOG.csv") + ": dropped 2 row(s) of null (no prices) on 2015-05-21, 2015-05-22" in out
+    assert "q1: 298 days of GOOG,AAPL" in out and len(ran) == 1

@@ -43,6 +43,8 @@ class DataOptions:
             value = getattr(self, name)
             if value is not None and pd.to_datetime(value, errors="coerce", format="%Y-%m-%d") is pd.NaT:
                 raise DataError(f"--{name} {value!r}: not a date (YYYY-MM-DD)")
+        if self.start and self.end and pd.Timestamp(self.start) > pd.Timestamp(self.end):
+            raise DataError(f"--start {self.start} is after --end {self.end}")
 
 
 def load(options: DataOptions, arms: list[StockConfig]) -> pd.DataFrame:
@@ -186,15 +188,7 @@ def _clean(df: pd.DataFrame, origin: str, span: tuple = (None, None)) -> tuple[p
     inside = dates.between(span[0] or dates.min(), span[1] or dates.max())
     df, dates = df[inside.to_numpy()], dates[inside]
     fields = [f for f in FIELDS if f in df.columns]
-    null = _null_rows(df[fields])
-    if null.any():
-        if 2 * null.sum() > len(df):
-            raise DataError(f"{origin}: {int(null.sum())} of {len(df)} rows are {NULL} (no prices): "
-                            "too few days with data")
-        dropped = pd.DatetimeIndex(dates[null].sort_values())
-        df, dates = df[~null], dates[~null]
-    else:
-        dropped = pd.DatetimeIndex([])
+    df, dates, dropped = _drop_nulls(df, dates, fields, origin)
     values = df[fields].apply(pd.to_numeric, errors="coerce")
     for f in fields:
         bad = values[f].isna()
@@ -218,10 +212,17 @@ def _clean(df: pd.DataFrame, origin: str, span: tuple = (None, None)) -> tuple[p
     return values, dropped
 
 
-def _null_rows(values: pd.DataFrame) -> pd.Series:
-    """Rows with a missing price: Yahoo's ``null`` in a CSV, NaN in a downloaded frame."""
-    text = values.astype(str).apply(lambda col: col.str.strip().str.lower())
-    return ((text == NULL) | values.isna()).any(axis=1).to_numpy()
+def _drop_nulls(df: pd.DataFrame, dates: pd.Series, fields: list[str], origin: str):
+    """Rows without prices (Yahoo's ``null`` in a CSV, NaN in a downloaded frame) left out; their dates.
+
+    A few such days are normal in Yahoo's exports; a file made mostly of
+    them is a failed download, not a price history.
+    """
+    text = df[fields].astype(str).apply(lambda col: col.str.strip().str.lower())
+    null = ((text == NULL) | df[fields].isna()).any(axis=1).to_numpy()
+    if 2 * null.sum() > len(df):
+        raise DataError(f"{origin}: {int(null.sum())} of {len(df)} rows are {NULL} (no prices): too few days with data")
+    return df[~null], dates[~null], pd.DatetimeIndex(dates[null].sort_values())
 
 
 def _align(frames: dict[str, pd.DataFrame], origin: str) -> pd.DataFrame:

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from trainables.common import runtime
 from trainables.common import metrics as M
+from trainables.common import runtime
 from trainables.stock.config import StockConfig
 from trainables.stock.data import make_splits
 from trainables.stock.metrics import make_loss, persistence, price_errors
