@@ -86,10 +86,11 @@ def q1_grid(effects: dict, seeds: int = 5, noise: float = 0.05, rng_seed: int = 
     rng = np.random.default_rng(rng_seed)
     rows, history = [], []
     grid = itertools.product(("rnn", "lstm", "gru"), ("mse", "mape"), ("adam", "adagrad", "rmsprop"), (0.0, 0.1),
-                             range(seeds))
-    for n, (cell, loss, opt, drop, seed) in enumerate(grid):
-        cfg = {"cell": cell, "loss": loss, "optimizer": opt, "dropout": drop, "seed": seed}
+                             ("returns", "paper"), range(seeds))
+    for n, (cell, loss, opt, drop, form, seed) in enumerate(grid):
+        cfg = {"cell": cell, "loss": loss, "optimizer": opt, "dropout": drop, "formulation": form, "seed": seed}
         mape = 2.0 + effects.get(("cell", cell), 0) + effects.get(("optimizer", opt), 0)
+        mape += effects.get(("formulation", form), 0)
         mape += effects.get((("loss", loss), cell), 0) + effects.get((("dropout", drop), cell), 0)
         mape += noise * rng.standard_normal()
         seconds = 10 + effects.get(("time", cell), 0) + rng.standard_normal() * noise
