@@ -1,4 +1,4 @@
-"""Plots like the report's, written as PNG files."""
+"""Plots like the paper's, written as PNG files."""
 
 from __future__ import annotations
 
