@@ -106,8 +106,10 @@ def init_ray(args: argparse.Namespace) -> None:
         # to run on this machine (someone else's); say "auto" to mean that.
         project = str(Path(__file__).resolve().parents[1])
         # Workers must import trainables/ and studies/: ship the project's path.
-        ray.init(address="local", runtime_env={"env_vars": {"PYTHONPATH": project}},
-                 include_dashboard=False, log_to_driver=True)
+        # Ray starts workers ahead of the trials; the hook has each import torch and
+        # pandas then, so a trial's fresh worker is ready when the trial is placed.
+        env = {"env_vars": {"PYTHONPATH": project}, "worker_process_setup_hook": "trainables.common.runtime.preload"}
+        ray.init(address="local", runtime_env=env, include_dashboard=False, log_to_driver=True)
         return
     # A cluster has the project installed (cluster/*.yaml), or the job shipped it
     # (`ray job submit --working-dir .`): the job's runtime env is inherited.
