@@ -34,3 +34,14 @@ def synthetic_prices(n: int = 160, tickers=("GOOG", "AAPL")) -> pd.DataFrame:
 
     frames = {t: _clean(yahoo_frame(n, base=50.0 * (i + 1), seed=i), t)[0] for i, t in enumerate(tickers)}
     return _align(frames, "synthetic")
+
+
+def load_benchmark(name: str):
+    """A script of benchmarks/ as a module (benchmarks/ is no package), so tests drive its functions."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

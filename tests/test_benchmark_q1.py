@@ -1,24 +1,15 @@
 """The q1 benchmarks on tiny budgets, so they keep up with the study and the shared loop."""
 
-import importlib.util
 import re
-from pathlib import Path
 
 import pytest
 
+from tests.helpers import load_benchmark
 from trainables.common import metrics as M
 
 
-def load(name: str):
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_q1_grid_runs_the_study_and_the_same_arms_in_the_plain_loop(ray_cluster, tmp_path):
-    bench = load("q1_grid")
+    bench = load_benchmark("q1_grid")
     result = bench.run_benchmark(["--smoke-test", "--epochs", "1"], tmp_path)
     trials, plain = result["trials"], result["plain"]
     assert len(trials) == len(plain) == 3 and (trials[M.COMPLETED] == 1).all()
@@ -36,7 +27,7 @@ def test_q1_grid_runs_the_study_and_the_same_arms_in_the_plain_loop(ray_cluster,
 
 
 def test_scaling_runs_grid_and_optuna_through_the_study(ray_cluster, tmp_path):
-    bench = load("scaling")
+    bench = load_benchmark("scaling")
     text = bench.main(["--smoke-test", "--epochs", "1", "--search-epochs", "1", "--samples", "2",
                        "--out", str(tmp_path)])
     assert re.search(r"^\| 1 \| [\d.]+ \| [\d.]+ \| 1\.00 \|$", text, re.MULTILINE)

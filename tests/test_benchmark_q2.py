@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 from chargen_helpers import tiny_text
+
+from tests.helpers import load_benchmark
 
 TINY = [f"--set={v}:{k}" for v in "ab" for k in ("hidden_size=8", "num_layers=1", "batch_size=4", "seq_len=16")]
 
 
-def load_benchmark():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "q2_budget.py"
-    spec = importlib.util.spec_from_file_location("bench_q2_budget", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_budget_benchmark_runs_both_rows_through_the_shared_loop(tmp_path, capsys):
-    bench = load_benchmark()
+    bench = load_benchmark("q2_budget")
     assert bench.VARIANTS["b"][1]["formulation"] == "paper" and bench.VARIANTS["b"][1]["cell"] == "lstm"
     text = tmp_path / "input.txt"
     text.write_text(tiny_text(8000))
@@ -40,7 +32,7 @@ def test_budget_benchmark_runs_both_rows_through_the_shared_loop(tmp_path, capsy
 
 
 def test_budget_benchmark_refuses_to_count_a_starved_run(tmp_path, capsys):
-    bench = load_benchmark()
+    bench = load_benchmark("q2_budget")
     text = tmp_path / "input.txt"
     text.write_text(tiny_text(8000))
     (result,) = bench.main(["--data", str(text), "--only", "a", "--budget-s", "0.2", "--threads", "1",

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
+from tests.helpers import load_benchmark
 from trainables.common import metrics as M
 from trainables.common import task
 from trainables.common.config import to_dict
@@ -14,16 +13,8 @@ from trainables.tweets.data import StudyData, load_tweets
 from trainables.tweets.task import TASK
 
 
-def load_benchmark():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "q3_davidson.py"
-    spec = importlib.util.spec_from_file_location("bench_q3_davidson", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_benchmark_runs_the_shared_loop(tmp_path, tiny_bert, tweets_csv, capsys):
-    bench = load_benchmark()
+    bench = load_benchmark("q3_davidson")
     argv = ["--data", str(tweets_csv), "--encoder", tiny_bert, "--max-length", "16", "--frozen-epochs", "2",
             "--finetune-epochs", "1", "--finetune-train", "60", "--trials", "2", "--reencode-trials", "1",
             "--out", str(tmp_path / "q3.json")]
