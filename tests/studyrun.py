@@ -68,11 +68,28 @@ def trial_states(run_dir: Path) -> tuple[dict[str, dict], float]:
 
 
 def checkpoint_epochs(trial_dir: Path) -> list[int]:
-    """Epochs of the checkpoints on disk (the folder name counts checkpoints, not epochs)."""
+    """Epochs of the checkpoints on disk."""
+    return [epoch for epoch, _ in checkpoint_epochs_with_mtime(trial_dir)]
+
+
+def checkpoint_epochs_with_mtime(trial_dir: Path) -> list[tuple[int, float]]:
+    """(epoch, mtime) of the complete checkpoints on disk (the folder name counts checkpoints, not epochs)."""
     import torch
 
-    epochs = []
+    found = []
     for d in sorted(trial_dir.glob("checkpoint_*")):
-        if (d / "state.pt").exists():
-            epochs.append(int(torch.load(d / "state.pt", weights_only=True)["epoch"]))
-    return epochs
+        try:
+            mtime = os.path.getmtime(d / "state.pt")
+            state = torch.load(d / "state.pt", weights_only=True)
+        except (OSError, RuntimeError, EOFError):  # deleted (num_to_keep) or replaced while read
+            continue
+        found.append((int(state["progress"]["epoch"]), mtime))
+    return found
+
+
+def optuna_trials(run_dir: Path, study_name: str | None = None) -> list:
+    """The trials of the run's Optuna study (optuna.db in the run folder, named after the run)."""
+    import optuna
+
+    storage = f"sqlite:///{run_dir / 'optuna.db'}"
+    return optuna.load_study(study_name=study_name or run_dir.name, storage=storage).get_trials(deepcopy=False)

@@ -1,0 +1,148 @@
+"""The Optuna study in a database: PRUNED vs COMPLETE, reconciliation with Tune on resume, ASHA's rungs."""
+
+from __future__ import annotations
+
+import argparse
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+from ray import tune
+
+from studies import optuna_search as osearch
+from studies import search
+from trainables.common import metrics as M
+
+METRIC = "val/loss"
+SPACE = {"lr": tune.loguniform(1e-4, 1e-1), "cell": tune.choice(["rnn", "gru"])}
+
+
+def searcher(tmp_path, max_concurrent=0, name="s") -> osearch.DurableOptunaSearch:
+    s = osearch.DurableOptunaSearch(f"sqlite:///{tmp_path / 'optuna.db'}", study_name=name, metric=METRIC,
+                                    mode="min", seed=0, max_concurrent=max_concurrent)
+    s.set_search_properties(None, None, SPACE)
+    return s
+
+
+def stored(tmp_path, name="s") -> dict[str, optuna.trial.FrozenTrial]:
+    study = optuna.load_study(study_name=name, storage=f"sqlite:///{tmp_path / 'optuna.db'}")
+    return {t.user_attrs.get(osearch.TUNE_ID, f"#{t.number}"): t for t in study.trials}
+
+
+def result(step: int, value: float, completed: bool = False) -> dict:
+    return {M.TRAINING_ITERATION: step, METRIC: value, **({M.COMPLETED: 1} if completed else {})}
+
+
+def test_stopped_trials_are_pruned_with_their_epochs_and_finished_ones_complete(tmp_path):
+    s = searcher(tmp_path)
+    for tid in ("full", "stopped", "broken"):
+        assert set(s.suggest(tid)) == {"lr", "cell"}
+    for step in (1, 2, 3):
+        s.on_trial_result("full", result(step, 1.0 / step))
+    s.on_trial_complete("full", result(4, 0.2, completed=True))
+    s.on_trial_result("stopped", result(1, 5.0))
+    # ASHA's STOP: Tune passes the stopping report only to on_trial_complete.
+    s.on_trial_complete("stopped", result(2, 4.0))
+    s.on_trial_complete("broken", error=True)
+
+    trials = stored(tmp_path)
+    assert trials["full"].state == TrialState.COMPLETE and trials["full"].value == pytest.approx(0.2)
+    assert trials["full"].intermediate_values == pytest.approx({1: 1.0, 2: 0.5, 3: 1 / 3, 4: 0.2})
+    assert trials["stopped"].state == TrialState.PRUNED
+    assert trials["stopped"].intermediate_values == {1: 5.0, 2: 4.0}
+    assert trials["stopped"].value == 4.0  # Optuna gives a pruned trial its last epoch's value
+    assert trials["broken"].state == TrialState.FAIL
+
+
+def test_concurrency_is_limited_by_the_searcher(tmp_path):
+    s = searcher(tmp_path, max_concurrent=2)
+    assert s.suggest("a") and s.suggest("b")
+    assert s.suggest("c") is None
+    s.on_trial_complete("a", result(1, 1.0, completed=True))
+    assert s.suggest("c") is not None
+
+
+def test_reconcile_makes_the_database_agree_with_tunes_trials(tmp_path):
+    s = searcher(tmp_path)
+    for tid in ("done", "done_unsaid", "running", "errored", "lost"):
+        s.suggest(tid)
+    s.on_trial_complete("done", result(3, 0.5, completed=True))
+    s.on_trial_complete("errored", error=True)
+    s.on_trial_result("running", result(1, 2.0))
+    errored_params = stored(tmp_path)["errored"].params
+
+    # The driver dies; a fresh searcher (as Tune unpickles it) meets Tune's restored trials:
+    # "lost" was asked but never recorded; "done_unsaid" finished in Tune after the database last heard of it.
+    restored = searcher(tmp_path)
+    fixed = restored.reconcile({
+        "done": osearch.TuneTrial("TERMINATED"),
+        "done_unsaid": osearch.TuneTrial("TERMINATED", last_result=result(2, 3.0)),
+        "running": osearch.TuneTrial("RUNNING"),
+        "errored": osearch.TuneTrial("ERROR", params=errored_params),
+    })
+    assert fixed == {"lost": 1, "told": 1, "adopted": 1}
+    study = optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path / 'optuna.db'}")
+    by_state = {}
+    for t in study.trials:
+        by_state.setdefault(t.user_attrs[osearch.TUNE_ID], []).append(t.state)
+    assert by_state == {"done": [TrialState.COMPLETE], "done_unsaid": [TrialState.PRUNED],
+                        "running": [TrialState.RUNNING], "lost": [TrialState.FAIL],
+                        # Tune retries the errored trial: a new Optuna trial with the same params.
+                        "errored": [TrialState.FAIL, TrialState.RUNNING]}
+    retried = [t for t in study.trials if t.user_attrs[osearch.TUNE_ID] == "errored"][-1]
+    assert retried.params == errored_params
+    assert restored.live == {"running", "errored"}
+
+    # Finishing work continues where it was; the finished trial's late reports change nothing.
+    restored.on_trial_result("done", result(4, 9.0))
+    restored.on_trial_complete("done", result(4, 9.0, completed=True))
+    restored.on_trial_result("running", result(2, 1.5))
+    restored.on_trial_complete("running", result(3, 1.0, completed=True))
+    restored.on_trial_complete("errored", result(3, 0.7, completed=True))
+    trials = {tid: t for tid, t in stored(tmp_path).items()}
+    assert trials["done"].value == 0.5 and trials["done"].intermediate_values == {3: 0.5}
+    assert trials["running"].state == TrialState.COMPLETE
+    assert trials["running"].intermediate_values == {1: 2.0, 2: 1.5, 3: 1.0}
+    assert trials["errored"].state == TrialState.COMPLETE and trials["errored"].value == 0.7
+    assert not [t for t in study.get_trials() if not t.state.is_finished()]
+
+
+def test_fail_unfinished_closes_the_trials_of_a_dead_driver(tmp_path):
+    s = searcher(tmp_path)
+    s.suggest("a"), s.suggest("b")
+    s.on_trial_complete("a", result(1, 1.0, completed=True))
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    assert osearch.fail_unfinished(url, "s") == 1
+    assert {t: x.state for t, x in stored(tmp_path).items()} == {"a": TrialState.COMPLETE, "b": TrialState.FAIL}
+    assert osearch.existing_trials(url, "s") == 2 and osearch.existing_trials(url, "other") == 0
+    assert osearch.fail_unfinished(url, "other") == 0
+
+
+def test_asha_rungs_are_rebuilt_from_the_database(tmp_path):
+    s = searcher(tmp_path)
+    for tid, values in {"a": [4.0, 3.0, 2.0, 1.0], "b": [5.0, 4.5], "c": [9.0]}.items():
+        s.suggest(tid)
+        for step, v in enumerate(values, 1):
+            s.on_trial_result(tid, result(step, v))
+    asha = osearch.ResumableASHA(s, time_attr=M.TRAINING_ITERATION, max_t=8, grace_period=1, reduction_factor=2)
+    asha.set_search_properties(METRIC, "min")
+    asha.on_trial_add(None, _Trial("new"))
+    assert asha.rungs() == [{"a": -4.0, "b": -5.0, "c": -9.0}, {"a": -3.0, "b": -4.5}, {"a": -1.0}, {}]  # 1, 2, 4, 8
+    # A newcomer worse than the rung's cutoff is stopped, as it would have been without the resume.
+    assert asha.on_trial_result(None, _Trial("new"), result(1, 8.0)) == "STOP"
+    asha.on_trial_add(None, _Trial("other"))
+    assert asha.on_trial_result(None, _Trial("other"), result(1, 3.0)) == "CONTINUE"
+
+
+class _Trial:
+    def __init__(self, trial_id: str) -> None:
+        self.trial_id = trial_id
+
+
+def test_default_storage_is_beside_the_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert osearch.default_storage("/runs/q1", "q1") == "sqlite:////runs/q1/optuna.db"
+    assert osearch.default_storage("s3://bucket/runs/q1", "q1") == f"sqlite:///{tmp_path}/optuna-q1.db"
+    args = argparse.Namespace(optuna_storage="postgresql://me:secret@db/studies", name="q1")
+    assert search.optuna_storage(args, "/runs/q1") == "postgresql://me:secret@db/studies"
+    assert "secret" not in osearch.redacted(args.optuna_storage)
