@@ -119,46 +119,49 @@ def init_ray(args: argparse.Namespace) -> None:
     ray.init(address=address, log_to_driver=True)
 
 
-def prepare_optuna(args: argparse.Namespace, path: str) -> str | None:
-    """The Optuna database of an Optuna run (None for a grid), recorded without its password.
+def optuna_url(args: argparse.Namespace, path: str) -> str | None:
+    """The Optuna database of an Optuna run (None for a grid), checked before Ray starts.
 
-    On resume, the restored searcher opens this URL rather than the one it was
-    pickled with, so a moved run folder or a new --optuna-storage is followed.
+    A new run refuses a study that already has trials (``--resume`` continues
+    it). On resume, the restored searcher opens this URL rather than the one
+    it was pickled with, so a moved run folder or a new --optuna-storage is
+    followed.
     """
     if args.search != "optuna" or args.smoke_test:
         return None
     url = search.optuna_storage(args, path)
+    if not args.resume and optuna_search.existing_trials(url, args.name):
+        fail(f"the Optuna study {args.name!r} in {optuna_search.redacted(url)} already has trials: "
+             f"add --resume to continue that run, or give another --name")
     optuna_search.storage_override = url if args.resume else None
-    provenance.update(path, optuna_storage=optuna_search.redacted(url), optuna_study=args.name)
     return url
 
 
 def run(args: argparse.Namespace, fn: Callable[..., Any], space: dict[str, Any],
         tune_config: tune.TuneConfig) -> tune.ResultGrid:
     """Fit (or, with --resume, restore and finish) the study's Tuner."""
+    path = run_dir(args)
+    url = optuna_url(args, path)
     init_ray(args)
     # Tune snapshots the run's state at most every 10 s by default; after a crash
     # a stale snapshot can name a checkpoint that num_to_keep already deleted.
     # Snapshots are small, so take them often.
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
     fn = tune.with_resources(fn, {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial})
-    path = run_dir(args)
     provenance.start(path, args)
+    if url:
+        provenance.update(path, optuna_storage=optuna_search.redacted(url), optuna_study=args.name)
     callbacks, wandb_info = tracking.callbacks(args, path)
     if wandb_info:
         provenance.update(path, wandb=wandb_info)
-    optuna_url = prepare_optuna(args, path)
     if args.resume and tune.Tuner.can_restore(path):
         print(f"Resuming {path}")
         tuner = tune.Tuner.restore(path, fn, resume_unfinished=True, resume_errored=True, param_space=space)
     else:
         if args.resume:  # killed before Tune saved anything: nothing was finished, start from the beginning
             print(f"--resume: nothing saved yet at {path}; starting the run")
-            if optuna_url:
-                optuna_search.fail_unfinished(optuna_url, args.name)
-        elif optuna_url and optuna_search.existing_trials(optuna_url, args.name):
-            fail(f"the Optuna study {args.name!r} in {optuna_search.redacted(optuna_url)} already has trials: "
-                 f"add --resume to continue that run, or give another --name")
+            if url:
+                optuna_search.fail_unfinished(url, args.name)
         run_config = tune.RunConfig(
             name=args.name, storage_path=storage_uri(args.storage_path),
             failure_config=tune.FailureConfig(max_failures=args.max_failures),

@@ -10,6 +10,7 @@ import os
 import random
 import signal
 import subprocess
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -128,13 +129,15 @@ def test_sigkill_driver_at_random_moments_then_resume_loses_nothing(tmp_path):
         run += 1
         name, resume = f"run{run}", False
         while True:
+            offset = log.stat().st_size if log.exists() else 0
             proc = start_study("studies/q1.py", [*KILL_ARGS, "--storage-path", str(tmp_path), "--name", name,
                                                  *(["--resume"] if resume else [])], log)
             try:
-                if tally.kills < KILLS and not _ends_within(proc, rng.uniform(1.0, 25.0)):
+                phase = rng.choice(["start", "ray", "ray", "finishing"])
+                if tally.kills < KILLS and _reaches(proc, phase, log, offset, tmp_path / name, rng):
                     os.kill(proc.pid, signal.SIGKILL)
                     proc.wait()
-                    tally.killed(tmp_path / name)
+                    tally.killed(tmp_path / name, phase)
                     resume = True
                     continue
                 assert proc.wait(timeout=400) == 0, log.read_text()[-3000:]
@@ -146,12 +149,27 @@ def test_sigkill_driver_at_random_moments_then_resume_loses_nothing(tmp_path):
     assert tally.runs >= 2 and tally.duplicated == tally.lost == 0
 
 
-def _ends_within(proc, seconds: float) -> bool:
+def _reaches(proc, phase: str, log: Path, offset: int, run_dir: Path, rng: random.Random) -> bool:
+    """Wait for a random moment of ``phase``: the process starting (imports, data), Ray
+    running it (trials starting, checkpointing), or a trial finished (trials ending, the
+    analysis); False if the study ended first."""
+    deadline = time.monotonic() + 300
+    if phase != "start":
+        while True:
+            if proc.poll() is not None:
+                return False
+            started = b"Started a local Ray instance" in log.read_bytes()[offset:]
+            finished = any(s["status"] == "TERMINATED" for s in trial_states(run_dir)[0].values())
+            if started and (phase == "ray" or finished):
+                break
+            assert time.monotonic() < deadline, f"phase {phase} never came"
+            time.sleep(0.2)
+    delay = {"start": (1.0, 15.0), "ray": (0.0, 10.0), "finishing": (0.0, 8.0)}[phase]
     try:
-        proc.wait(timeout=seconds)
-        return True
-    except subprocess.TimeoutExpired:
+        proc.wait(timeout=rng.uniform(*delay))
         return False
+    except subprocess.TimeoutExpired:
+        return True
 
 
 class KillTally:
@@ -160,11 +178,13 @@ class KillTally:
     def __init__(self) -> None:
         self.kills = self.runs = self.planned = self.found = self.duplicated = self.lost = 0
         self.replaced = self.resumed = 0
+        self.phases: Counter = Counter()
         self.finished_rows: dict[str, int] = {}  # trial dir -> rows when Tune had it TERMINATED
         self.saved: list[tuple[Path, int, int]] = []  # (trial dir, rows at the kill, newest saved epoch)
 
-    def killed(self, run_dir: Path) -> None:
+    def killed(self, run_dir: Path, phase: str) -> None:
         self.kills += 1
+        self.phases[phase] += 1
         states, saved_at = trial_states(run_dir)
         assert len(states) <= PLANNED
         for state in states.values():
@@ -214,6 +234,6 @@ class KillTally:
         self.saved.clear()
 
     def summary(self) -> str:
-        return (f"{self.kills} kills over {self.runs} runs: {self.planned} trials planned, {self.found} found, "
+        return (f"{self.kills} kills ({dict(self.phases)}) over {self.runs} runs: {self.planned} trials planned, {self.found} found, "
                 f"{self.duplicated} duplicated, {self.lost} lost; {self.resumed} resumed from a checkpoint, "
                 f"{self.replaced} unrecorded Optuna proposals marked FAIL and replaced")

@@ -146,3 +146,56 @@ def test_default_storage_is_beside_the_run(tmp_path, monkeypatch):
     args = argparse.Namespace(optuna_storage="postgresql://me:secret@db/studies", name="q1")
     assert search.optuna_storage(args, "/runs/q1") == "postgresql://me:secret@db/studies"
     assert "secret" not in osearch.redacted(args.optuna_storage)
+
+
+def test_param_importance_table_from_the_runs_database(tmp_path):
+    from analysis import optuna_report
+
+    run_dir = tmp_path / "q1"
+    run_dir.mkdir()
+    study = optuna.create_study(study_name="q1", storage=f"sqlite:///{run_dir / 'optuna.db'}",
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+    # Only lr matters; cell does not; pruned trials are left out.
+    study.optimize(lambda t: (t.suggest_float("lr", 0, 1) - 0.3) ** 2 + 0 * len(t.suggest_categorical("cell", ["a", "b"])),
+                   n_trials=30)
+    pruned = study.ask()
+    pruned.suggest_float("lr", 0, 1), pruned.suggest_categorical("cell", ["a", "b"])
+    pruned.report(9.0, 1)
+    study.tell(pruned, state=TrialState.PRUNED)
+
+    paths = optuna_report.write_param_importance(run_dir)
+    assert sorted(p.name for p in paths) == ["param_importance.csv", "param_importance.md"]
+    table = optuna_report.param_importance(optuna_report.load_study(run_dir))
+    assert list(table.index) == ["lr", "cell"] and table.loc["lr", "importance"] > 0.9
+    assert table.loc["lr", "best_value"] == pytest.approx(study.best_params["lr"])
+    assert "30 COMPLETE, 1 PRUNED" in (run_dir / "tables" / "param_importance.md").read_text()
+    assert optuna_report.write_param_importance(tmp_path) == []  # no study: a grid run
+
+
+@pytest.mark.slow
+def test_asha_stopped_trials_reach_optuna_as_pruned_in_a_real_run(tmp_path, ray_cluster):
+    url, steps = f"sqlite:///{tmp_path / 'optuna.db'}", 6
+
+    def toy(config):
+        for step in range(1, steps + 1):
+            tune.report({"loss": config["x"] / step, **({M.COMPLETED: 1} if step == steps else {})})
+
+    study = optuna.create_study(study_name="toy", storage=url)
+    for x in (1.0, 9.0, 0.5):  # the second is worse than the first at the first rung: ASHA stops it
+        study.enqueue_trial({"x": x})
+    s = osearch.DurableOptunaSearch(url, "toy", metric="loss", mode="min", max_concurrent=1)
+    asha = osearch.ResumableASHA(s, time_attr=M.TRAINING_ITERATION, max_t=steps, grace_period=1, reduction_factor=2)
+    tuner = tune.Tuner(toy, param_space={"x": tune.uniform(0.1, 10.0)}, tune_config=tune.TuneConfig(
+        metric="loss", mode="min", num_samples=3, search_alg=osearch.DurableSearchGenerator(s), scheduler=asha),
+        run_config=tune.RunConfig(storage_path=str(tmp_path), name="toy", verbose=0))
+    results = tuner.fit()
+    assert not results.errors
+
+    trials = {t.params["x"]: t for t in optuna.load_study(study_name="toy", storage=url).trials}
+    assert [trials[x].state for x in (1.0, 9.0, 0.5)] == [TrialState.COMPLETE, TrialState.PRUNED, TrialState.COMPLETE]
+    assert trials[9.0].intermediate_values == {1: 9.0} and trials[9.0].value == 9.0
+    assert trials[1.0].value == pytest.approx(1.0 / steps)
+    assert trials[0.5].intermediate_values == pytest.approx({k: 0.5 / k for k in range(1, steps + 1)})
+    # Ray's own OptunaSearch would have told the stopped trial COMPLETE with its first-epoch score.
+    tune_ids = {r.metrics["trial_id"]: r.metrics for r in results}
+    assert {t.user_attrs[osearch.TUNE_ID] for t in trials.values()} == set(tune_ids)
