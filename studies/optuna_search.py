@@ -181,7 +181,7 @@ class DurableOptunaSearch(OptunaSearch):
             state, value = TrialState.PRUNED, None
         try:
             self._ot_study.tell(self._ot_trials[trial_id], value, state=state)
-        except Exception as exc:  # e.g. a NaN value: Optuna marks it FAIL itself
+        except (ValueError, RuntimeError) as exc:  # e.g. told twice (UpdateFinishedTrialError)
             logger.warning("Optuna trial of %s: %s", trial_id, exc)
         self._completed_trials.add(trial_id)
 

@@ -63,7 +63,7 @@ def postgres_url() -> Iterator[str]:
     data, log = folder / "data", folder / "server.log"
 
     def tool(name: str, *args: str) -> None:
-        done = subprocess.run([*as_user, str(bindir / name), *args], capture_output=True, text=True, timeout=120)
+        done = subprocess.run([*as_user, str(bindir / name), *args], capture_output=True, text=True, timeout=120, check=False)
         if done.returncode != 0:
             tail = log.read_text()[-2000:] if log.exists() else ""
             pytest.fail(f"{name} failed: {done.stderr.strip()} {tail}")
@@ -77,5 +77,5 @@ def postgres_url() -> Iterator[str]:
     finally:
         if (data / "postmaster.pid").exists():
             subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
-                           capture_output=True, timeout=120)
+                           capture_output=True, timeout=120, check=False)
         shutil.rmtree(folder, ignore_errors=True)

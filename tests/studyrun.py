@@ -53,8 +53,11 @@ def result_rows(trial_dir: Path) -> list[dict]:
 
 
 def trial_states(run_dir: Path) -> tuple[dict[str, dict], float]:
-    """Per trial id, Tune's saved state (status, num_failures, dir) and the snapshot's mtime."""
-    files = sorted(glob.glob(str(run_dir / "experiment_state-*.json")), key=os.path.getmtime)
+    """Per trial id, Tune's saved state (status, num_failures, dir, the epoch of the last report
+    it had processed) and the snapshot's mtime."""
+    # Newest by name (the session's start time), as Tune picks it: every sync re-uploads
+    # the older sessions' files too, so their mtimes say nothing.
+    files = sorted(glob.glob(str(run_dir / "experiment_state-*.json")))
     if not files:
         return {}, 0.0
     try:
@@ -65,7 +68,8 @@ def trial_states(run_dir: Path) -> tuple[dict[str, dict], float]:
     for trial_json, meta_json in data["trial_data"]:
         trial, meta = json.loads(trial_json), json.loads(meta_json)
         states[trial["trial_id"]] = {"status": trial["status"], "num_failures": meta["num_failures"],
-                                     "dir": run_dir / trial["relative_logdir"]}
+                                     "dir": run_dir / trial["relative_logdir"],
+                                     "last_epoch": (meta.get("last_result") or {}).get("epoch", 0)}
     return states, os.path.getmtime(files[-1])
 
 

@@ -7,6 +7,7 @@ import http.server
 import threading
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -22,9 +23,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     """/file/NAME: the bytes in ``files``; /endless: data without Content-Length, forever;
     /slow: a byte every 0.2 s."""
 
-    files: dict[str, bytes] = {}
+    files: ClassVar[dict[str, bytes]] = {}
 
-    def do_GET(self):  # noqa: N802 (http.server's naming)
+    def do_GET(self):
         name = self.path.split("?")[0][6:]
         if self.path.startswith("/file/") and name in self.files:
             body = self.files[name]

@@ -18,8 +18,14 @@ import pytest
 import torch
 
 from studies import cli, q1, runner
-from tests.studyrun import (checkpoint_epochs_with_mtime, kill_group, optuna_trials, result_rows, run_study,
-                            start_study, trial_states)
+from tests.studyrun import (
+    kill_group,
+    optuna_trials,
+    result_rows,
+    run_study,
+    start_study,
+    trial_states,
+)
 from trainables.common import checkpoint, runtime
 
 
@@ -112,6 +118,7 @@ def test_max_failures_retries_a_crashed_trial_from_its_checkpoint(tmp_path):
 
 PLANNED = 4
 KILLS = 10
+KILLS_PER_RUN = 4  # then the run may finish, and is checked in full
 CHECKPOINT_EVERY = 3
 KILL_ARGS = ["--search", "optuna", "--num-samples", str(PLANNED), "--max-concurrent", "2", "--epochs", "12",
              "--hidden-size", "8", "--num-layers", "1", "--window", "10", "--set", f"checkpoint_every={CHECKPOINT_EVERY}"]
@@ -127,18 +134,18 @@ def test_sigkill_driver_at_random_moments_then_resume_loses_nothing(tmp_path):
     run = 0
     while tally.kills < KILLS:
         run += 1
-        name, resume = f"run{run}", False
+        name, resume, kills_left = f"run{run}", False, KILLS_PER_RUN
         while True:
             offset = log.stat().st_size if log.exists() else 0
             proc = start_study("studies/q1.py", [*KILL_ARGS, "--storage-path", str(tmp_path), "--name", name,
                                                  *(["--resume"] if resume else [])], log)
             try:
                 phase = rng.choice(["start", "ray", "ray", "finishing"])
-                if tally.kills < KILLS and _reaches(proc, phase, log, offset, tmp_path / name, rng):
+                if tally.kills < KILLS and kills_left and _reaches(proc, phase, log, offset, tmp_path / name, rng):
                     os.kill(proc.pid, signal.SIGKILL)
                     proc.wait()
                     tally.killed(tmp_path / name, phase)
-                    resume = True
+                    resume, kills_left = True, kills_left - 1
                     continue
                 assert proc.wait(timeout=400) == 0, log.read_text()[-3000:]
             finally:
@@ -146,7 +153,7 @@ def test_sigkill_driver_at_random_moments_then_resume_loses_nothing(tmp_path):
             break
         tally.check_finished_run(tmp_path / name)
     print(tally.summary())
-    assert tally.runs >= 2 and tally.duplicated == tally.lost == 0
+    assert tally.runs >= 3 and tally.duplicated == tally.lost == 0
 
 
 def _reaches(proc, phase: str, log: Path, offset: int, run_dir: Path, rng: random.Random) -> bool:
@@ -185,7 +192,7 @@ class KillTally:
     def killed(self, run_dir: Path, phase: str) -> None:
         self.kills += 1
         self.phases[phase] += 1
-        states, saved_at = trial_states(run_dir)
+        states, _ = trial_states(run_dir)
         assert len(states) <= PLANNED
         for state in states.values():
             rows = len(result_rows(state["dir"]))
@@ -193,8 +200,9 @@ class KillTally:
             if state["status"] == "TERMINATED":
                 assert self.finished_rows.setdefault(key, rows) == rows, f"finished trial {key} ran again"
             else:
-                epochs = [e for e, mtime in checkpoint_epochs_with_mtime(state["dir"]) if mtime < saved_at]
-                self.saved.append((state["dir"], rows, max(epochs, default=0)))
+                # Tune handles reports in order: the snapshot knows every checkpoint up to its last report.
+                known = state["last_epoch"] // CHECKPOINT_EVERY * CHECKPOINT_EVERY
+                self.saved.append((state["dir"], rows, known))
 
     def check_finished_run(self, run_dir: Path) -> None:
         self.runs += 1
@@ -207,7 +215,7 @@ class KillTally:
             if trial_dir.parent != run_dir:
                 continue
             new = result_rows(trial_dir)[rows:]
-            if new:  # continued from the newest checkpoint saved before the snapshot, or a later one
+            if new:  # continued from the newest checkpoint the snapshot knew, or a later one
                 first = new[0]["epoch"] - 1
                 assert first >= saved and first % CHECKPOINT_EVERY == 0, (trial_dir.name, first, saved)
                 self.resumed += first > 0
