@@ -276,12 +276,18 @@ class ResumableASHA(ASHAScheduler):
             self.rebuild(self.searcher.history())
         super().on_trial_add(tune_controller, trial)
 
-    def rebuild(self, history: Mapping[str, Mapping[int, float]]) -> None:
+    def rebuild(self, history: Mapping[str, Mapping[int, float]]) -> int:
+        """Record each trial's value at each rung's milestone; how many were recorded."""
+        count = 0
         for bracket in self._brackets:
             for milestone, recorded in bracket._rungs:
                 for tid, values in history.items():
-                    if milestone in values:
-                        recorded.setdefault(tid, self._metric_op * values[milestone])
+                    if milestone in values and tid not in recorded:
+                        recorded[tid] = self._metric_op * values[milestone]
+                        count += 1
+        if count:
+            print(f"ASHA: {count} rung value(s) restored from the Optuna study")
+        return count
 
     def rungs(self) -> list[dict[str, float]]:
         """Recorded values per rung, lowest milestone first (for tests and debugging)."""
