@@ -18,13 +18,15 @@ from pathlib import Path
 
 import pytest
 
+TOOLS = ("initdb", "pg_ctl", "createdb")
+
 
 def server_bin() -> Path | None:
-    """The folder with initdb and pg_ctl (Debian keeps them off PATH), or None."""
+    """The folder with initdb, pg_ctl and createdb (Debian keeps them off PATH), or None."""
+    found = [Path(p).parent for p in sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)]
     on_path = shutil.which("initdb")
-    found = [Path(on_path).parent] if on_path else []
-    found += [Path(p).parent for p in sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)]
-    return next((d for d in found if (d / "pg_ctl").exists()), None)
+    found += [Path(on_path).parent] if on_path else []
+    return next((d for d in found if all((d / tool).exists() for tool in TOOLS)), None)
 
 
 def free_port() -> int:
@@ -52,7 +54,7 @@ def postgres_url() -> Iterator[str]:
     """SQLAlchemy URL of an empty database ``studies`` on a fresh local server."""
     bindir = server_bin()
     if bindir is None:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not installed: apt-get install -y postgresql")
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl, createdb) not installed: apt-get install -y postgresql")
     try:
         import psycopg2  # noqa: F401
     except ImportError:
