@@ -199,3 +199,40 @@ def test_asha_stopped_trials_reach_optuna_as_pruned_in_a_real_run(tmp_path, ray_
     # Ray's own OptunaSearch would have told the stopped trial COMPLETE with its first-epoch score.
     tune_ids = {r.metrics["trial_id"]: r.metrics for r in results}
     assert {t.user_attrs[osearch.TUNE_ID] for t in trials.values()} == set(tune_ids)
+
+
+def test_tune_config_of_an_optuna_study_uses_the_run_database(tmp_path):
+    from studies import q1
+
+    parser = q1.STUDY.parser()
+    grid = search.tune_config(parser.parse_args([]), str(tmp_path / "q1"), METRIC, "min", max_t=100, grace_period=10)
+    assert grid.search_alg is None and grid.scheduler is None
+    args = parser.parse_args(["--search", "optuna", "--num-samples", "7", "--max-concurrent", "2", "--name", "tpe"])
+    tpe = search.tune_config(args, str(tmp_path / "tpe"), METRIC, "min", max_t=4, grace_period=10)
+    assert tpe.num_samples == 7 and tpe.max_concurrent_trials is None  # the searcher limits concurrency
+    assert isinstance(tpe.search_alg, osearch.DurableSearchGenerator)
+    searcher = tpe.search_alg.searcher
+    assert searcher.max_concurrent == 2 and searcher.url == f"sqlite:///{tmp_path / 'tpe' / 'optuna.db'}"
+    assert isinstance(tpe.scheduler, osearch.ResumableASHA) and tpe.scheduler._max_t == 4
+    assert tpe.scheduler.searcher is searcher
+    args = parser.parse_args(["--search", "optuna", "--optuna-storage", "postgresql://db/x"])
+    assert search.tune_config(args, "/r", METRIC, "min", max_t=4, grace_period=1).search_alg.searcher.url == \
+        "postgresql://db/x"
+
+
+def test_a_new_run_refuses_a_study_with_trials_and_a_resume_follows_the_database(tmp_path, monkeypatch, capsys):
+    from studies import q1, runner
+
+    run_dir = tmp_path / "q1"
+    run_dir.mkdir()
+    parser = q1.STUDY.parser()
+    args = parser.parse_args(["--search", "optuna", "--storage-path", str(tmp_path)])
+    assert runner.optuna_url(args, str(run_dir)) == f"sqlite:///{run_dir / 'optuna.db'}"
+    searcher(run_dir, name="q1").suggest("a")  # a trial of an earlier run
+    with pytest.raises(SystemExit):
+        runner.optuna_url(args, str(run_dir))
+    assert "already has trials: add --resume" in capsys.readouterr().err
+    monkeypatch.setattr(osearch, "storage_override", None)
+    resumed = parser.parse_args(["--search", "optuna", "--storage-path", str(tmp_path), "--resume"])
+    assert runner.optuna_url(resumed, str(run_dir)) == osearch.storage_override == f"sqlite:///{run_dir / 'optuna.db'}"
+    assert runner.optuna_url(parser.parse_args(["--search", "optuna", "--smoke-test"]), str(run_dir)) is None
