@@ -160,7 +160,9 @@ class DurableOptunaSearch(OptunaSearch):
         self._tell(trial_id, result, error)
 
     def _report(self, trial_id: str, result: Mapping[str, Any]) -> None:
-        value, step = result.get(self._metric), result.get(M.TRAINING_ITERATION)
+        # The loop's epoch, where reported: it stays right when a trial resumed from a newer
+        # checkpoint than Tune's snapshot named (Tune's iteration counter then lags).
+        value, step = result.get(self._metric), result.get(M.EPOCH, result.get(M.TRAINING_ITERATION))
         if value is None or step is None:
             return
         with warnings.catch_warnings():

@@ -9,6 +9,8 @@ from typing import Any
 from ray import tune
 from ray.tune.search.sample import Categorical, Domain, Float, Function, Integer
 
+from trainables.common import metrics as M
+
 
 def domains(factors: dict[str, Any]) -> dict[str, Any]:
     """Lists become grid searches; tune domains stay as they are."""
@@ -69,7 +71,7 @@ def tune_config(args: argparse.Namespace, run_dir: str, metric: str, mode: str, 
                                    seed=0, max_concurrent=args.max_concurrent)
     return tune.TuneConfig(
         metric=metric, mode=mode, num_samples=args.num_samples, search_alg=DurableSearchGenerator(searcher),
-        scheduler=ResumableASHA(searcher, time_attr="training_iteration", max_t=max_t,
+        scheduler=ResumableASHA(searcher, time_attr=M.EPOCH, max_t=max_t,
                                 grace_period=min(grace_period, max_t)),
     )
 

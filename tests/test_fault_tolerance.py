@@ -245,3 +245,22 @@ class KillTally:
         return (f"{self.kills} kills ({dict(self.phases)}) over {self.runs} runs: {self.planned} trials planned, {self.found} found, "
                 f"{self.duplicated} duplicated, {self.lost} lost; {self.resumed} resumed from a checkpoint, "
                 f"{self.replaced} unrecorded Optuna proposals marked FAIL and replaced")
+
+
+def test_a_checkpoint_deleted_under_a_stale_snapshot_falls_back_to_the_newest(tmp_path, monkeypatch):
+    from ray import tune
+
+    from trainables.common.loop import RaySession, write_checkpoint
+
+    trial = tmp_path / "train_stock_x"
+    for n, epoch in ((2, 6), (3, 9)):
+        (trial / f"checkpoint_00000{n}").mkdir(parents=True)
+        write_checkpoint(trial / f"checkpoint_00000{n}", {"progress": {"epoch": epoch}}, None)
+    named = {"ckpt": "checkpoint_000002"}
+    monkeypatch.setattr(tune, "get_checkpoint", lambda: tune.Checkpoint(str(trial / named["ckpt"])))
+    assert RaySession().restore()["progress"]["epoch"] == 6  # the one Tune names, while it exists
+    named["ckpt"] = "checkpoint_000001"  # deleted by num_to_keep after Tune's last snapshot
+    assert RaySession().restore()["progress"]["epoch"] == 9
+    for d in trial.iterdir():
+        (d / checkpoint.STATE_FILE).unlink()
+    assert RaySession().restore() is None  # nothing left: the trial starts over
