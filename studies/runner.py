@@ -12,8 +12,9 @@ from typing import Any
 
 from ray import tune
 
-from studies import provenance, tracking
+from studies import optuna_search, provenance, search, tracking
 from trainables.common import storage
+from trainables.common.layout import LOST_TRIALS
 
 DEFAULT_STORAGE = "results"
 # A cluster sets this on its nodes (cluster/*.yaml) so every study writes to shared storage.
@@ -29,6 +30,10 @@ def base_parser(description: str, default_name: str) -> argparse.ArgumentParser:
     g.add_argument("--num-samples", type=int, default=20, help="trials for --search optuna (default: 20)")
     g.add_argument("--seeds", type=int, default=1, help="repeats of every grid point with seeds 0..K-1 (default: 1)")
     g.add_argument("--smoke-test", action="store_true", help="a few tiny trials in seconds, to check the set-up")
+    g.add_argument("--optuna-storage", default=None, metavar="URL",
+                   help="database of the Optuna study, any SQLAlchemy URL, e.g. postgresql://user@host/db "
+                        "(default: sqlite:///RUN_DIR/optuna.db; for an s3:// or gs:// run, optuna-NAME.db "
+                        "in the current directory); the study is named after --name")
     g = p.add_argument_group("resources")
     g.add_argument("--cpus-per-trial", type=float, default=1.0, help="CPUs reserved per trial (default: 1)")
     g.add_argument("--gpus-per-trial", type=float, default=0.0,
@@ -116,26 +121,49 @@ def init_ray(args: argparse.Namespace) -> None:
     ray.init(address=address, log_to_driver=True)
 
 
+def optuna_url(args: argparse.Namespace, path: str) -> str | None:
+    """The Optuna database of an Optuna run (None for a grid), checked before Ray starts.
+
+    A new run refuses a study that already has trials (``--resume`` continues
+    it). On resume, the restored searcher opens this URL rather than the one
+    it was pickled with, so a moved run folder or a new --optuna-storage is
+    followed.
+    """
+    if args.search != "optuna" or args.smoke_test:
+        return None
+    url = search.optuna_storage(args, path)
+    if not args.resume and optuna_search.existing_trials(url, args.name):
+        fail(f"the Optuna study {args.name!r} in {optuna_search.redacted(url)} already has trials: "
+             f"add --resume to continue that run, or give another --name")
+    optuna_search.storage_override = url if args.resume else None
+    return url
+
+
 def run(args: argparse.Namespace, fn: Callable[..., Any], space: dict[str, Any],
         tune_config: tune.TuneConfig) -> tune.ResultGrid:
     """Fit (or, with --resume, restore and finish) the study's Tuner."""
+    path = run_dir(args)
+    url = optuna_url(args, path)
     init_ray(args)
     # Tune snapshots the run's state at most every 10 s by default; after a crash
     # a stale snapshot can name a checkpoint that num_to_keep already deleted.
     # Snapshots are small, so take them often.
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
     fn = tune.with_resources(fn, {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial})
-    path = run_dir(args)
     provenance.start(path, args)
+    if url:
+        provenance.update(path, optuna_storage=optuna_search.redacted(url), optuna_study=args.name)
     callbacks, wandb_info = tracking.callbacks(args, path)
     if wandb_info:
         provenance.update(path, wandb=wandb_info)
-    if args.resume:
-        if not tune.Tuner.can_restore(path):
-            fail(f"--resume: no interrupted run at {path}")
+    if args.resume and tune.Tuner.can_restore(path):
         print(f"Resuming {path}")
         tuner = tune.Tuner.restore(path, fn, resume_unfinished=True, resume_errored=True, param_space=space)
     else:
+        if args.resume:  # killed before Tune saved anything: nothing was finished, start from the beginning
+            print(f"--resume: nothing saved yet at {path}; starting the run")
+            if url:
+                optuna_search.fail_unfinished(url, args.name)
         run_config = tune.RunConfig(
             name=args.name, storage_path=storage_uri(args.storage_path),
             failure_config=tune.FailureConfig(max_failures=args.max_failures),
@@ -145,5 +173,37 @@ def run(args: argparse.Namespace, fn: Callable[..., Any], space: dict[str, Any],
         )
         tuner = tune.Tuner(fn, param_space=space, tune_config=tune_config, run_config=run_config)
     results = tuner.fit()
+    if args.resume:
+        set_aside_lost_trials(path)
     provenance.finish(path)
     return results
+
+
+def set_aside_lost_trials(path: str) -> list[str]:
+    """Move trial folders that Tune's final state does not list into ``lost_trials/``.
+
+    A driver killed between starting a trial and saving its state leaves that
+    trial's folder behind; the resumed run proposes a new trial in its place,
+    and analysis (which reads every ``*/result.json``) must not count both.
+    Local run folders only: in an object store they stay where they are.
+    """
+    from ray.tune.execution.experiment_state import _find_newest_experiment_checkpoint
+
+    if storage.is_uri(path):
+        return []
+    newest = _find_newest_experiment_checkpoint(path)
+    if newest is None:
+        return []
+    state = json.loads(Path(newest).read_text())
+    known = {json.loads(t)["relative_logdir"] for t, _ in state["trial_data"]}
+    moved = []
+    for result in sorted(Path(path).glob("*/result.json")):
+        folder = result.parent
+        if folder.name not in known and folder.name != LOST_TRIALS:
+            target = Path(path, LOST_TRIALS, folder.name)
+            target.parent.mkdir(exist_ok=True)
+            folder.rename(target)
+            moved.append(folder.name)
+    if moved:
+        print(f"note: {len(moved)} trial folder(s) that Tune never recorded moved to {LOST_TRIALS}/")
+    return moved

@@ -9,6 +9,8 @@ from typing import Any
 from ray import tune
 from ray.tune.search.sample import Categorical, Domain, Float, Function, Integer
 
+from trainables.common import metrics as M
+
 
 def domains(factors: dict[str, Any]) -> dict[str, Any]:
     """Lists become grid searches; tune domains stay as they are."""
@@ -61,11 +63,21 @@ def tune_config(args: argparse.Namespace, run_dir: str, metric: str, mode: str, 
     # --max-failures (benchmarks/RESULTS.md, q1): losing nothing comes first.
     if args.search != "optuna" or args.smoke_test:
         return tune.TuneConfig(max_concurrent_trials=concurrent)
-    from ray.tune.schedulers import ASHAScheduler
-    from ray.tune.search.optuna import OptunaSearch
+    from studies.optuna_search import DurableOptunaSearch, DurableSearchGenerator, ResumableASHA
 
+    # The searcher limits concurrency itself: Tune's ConcurrencyLimiter keeps its own
+    # list of live trials, which a resume from a stale snapshot gets wrong.
+    searcher = DurableOptunaSearch(optuna_storage(args, run_dir), study_name=args.name, metric=metric, mode=mode,
+                                   seed=0, max_concurrent=args.max_concurrent)
     return tune.TuneConfig(
-        metric=metric, mode=mode, num_samples=args.num_samples, search_alg=OptunaSearch(seed=0),
-        max_concurrent_trials=concurrent,
-        scheduler=ASHAScheduler(time_attr="training_iteration", max_t=max_t, grace_period=min(grace_period, max_t)),
+        metric=metric, mode=mode, num_samples=args.num_samples, search_alg=DurableSearchGenerator(searcher),
+        scheduler=ResumableASHA(searcher, time_attr=M.EPOCH, max_t=max_t,
+                                grace_period=min(grace_period, max_t)),
     )
+
+
+def optuna_storage(args: argparse.Namespace, run_dir: str) -> str:
+    """``--optuna-storage``, else SQLite beside the run (``optuna.db`` in a local run folder)."""
+    from studies.optuna_search import default_storage
+
+    return getattr(args, "optuna_storage", None) or default_storage(run_dir, args.name)

@@ -14,7 +14,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def study_env() -> dict[str, str]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), RAY_DEDUP_LOGS="0")
+    # The project first; what the caller added after it (e.g. a driver's extra packages) stays.
+    extra = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and Path(p).resolve() != ROOT]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), *extra]), RAY_DEDUP_LOGS="0")
     for var in ("RAY_ADDRESS", "STUDY_STORAGE_PATH"):  # a local run, whatever the caller's shell says
         env.pop(var, None)
     return env
@@ -51,8 +53,11 @@ def result_rows(trial_dir: Path) -> list[dict]:
 
 
 def trial_states(run_dir: Path) -> tuple[dict[str, dict], float]:
-    """Per trial id, Tune's saved state (status, num_failures, dir) and the snapshot's mtime."""
-    files = sorted(glob.glob(str(run_dir / "experiment_state-*.json")), key=os.path.getmtime)
+    """Per trial id, Tune's saved state (status, num_failures, dir, the epoch of the last report
+    it had processed) and the snapshot's mtime."""
+    # Newest by name (the session's start time), as Tune picks it: every sync re-uploads
+    # the older sessions' files too, so their mtimes say nothing.
+    files = sorted(glob.glob(str(run_dir / "experiment_state-*.json")))
     if not files:
         return {}, 0.0
     try:
@@ -63,16 +68,34 @@ def trial_states(run_dir: Path) -> tuple[dict[str, dict], float]:
     for trial_json, meta_json in data["trial_data"]:
         trial, meta = json.loads(trial_json), json.loads(meta_json)
         states[trial["trial_id"]] = {"status": trial["status"], "num_failures": meta["num_failures"],
-                                     "dir": run_dir / trial["relative_logdir"]}
+                                     "dir": run_dir / trial["relative_logdir"],
+                                     "last_epoch": (meta.get("last_result") or {}).get("epoch", 0)}
     return states, os.path.getmtime(files[-1])
 
 
 def checkpoint_epochs(trial_dir: Path) -> list[int]:
-    """Epochs of the checkpoints on disk (the folder name counts checkpoints, not epochs)."""
+    """Epochs of the checkpoints on disk."""
+    return [epoch for epoch, _ in checkpoint_epochs_with_mtime(trial_dir)]
+
+
+def checkpoint_epochs_with_mtime(trial_dir: Path) -> list[tuple[int, float]]:
+    """(epoch, mtime) of the complete checkpoints on disk (the folder name counts checkpoints, not epochs)."""
     import torch
 
-    epochs = []
+    found = []
     for d in sorted(trial_dir.glob("checkpoint_*")):
-        if (d / "state.pt").exists():
-            epochs.append(int(torch.load(d / "state.pt", weights_only=True)["epoch"]))
-    return epochs
+        try:
+            mtime = os.path.getmtime(d / "state.pt")
+            state = torch.load(d / "state.pt", weights_only=True)
+        except (OSError, RuntimeError, EOFError):  # deleted (num_to_keep) or replaced while read
+            continue
+        found.append((int(state["progress"]["epoch"]), mtime))
+    return found
+
+
+def optuna_trials(run_dir: Path, study_name: str | None = None) -> list:
+    """The trials of the run's Optuna study (optuna.db in the run folder, named after the run)."""
+    import optuna
+
+    storage = f"sqlite:///{run_dir / 'optuna.db'}"
+    return optuna.load_study(study_name=study_name or run_dir.name, storage=storage).get_trials(deepcopy=False)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import urllib.request
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 
 from trainables.chargen.config import CharConfig
+from trainables.common.download import fetch
 from trainables.common.errors import DataError
 
 EMBEDDED = "embedded"
@@ -164,23 +164,16 @@ def default_cache_dir() -> Path:
     return Path(base) / "rnn-studies" / "corpora"
 
 
+CORPUS_MAX_BYTES = 256 << 20  # far beyond any character-level corpus trained here
+DOWNLOAD_DEADLINE_S = 600.0
+
+
 def download(url: str, cache_dir: str | os.PathLike | None = None) -> Path:
     """Fetch ``url`` once; later calls reuse the cached copy."""
     folder = Path(cache_dir) if cache_dir else default_cache_dir()
     name = Path(url.split("?")[0]).name or "corpus.txt"
     target = folder / f"{hashlib.sha1(url.encode()).hexdigest()[:12]}-{name}"
-    if target.exists():
-        return target
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(target.suffix + ".part")
-    try:
-        with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as fh:
-            fh.write(response.read())
-    except (OSError, ValueError) as exc:
-        tmp.unlink(missing_ok=True)
-        raise DataError(f"{url}: cannot download ({exc})") from None
-    os.replace(tmp, target)
-    return target
+    return fetch(url, target, max_bytes=CORPUS_MAX_BYTES, deadline_s=DOWNLOAD_DEADLINE_S, what="--corpus")
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@
       provenance.json          command, code version, libraries, resources, times
       optuna.db                the Optuna study (--search optuna, default storage)
       train_<task>_<id>/       one folder a trial (Ray Tune): params.json, result.json, checkpoint_*/
+      lost_trials/             folders of trials a killed driver started but Tune never recorded (set aside on --resume)
       trials.parquet|csv       one row a trial (analysis)
       history.parquet|csv      one row a report (analysis)
       report.md, report.html, claims.md, tables/, plots/
@@ -13,6 +14,7 @@
 STUDY_FILE = "study.json"
 PROVENANCE_FILE = "provenance.json"
 OPTUNA_DB = "optuna.db"
+LOST_TRIALS = "lost_trials"
 TRIALS = "trials"  # + .parquet / .csv
 HISTORY = "history"
 REPORT_MD = "report.md"

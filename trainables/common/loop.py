@@ -68,7 +68,9 @@ class RaySession:
         if ckpt is None:
             return None
         with ckpt.as_directory() as directory:
-            return checkpoint.load_state(directory)
+            if (Path(directory) / checkpoint.STATE_FILE).exists():
+                return checkpoint.load_state(directory)
+        return newest_checkpoint(Path(ckpt.path).parent)
 
     def report(self, metrics, state=None, files=None) -> None:
         from ray import tune
@@ -125,6 +127,19 @@ class LocalSession:
 
     def should_stop(self, metrics) -> bool:
         return self.budget_s is not None and metrics[M.TIME_TOTAL] >= self.budget_s
+
+
+def newest_checkpoint(trial_dir: Path) -> dict[str, Any] | None:
+    """The newest complete ``checkpoint_*`` of a trial folder (local storage), or None.
+
+    A driver killed after Tune deleted a checkpoint (num_to_keep) but before its
+    snapshot named the next one resumes the trial from a checkpoint that is gone;
+    the newest one left is a later point of the same run. With none left the trial
+    starts over, which is also consistent: the loop's epochs, not Tune's counter,
+    are what ASHA and Optuna count.
+    """
+    found = sorted(trial_dir.glob(f"checkpoint_*/{checkpoint.STATE_FILE}"))
+    return checkpoint.load_state(found[-1].parent) if found else None
 
 
 def write_checkpoint(directory: str | Path, state: dict[str, Any], files: dict[str, str] | None) -> None:

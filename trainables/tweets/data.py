@@ -15,7 +15,6 @@ Every problem raises ``DataError`` naming the file and what is wrong.
 from __future__ import annotations
 
 import os
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from trainables.common import download
 from trainables.common.errors import DataError
 from trainables.tweets.config import OFFLINE_MINILM, TweetConfig
 from trainables.tweets.preprocess import clean_all, cleaning_settings
@@ -30,6 +30,10 @@ from trainables.tweets.split import baseline_key, baselines_for, check_splittabl
 
 DAVIDSON_URL = ("https://raw.githubusercontent.com/t-davidson/hate-speech-and-offensive-language/"
                 "master/data/labeled_data.csv")
+# The upstream file as of its last change (2017); a different file is refused.
+DAVIDSON_SHA256 = "fcb8bc7c68120ae4af04a5b9acd58585513ede11e1548ebf36a5c2040b6f6281"
+DAVIDSON_MAX_BYTES = 16 << 20  # the file is 2.5 MB
+DOWNLOAD_DEADLINE_S = 300.0
 DAVIDSON_CLASSES = ("hate", "offensive", "neither")
 TEXT_COLUMN, LABEL_COLUMN = "tweet", "class"
 SYNTHETIC = "synthetic"  # --data value: generated tweets (the smoke test, offline)
@@ -116,20 +120,12 @@ def _encode_labels(values: pd.Series, text_column: str, label_column: str, origi
 def fetch_davidson(cache_dir: str | Path | None = None) -> Path:
     """The Davidson CSV from its public repository, downloaded once into the cache."""
     target = Path(cache_dir or default_cache_dir()) / "davidson2017" / "labeled_data.csv"
-    if target.is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".part")
-    try:
+    if not target.is_file():
         print(f"Downloading the Davidson 2017 tweets from {DAVIDSON_URL}")
-        with urllib.request.urlopen(DAVIDSON_URL, timeout=30) as response:
-            tmp.write_bytes(response.read())
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise DataError(f"cannot download the Davidson 2017 tweets ({exc.__class__.__name__}); offline, pass "
-                        "--data PATH to labeled_data.csv from github.com/t-davidson/hate-speech-and-offensive-language") from None
-    os.replace(tmp, target)
-    return target
+    return download.fetch(DAVIDSON_URL, target, max_bytes=DAVIDSON_MAX_BYTES, deadline_s=DOWNLOAD_DEADLINE_S,
+                          sha256=DAVIDSON_SHA256, what="the Davidson 2017 tweets",
+                          hint="; offline, pass --data PATH to labeled_data.csv from "
+                               "github.com/t-davidson/hate-speech-and-offensive-language")
 
 
 def synthetic_tweets(n: int = 120, seed: int = 0) -> pd.DataFrame:
