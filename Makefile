@@ -30,12 +30,13 @@ study: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -m "not slow" $(ARGS)
 
-# Fault tolerance, a real two-node Ray cluster on 127.0.0.1, and the cluster
-# launcher (`ray up` ... `ray down` on cluster/local.yaml) over SSH to 127.0.0.1 (slow).
+# Slow: fault tolerance (the driver killed at random moments, then --resume),
+# Optuna storage (SQLite, and a PostgreSQL server the test starts), a real
+# two-node Ray, and the cluster launcher (`ray up` ... `ray down` on
+# cluster/local.yaml over SSH), all on 127.0.0.1.
 test-cluster: $(STAMP)
-	$(PY) -m pytest -m slow tests/test_fault_tolerance.py tests/test_cluster_multinode.py \
-		tests/test_cluster_launcher.py \
-		--deselect tests/test_fault_tolerance.py::test_sigkill_driver_then_resume_loses_nothing $(ARGS)
+	$(PY) -m pytest -m slow tests/test_fault_tolerance.py tests/test_optuna_storage.py tests/test_postgres.py \
+		tests/test_cluster_multinode.py tests/test_cluster_launcher.py $(ARGS)
 
 test-all: $(STAMP)
 	$(PY) -m pytest $(ARGS)

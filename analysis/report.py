@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from analysis import claims as claims_mod
-from analysis import export, html, remote
+from analysis import export, html, optuna_report, remote
 from analysis.claims import Claim
 from analysis.run import Run, read_run, unfinished_note
 from analysis.tables import write_table
@@ -97,7 +97,7 @@ def write_all(run_dir: Path, data: Any = None) -> tuple[list[Path], list[Claim]]
     """Every output of a local run folder; (paths written, claims)."""
     written = export.write_results(run_dir)
     run = read_run(run_dir)
-    written += study_report(run) + write_trials(run)
+    written += study_report(run) + write_trials(run) + optuna_report.write_param_importance(run_dir)
     claims_path, claims = claims_mod.write_claims(run)
     written += [claims_path] + write_comparisons(run_dir, claims)
     if data is not None:

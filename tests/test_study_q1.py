@@ -107,17 +107,10 @@ def test_optuna_trials_are_tested_on_the_same_days(ray_cluster, tmp_path):
     assert (Path(path) / "tables" / "top_trials.md").exists()
 
 
-def test_shared_tune_config_grid_and_optuna():
-    from ray.tune.schedulers import ASHAScheduler
-
+def test_grid_tune_config_has_no_searcher_or_scheduler():
     parse = q1.STUDY.parser().parse_args
     grid = search.tune_config(parse([]), "run", "val/mape", "min", max_t=100, grace_period=10)
-    assert grid.search_alg is None and grid.scheduler is None
-    args = parse(["--search", "optuna", "--num-samples", "7", "--max-concurrent", "2"])
-    tpe = search.tune_config(args, "run", "val/mape", "min", max_t=4, grace_period=10)
-    assert tpe.num_samples == 7 and tpe.max_concurrent_trials == 2
-    assert type(tpe.search_alg).__name__ == "OptunaSearch"
-    assert isinstance(tpe.scheduler, ASHAScheduler) and tpe.scheduler._max_t == 4
+    assert grid.search_alg is None and grid.scheduler is None  # Optuna's: tests/test_optuna_storage.py
 
 
 def test_null_rows_become_a_note_and_the_study_goes_on(tmp_path, capsys, monkeypatch):
