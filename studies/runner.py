@@ -19,6 +19,8 @@ from trainables.common.layout import LOST_TRIALS
 DEFAULT_STORAGE = "results"
 # A cluster sets this on its nodes (cluster/*.yaml) so every study writes to shared storage.
 STORAGE_ENV = "STUDY_STORAGE_PATH"
+# Likewise for the Optuna database that many studies and nodes share (docs/cluster.md).
+OPTUNA_STORAGE_ENV = "STUDY_OPTUNA_STORAGE"
 
 
 def base_parser(description: str, default_name: str) -> argparse.ArgumentParser:
@@ -30,10 +32,10 @@ def base_parser(description: str, default_name: str) -> argparse.ArgumentParser:
     g.add_argument("--num-samples", type=int, default=20, help="trials for --search optuna (default: 20)")
     g.add_argument("--seeds", type=int, default=1, help="repeats of every grid point with seeds 0..K-1 (default: 1)")
     g.add_argument("--smoke-test", action="store_true", help="a few tiny trials in seconds, to check the set-up")
-    g.add_argument("--optuna-storage", default=None, metavar="URL",
-                   help="database of the Optuna study, any SQLAlchemy URL, e.g. postgresql://user@host/db "
-                        "(default: sqlite:///RUN_DIR/optuna.db; for an s3:// or gs:// run, optuna-NAME.db "
-                        "in the current directory); the study is named after --name")
+    g.add_argument("--optuna-storage", default=os.environ.get(OPTUNA_STORAGE_ENV), metavar="URL",
+                   help="database of the Optuna study, any SQLAlchemy URL, e.g. postgresql+psycopg2://user@host/db "
+                        f"(default: ${OPTUNA_STORAGE_ENV} if set, else sqlite:///RUN_DIR/optuna.db; for an s3:// "
+                        "or gs:// run, optuna-NAME.db in the current directory); the study is named after --name")
     g = p.add_argument_group("resources")
     g.add_argument("--cpus-per-trial", type=float, default=1.0, help="CPUs reserved per trial (default: 1)")
     g.add_argument("--gpus-per-trial", type=float, default=0.0,

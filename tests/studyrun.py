@@ -17,7 +17,7 @@ def study_env() -> dict[str, str]:
     # The project first; what the caller added after it (e.g. a driver's extra packages) stays.
     extra = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and Path(p).resolve() != ROOT]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), *extra]), RAY_DEDUP_LOGS="0")
-    for var in ("RAY_ADDRESS", "STUDY_STORAGE_PATH"):  # a local run, whatever the caller's shell says
+    for var in ("RAY_ADDRESS", "STUDY_STORAGE_PATH", "STUDY_OPTUNA_STORAGE"):  # a local run, whatever the caller's shell says
         env.pop(var, None)
     return env
 
