@@ -88,8 +88,17 @@ mounts = [("tmp", "/tmp"), ("passwd", "/etc/passwd"), ("ssh_config", "/etc/ssh/s
 if private:
     mounts.append(("resolv.conf", "/etc/resolv.conf"))
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+# Folders under /tmp the sandbox still needs (a project or venv checked out there,
+# as a CI clone may be): parked outside /tmp, then bound back over the private one.
+keep = [p for p in sys.argv[4:] if p.startswith("/tmp/")]
+for i, path in enumerate(keep):
+    os.makedirs(f"{work}/keep/{i}", exist_ok=True)
+    subprocess.run(["mount", "--bind", path, f"{work}/keep/{i}"], check=True)
 for source, target in mounts:
     subprocess.run(["mount", "--bind", work + "/" + source, target], check=True)
+for i, path in enumerate(keep):
+    os.makedirs(path, exist_ok=True)
+    subprocess.run(["mount", "--bind", f"{work}/keep/{i}", path], check=True)
 os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege-separation dir
 log = open(work + "/sshd.log", "ab")
 sshd = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", config], stdout=log, stderr=log)
@@ -146,8 +155,9 @@ class SSHHost:
         unshare = ["unshare", "--pid", "--mount", "--fork", "--mount-proc", "--kill-child"]
         if self.private_network:
             unshare.append("--net")
+        keep = sorted({str(Path(__file__).resolve().parents[1]), str(Path(sys.prefix).resolve())})
         init = self._spawn([*unshare, sys.executable, "-c", INIT, str(w), str(w / "sshd_config"),
-                            "private" if self.private_network else "host"], w / "init.log")
+                            "private" if self.private_network else "host", *keep], w / "init.log")
         deadline = time.monotonic() + timeout
         while not self.init_pid:
             if init.poll() is not None or time.monotonic() > deadline:
