@@ -72,24 +72,25 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
     return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
 
 
-def existing_trials(url: str, study_name: str) -> int:
-    """Trials of ``study_name`` already in the database (0 when there is no such study)."""
+def stored_trials(url: str, study_name: str) -> tuple[Any, list]:
+    """(the storage, the trials of ``study_name`` in it; none when there is no such study)."""
     db = open_storage(url)
     try:
         study_id = db.get_study_id_from_name(study_name)
     except KeyError:
-        return 0
-    return len(db.get_all_trials(study_id, deepcopy=False))
+        return db, []
+    return db, db.get_all_trials(study_id, deepcopy=False)
+
+
+def existing_trials(url: str, study_name: str) -> int:
+    """Trials of ``study_name`` already in the database (0 when there is no such study)."""
+    return len(stored_trials(url, study_name)[1])
 
 
 def fail_unfinished(url: str, study_name: str) -> int:
     """Mark the study's RUNNING and WAITING trials FAIL (their driver is gone); how many."""
-    db = open_storage(url)
-    try:
-        study_id = db.get_study_id_from_name(study_name)
-    except KeyError:
-        return 0
-    stale = [t for t in db.get_all_trials(study_id, deepcopy=False) if not t.state.is_finished()]
+    db, trials = stored_trials(url, study_name)
+    stale = [t for t in trials if not t.state.is_finished()]
     for t in stale:
         db.set_trial_user_attr(t._trial_id, "lost", LOST)
         db.set_trial_state_values(t._trial_id, TrialState.FAIL)

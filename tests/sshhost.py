@@ -36,6 +36,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.studyrun import kill_group
+
 SSHD = "/usr/sbin/sshd"
 TOOLS = ("ssh", "ssh-keygen", "rsync", "unshare", "nsenter", "setpriv", "mount")
 SLIRP_DNS = "10.0.2.3"  # slirp4netns's resolver inside the namespace
@@ -305,11 +307,3 @@ class SSHHost:
     def remove(self) -> None:
         """The keys, the head's home and venv, its /tmp: everything the sandbox had."""
         shutil.rmtree(self.work, ignore_errors=True)
-
-
-def kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait()
