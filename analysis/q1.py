@@ -50,6 +50,8 @@ def test_metrics(tickers: list[str]) -> list[str]:
 
 def section_table(trials: pd.DataFrame, factor: str | None) -> pd.DataFrame | None:
     """One factor per cell at the reference setting of the others; None if absent."""
+    if M.TEST_MAPE not in trials:
+        return None
     done = trials.dropna(subset=[M.TEST_MAPE])
     keep = pd.Series(True, index=done.index)
     for key, value in REFERENCE.items():
@@ -86,7 +88,8 @@ def top_trials(trials: pd.DataFrame, n: int = 10) -> pd.DataFrame:
     cols = [c for c in trials.columns if c.startswith(C) and trials[c].nunique() > 1]
     shown = ranked(trials, TASK.metric, TASK.mode).head(n)
     metrics = ["epochs_run", M.BEST_EPOCH, BEST_PREFIX + TASK.metric, M.TEST_MAPE, M.BASELINE_TEST_MAPE, M.TIME_TOTAL]
-    return shown[cols + metrics].round(4).set_index(cols or None)
+    table = shown[cols + metrics].round(4)
+    return table.set_index(cols) if cols else table
 
 
 def write_report(run_dir: str | Path, results: Run | None = None) -> list[Path]:

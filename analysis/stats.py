@@ -77,6 +77,40 @@ def paired(a, b, confidence: float = 0.95) -> Paired:
     return Paired(n, mean_a, mean_b, diff, diff - half, diff + half, p_t, p_w, diff / sd)
 
 
+def equivalence_p(a, b, margin: float) -> float:
+    """Two one-sided tests (TOST) of |mean(a - b)| < ``margin``: the larger of the two one-sided p-values.
+
+    Small means the difference lies within ±margin. NaN below two pairs, or
+    when the differences have no spread (then the interval decides alone).
+    """
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    d = d[~np.isnan(d)]
+    if len(d) < 2 or d.std(ddof=1) <= 1e-12 * max(1.0, abs(d.mean())):
+        return float("nan")
+    above = stats.ttest_1samp(d, -margin, alternative="greater").pvalue
+    below = stats.ttest_1samp(d, margin, alternative="less").pvalue
+    return float(max(above, below))
+
+
+def seeds_needed(diff: float, sd: float, margin: float, confidence: float = 0.95, cap: int = 1000) -> int | None:
+    """Roughly how many seeds would settle a comparison, from its observed mean difference and spread.
+
+    Settled means the interval excludes zero (half-width below |diff|) or
+    lies within ±margin (half-width below margin − |diff|), whichever is
+    nearer. None when no number of seeds would (|diff| equals the margin
+    and is zero), or more than ``cap`` would be needed.
+    """
+    target = max(abs(diff), margin - abs(diff))
+    if not target > 0 or not np.isfinite(sd):
+        return None
+    if sd <= 0:
+        return MIN_IDENTICAL
+    for n in range(2, cap + 1):
+        if stats.t.ppf(0.5 + confidence / 2, n - 1) * sd / math.sqrt(n) < target:
+            return max(n, MIN_IDENTICAL)
+    return None
+
+
 def wilcoxon_p(d: np.ndarray) -> float:
     if np.all(d == 0):
         return 1.0

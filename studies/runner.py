@@ -12,7 +12,7 @@ from typing import Any
 
 from ray import tune
 
-from studies import optuna_search, provenance, search, tracking
+from studies import adapter, optuna_search, provenance, resume, search, tracking
 from trainables.common import storage
 from trainables.common.layout import LOST_TRIALS
 
@@ -156,9 +156,10 @@ def run(args: argparse.Namespace, fn: Callable[..., Any], space: dict[str, Any],
     if url:
         provenance.update(path, optuna_storage=optuna_search.redacted(url), optuna_study=args.name)
     callbacks, wandb_info = tracking.callbacks(args, path)
+    callbacks.append(resume.SnapshotGuard(path))
     if wandb_info:
         provenance.update(path, wandb=wandb_info)
-    if args.resume and tune.Tuner.can_restore(path):
+    if args.resume and restorable(path):
         print(f"Resuming {path}")
         tuner = tune.Tuner.restore(path, fn, resume_unfinished=True, resume_errored=True, param_space=space)
     else:
@@ -181,6 +182,18 @@ def run(args: argparse.Namespace, fn: Callable[..., Any], space: dict[str, Any],
     return results
 
 
+def restorable(path: str) -> bool:
+    """Mend what a killed driver left (``studies.resume``); whether Tune has a run to restore."""
+    try:
+        notes = resume.prepare(path)
+    except resume.ResumeError as exc:
+        fail(str(exc))
+    for note in notes:
+        if note != "fresh":
+            print(f"note: {note}")
+    return notes != ["fresh"] and tune.Tuner.can_restore(path)
+
+
 def set_aside_lost_trials(path: str) -> list[str]:
     """Move trial folders that Tune's final state does not list into ``lost_trials/``.
 
@@ -189,15 +202,12 @@ def set_aside_lost_trials(path: str) -> list[str]:
     and analysis (which reads every ``*/result.json``) must not count both.
     Local run folders only: in an object store they stay where they are.
     """
-    from ray.tune.execution.experiment_state import _find_newest_experiment_checkpoint
-
     if storage.is_uri(path):
         return []
-    newest = _find_newest_experiment_checkpoint(path)
-    if newest is None:
+    snapshot = adapter.read_snapshot(path)
+    if snapshot is None:
         return []
-    state = json.loads(Path(newest).read_text())
-    known = {json.loads(t)["relative_logdir"] for t, _ in state["trial_data"]}
+    known = {t.relative_dir for t in snapshot.trials}
     moved = []
     for result in sorted(Path(path).glob("*/result.json")):
         folder = result.parent

@@ -20,6 +20,7 @@ What the shared trial loop (``trainables.common.loop``) puts in ``state.pt``:
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -27,7 +28,10 @@ from typing import Any
 
 import torch
 
+from trainables.common import storage
+
 STATE_FILE = "state.pt"
+FOLDER_PREFIX = "checkpoint_"  # Ray Tune names a trial's checkpoint folders checkpoint_000000, ...
 
 
 def save_state(directory: str | os.PathLike, state: dict[str, Any]) -> Path:
@@ -49,6 +53,42 @@ def save_state(directory: str | os.PathLike, state: dict[str, Any]) -> Path:
 def load_state(directory: str | os.PathLike) -> dict[str, Any]:
     """Read a state written by ``save_state``; tensors land on the CPU (see ``move_to``)."""
     return torch.load(Path(directory) / STATE_FILE, map_location="cpu", weights_only=True)
+
+
+def folders(trial_dir: str | os.PathLike) -> list[str]:
+    """Names of the trial's checkpoint folders (complete or not), oldest first."""
+    return [n for n in storage.list_names(trial_dir) if n.startswith(FOLDER_PREFIX)]
+
+
+def folder_index(name: str) -> int:
+    """The number in a checkpoint folder's name (``checkpoint_000002`` -> 2)."""
+    return int(name[len(FOLDER_PREFIX):])
+
+
+def peek_state(folder: str | os.PathLike) -> dict[str, Any] | None:
+    """The state of a checkpoint folder (local or on object storage) if it is complete, else None.
+
+    Complete means ``state.pt`` exists and loads: a folder whose upload a crash
+    cut short, or whose file was truncated, is not one. Local files are
+    memory-mapped, so large weights are not read just to check them.
+    """
+    path = storage.join(folder, STATE_FILE)
+    try:
+        if not storage.is_uri(path):
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        data = storage.read_bytes(path)
+        return None if data is None else torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError, ValueError):
+        return None
+
+
+def newest_complete(trial_dir: str | os.PathLike) -> tuple[str, dict[str, Any]] | None:
+    """(folder name, state) of the trial's newest complete checkpoint; None when there is none."""
+    for name in reversed(folders(trial_dir)):
+        state = peek_state(storage.join(trial_dir, name))
+        if state is not None:
+            return name, state
+    return None
 
 
 def move_to(tree: Any, device: torch.device | str) -> Any:

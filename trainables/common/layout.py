@@ -6,6 +6,7 @@
       optuna.db                the Optuna study (--search optuna, default storage)
       train_<task>_<id>/       one folder a trial (Ray Tune): params.json, result.json, checkpoint_*/
       lost_trials/             folders of trials a killed driver started but Tune never recorded (set aside on --resume)
+      .resume-backup/          the last intact copy of each of Tune's state files (put back if one is damaged)
       trials.parquet|csv       one row a trial (analysis)
       history.parquet|csv      one row a report (analysis)
       report.md, report.html, claims.md, tables/, plots/
@@ -15,6 +16,8 @@ STUDY_FILE = "study.json"
 PROVENANCE_FILE = "provenance.json"
 OPTUNA_DB = "optuna.db"
 LOST_TRIALS = "lost_trials"
+RESUME_BACKUP = ".resume-backup"
+TRIAL_RESULTS = "result.json"  # Ray Tune's: one JSON line a report, in each trial folder
 TRIALS = "trials"  # + .parquet / .csv
 HISTORY = "history"
 REPORT_MD = "report.md"

@@ -67,10 +67,10 @@ class RaySession:
         ckpt = tune.get_checkpoint()
         if ckpt is None:
             return None
+        # The study mends snapshots that name a checkpoint that is gone before it resumes
+        # (studies/resume.py), so the checkpoint Tune hands over is always complete.
         with ckpt.as_directory() as directory:
-            if (Path(directory) / checkpoint.STATE_FILE).exists():
-                return checkpoint.load_state(directory)
-        return newest_checkpoint(Path(ckpt.path).parent)
+            return checkpoint.load_state(directory)
 
     def report(self, metrics, state=None, files=None) -> None:
         from ray import tune
@@ -129,19 +129,6 @@ class LocalSession:
         return self.budget_s is not None and metrics[M.TIME_TOTAL] >= self.budget_s
 
 
-def newest_checkpoint(trial_dir: Path) -> dict[str, Any] | None:
-    """The newest complete ``checkpoint_*`` of a trial folder (local storage), or None.
-
-    A driver killed after Tune deleted a checkpoint (num_to_keep) but before its
-    snapshot named the next one resumes the trial from a checkpoint that is gone;
-    the newest one left is a later point of the same run. With none left the trial
-    starts over, which is also consistent: the loop's epochs, not Tune's counter,
-    are what ASHA and Optuna count.
-    """
-    found = sorted(trial_dir.glob(f"checkpoint_*/{checkpoint.STATE_FILE}"))
-    return checkpoint.load_state(found[-1].parent) if found else None
-
-
 def write_checkpoint(directory: str | Path, state: dict[str, Any], files: dict[str, str] | None) -> None:
     for name, text in (files or {}).items():
         Path(directory, name).write_text(text)
@@ -158,6 +145,7 @@ class Progress:
     best_value: float = math.nan
     best_model: dict[str, Any] | None = None
     stale: int = 0  # epochs since the best one
+    final: dict[str, Any] | None = None  # the last report, once the test part is scored
 
     def update(self, epoch: int, value: float, mode: str, model: torch.nn.Module) -> None:
         better = value < self.best_value if mode == "min" else value > self.best_value
@@ -183,6 +171,11 @@ def run_trial(trainer: Trainer, cfg: TrialConfig, session: Session, metric: str,
         trainer.load_state_dict(checkpoint.move_to(saved["trainer"], trainer.device))
         runtime.set_rng_state(saved["rng"])
         progress = Progress(**saved["progress"])
+    if progress.final is not None:
+        # Resumed from the final checkpoint (the driver died before it recorded the end):
+        # the trial is done, and says so again rather than training on.
+        session.report(progress.final, None, None)
+        return progress.final
     metrics: dict[str, Any] = {}
     for epoch in range(progress.epoch + 1, cfg.epochs + 1):
         session.before_epoch(cfg, epoch)
@@ -198,6 +191,7 @@ def run_trial(trainer: Trainer, cfg: TrialConfig, session: Session, metric: str,
         if done:
             metrics.update(finish(trainer, progress))
             files = metrics.pop("_files")
+            progress.final = dict(metrics)
         if done or epoch % cfg.checkpoint_every == 0:
             session.report(metrics, {"trainer": trainer.state_dict(), "rng": runtime.rng_state(),
                                      "progress": progress.state(), "config": to_dict(cfg)}, files)

@@ -1,0 +1,140 @@
+"""Every use of a private Ray Tune member, each behind one named function.
+
+Resuming a run exactly once needs a few things Ray keeps to itself: how an
+experiment snapshot names a trial's checkpoint, and the checkpoint counter a
+trial continues from. They are reached here and nowhere else, and
+``tests/test_adapter.py`` has a contract test per member that fails with the
+member's name when a Ray release moves it (pyproject pins Ray's minor release
+for that reason).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import posixpath
+from dataclasses import dataclass
+from typing import Any
+
+from trainables.common import storage
+
+
+def state_file_pattern() -> str:
+    """Glob of Tune's experiment snapshot files (``TuneController.CKPT_FILE_TMPL``)."""
+    from ray.tune.execution.tune_controller import TuneController
+
+    return TuneController.CKPT_FILE_TMPL.format("*")
+
+
+def newest_state_file(run_dir: str) -> str | None:
+    """The snapshot Tune restores from: the newest by name (names carry the session's start time)."""
+    found = fnmatch.filter(storage.list_names(run_dir), state_file_pattern())
+    return storage.join(run_dir, max(found)) if found else None
+
+
+@dataclass
+class SnapshotTrial:
+    """One trial of a snapshot, as Ray restores it (``Trial.from_json_state``, ``restore_run_metadata``)."""
+
+    trial: Any
+
+    @property
+    def trial_id(self) -> str:
+        return self.trial.trial_id
+
+    @property
+    def status(self) -> str:
+        return self.trial.status
+
+    @property
+    def relative_dir(self) -> str:
+        return self.trial.relative_logdir
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.trial.evaluated_params or {})
+
+    @property
+    def last_result(self) -> dict[str, Any]:
+        return dict(self.trial.run_metadata.last_result or {})
+
+    @property
+    def checkpoint_name(self) -> str | None:
+        """The folder name of the checkpoint a resume starts from (None: the trial starts over)."""
+        latest = self.trial.run_metadata.checkpoint_manager.latest_checkpoint_result
+        return posixpath.basename(latest.checkpoint.path.rstrip("/")) if latest and latest.checkpoint else None
+
+    def point_at(self, name: str | None, metrics: dict[str, Any]) -> None:
+        """Resume from checkpoint folder ``name`` of the trial (None: start over).
+
+        Private: ``_CheckpointManager._latest_checkpoint_result`` and
+        ``._checkpoint_results``, ``ray.train._internal.session._TrainingResult``.
+        The path keeps the trial folder the snapshot recorded; Ray rewrites
+        that prefix itself when the run folder has moved.
+        """
+        from ray.train._internal.session import _TrainingResult
+        from ray.tune import Checkpoint
+
+        manager = self.trial.run_metadata.checkpoint_manager
+        if name is None:
+            manager._latest_checkpoint_result, manager._checkpoint_results = None, []
+        else:
+            path = posixpath.join(self.trial.storage.trial_fs_path, name)
+            result = _TrainingResult(Checkpoint(path, filesystem=self.trial.storage.storage_filesystem), metrics)
+            manager._latest_checkpoint_result, manager._checkpoint_results = result, [result]
+        self._changed()
+
+    @property
+    def checkpoint_index(self) -> int:
+        """The counter naming the trial's next checkpoint folder (``StorageContext.current_checkpoint_index``)."""
+        return self.trial.storage.current_checkpoint_index
+
+    def set_checkpoint_index(self, index: int) -> None:
+        """Name the trial's next checkpoint folder after ``index``, so it never overwrites one on storage."""
+        self.trial.storage.current_checkpoint_index = index
+        self._changed()
+
+    def _changed(self) -> None:
+        self.trial.invalidate_json_state()
+        self.trial.run_metadata.invalidate_cache()
+
+    def json_state(self) -> list[str]:
+        """The trial as the snapshot stores it; read as a stub (no trainable needed), written as a real trial."""
+        self.trial.stub = False
+        try:
+            return list(self.trial.get_json_state())
+        finally:
+            self.trial.stub = True
+
+
+@dataclass
+class Snapshot:
+    """A Tune experiment snapshot (``experiment_state-*.json``), read and written back whole."""
+
+    path: str
+    state: dict[str, Any]
+    trials: list[SnapshotTrial]
+
+    def write(self) -> None:
+        """Write the snapshot back where it was read (atomically on local storage)."""
+        self.state["trial_data"] = [t.json_state() for t in self.trials]
+        storage.write_text(self.path, json.dumps(self.state))
+
+
+def read_snapshot(run_dir: str) -> Snapshot | None:
+    """The newest snapshot of ``run_dir`` with its trials; None when there is none.
+
+    Raises ``ValueError`` when the file is not a complete snapshot.
+    """
+    from ray.tune.experiment.trial import Trial
+
+    path = newest_state_file(run_dir)
+    if path is None:
+        return None
+    state = json.loads(storage.read_text(path) or "")
+    trials = []
+    for trial_json, meta_json in state["trial_data"]:
+        trial = Trial.from_json_state(trial_json, stub=True)
+        trial.restore_run_metadata(meta_json)
+        trials.append(SnapshotTrial(trial))
+    return Snapshot(path, state, trials)

@@ -1,0 +1,55 @@
+"""Contract tests: each private Ray or Optuna member the adapter (studies/adapter.py) relies on, by name.
+
+When a Ray or Optuna release moves one of them, the test named after it fails,
+instead of exactly-once resume breaking quietly in a user's run.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+
+def test_ray_TuneController_CKPT_FILE_TMPL():
+    from studies import adapter
+
+    assert adapter.state_file_pattern() == "experiment_state-*.json"
+
+
+def test_ray_CheckpointManager__latest_checkpoint_result_and__checkpoint_results():
+    from ray.train._internal.checkpoint_manager import _CheckpointManager
+
+    manager = _CheckpointManager(None)
+    assert manager._latest_checkpoint_result is None and manager._checkpoint_results == []
+    assert manager.latest_checkpoint_result is None  # the public view of the same field
+
+
+def test_ray_session__TrainingResult():
+    from ray.train._internal.session import _TrainingResult
+
+    assert list(inspect.signature(_TrainingResult).parameters) == ["checkpoint", "metrics"]
+
+
+def test_ray_StorageContext_current_checkpoint_index():
+    from ray.train._internal.storage import StorageContext
+
+    assert "current_checkpoint_index" in inspect.signature(StorageContext).parameters
+
+
+@pytest.mark.parametrize("member", ["from_json_state", "restore_run_metadata", "get_json_state",
+                                    "invalidate_json_state", "relative_logdir", "evaluated_params"])
+def test_ray_Trial_snapshot_members(member):
+    from ray.tune.experiment.trial import Trial
+
+    if member in ("relative_logdir", "evaluated_params"):
+        assert member in inspect.signature(Trial).parameters or member in Trial.__init__.__code__.co_names
+    else:
+        assert callable(getattr(Trial, member))
+
+
+def test_ray_TrainingRunMetadata_invalidate_cache_and_checkpoint_manager():
+    from ray.tune.trainable.metadata import _TrainingRunMetadata
+
+    meta = _TrainingRunMetadata()
+    assert hasattr(meta, "checkpoint_manager") and callable(meta.invalidate_cache)
