@@ -1,0 +1,344 @@
+"""The study console: live line on a terminal and off it, the progress callback's numbers, capture of Ray's output."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from ray import cloudpickle, tune
+
+from studies import console as C
+from trainables.common import metrics as M
+
+CLEAR = "\r\x1b[K"
+
+
+class Clock:
+    def __init__(self, now: float = 0.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def tty_console(width=40):
+    out = io.StringIO()
+    return C.Console(out, tty=True, width=width), out
+
+
+def test_terminal_status_is_rewritten_in_place_and_lines_go_above_it():
+    con, out = tty_console()
+    con.status("1/4 done")
+    con.status("1/4 done")  # unchanged: not redrawn
+    con.status("2/4 done")
+    assert out.getvalue() == f"{CLEAR}1/4 done{CLEAR}2/4 done"
+    con.line("FAILED trial_3: ValueError: boom")
+    # The live line is erased, the permanent line printed whole, the live line drawn again below it.
+    assert out.getvalue().endswith(f"{CLEAR}FAILED trial_3: ValueError: boom\n2/4 done")
+    con.close()
+    assert out.getvalue().endswith("2/4 done\n")
+
+
+def test_terminal_status_is_cut_to_the_width_and_can_be_cleared():
+    con, out = tty_console(width=20)
+    con.status("x" * 50)
+    assert out.getvalue() == CLEAR + "x" * 16 + "..."
+    con.clear_status()
+    assert out.getvalue().endswith(CLEAR)
+    con.line("summary")
+    con.close()
+    assert out.getvalue().endswith(f"{CLEAR}summary\n")  # no live line redrawn, no stray newline
+
+
+def test_off_a_terminal_the_status_is_a_line_at_most_every_interval_unless_forced():
+    out, clock = io.StringIO(), Clock()
+    con = C.Console(out, interval=30, clock=clock)
+    assert not con.tty  # a StringIO is no terminal
+    for t, text, force in [(0, "a", False), (10, "b", False), (29, "c", False), (30, "d", False), (31, "e", True),
+                           (32, "e", True), (40, "f", False)]:
+        clock.now = t
+        con.status(text, force=force)
+    con.line("permanent")
+    assert out.getvalue().splitlines() == ["a", "d", "e", "permanent"]
+    con.close()  # the newest status was never printed: it is now
+    assert out.getvalue().splitlines()[-1] == "f"
+    assert "\r" not in out.getvalue()
+
+
+def test_format_duration():
+    assert [C.format_duration(s) for s in (0, 42.4, 185, 7440, -3)] == ["0s", "42s", "3m05s", "2h04m", "0s"]
+
+
+def test_counts_include_planned_trials_tune_has_not_created():
+    c = C.count_trials(["TERMINATED", "ERROR", "RUNNING", "PENDING", "TERMINATED"], total=8)
+    assert (c.done, c.running, c.failed, c.pending, c.total) == (2, 1, 1, 4, 8)
+
+
+def test_time_left_waits_for_something_to_tell():
+    assert C.time_left([], [], pending=4, slots=2) is None
+    assert C.time_left([C.Running(5.0, 0, 10)], [], pending=0, slots=1) is None  # no epoch reported yet
+    assert C.time_left([C.Running(5.0, 2, None)], [], pending=0, slots=1) is None  # epochs unknown
+    assert C.time_left([], [], pending=0, slots=1) == 0.0
+
+
+def test_time_left_from_the_pace_of_running_trials_and_the_finished_ones():
+    # Two running: 10 s for 2 of 10 epochs (40 s left), 30 s for 3 of 6 epochs (30 s left).
+    running = [C.Running(10.0, 2, 8), C.Running(30.0, 3, 3)]
+    # Nothing finished yet: a pending trial takes the projected durations' mean, (50 + 60) / 2 = 55 s.
+    assert C.time_left(running, [], pending=2, slots=2) == pytest.approx((40 + 30 + 2 * 55) / 2)
+    # With finished trials their mean is used: 20 s each.
+    assert C.time_left(running, [10.0, 30.0], pending=2, slots=2) == pytest.approx((40 + 30 + 40) / 2)
+    # The last trial bounds it: nothing queued, one slow trial among fast slots.
+    assert C.time_left(running, [20.0], pending=0, slots=4) == pytest.approx(40)
+    # A trial that has not reported yet is expected to take the typical duration.
+    assert C.time_left([C.Running(5.0, 0, 10)], [20.0], pending=0, slots=1) == pytest.approx(15)
+
+
+def test_best_so_far_counts_only_completed_trials_by_mode():
+    results = [({"cell": "gru"}, {"loss": 0.5, M.COMPLETED: 1}),
+               ({"cell": "rnn"}, {"loss": 0.1}),  # still running: not yet comparable
+               ({"cell": "lstm"}, {"loss": float("nan"), M.COMPLETED: 1}),
+               ({"cell": "lstm2"}, {"loss": 0.9, M.COMPLETED: 1})]
+    assert C.best_so_far(results, "loss", "min") == (0.5, {"cell": "gru"})
+    assert C.best_so_far(results, "loss", "max") == (0.9, {"cell": "lstm2"})
+    assert C.best_so_far(results[1:2], "loss", "min") is None
+
+
+def test_label_names_the_settings_that_differ():
+    configs = [{"cell": "gru", "lr": 0.001, "epochs": 5}, {"cell": "rnn", "lr": 0.01, "epochs": 5}]
+    keys = C.differing_keys(configs)
+    assert keys == ["cell", "lr"]
+    assert C.short_label(configs[0], keys) == "cell=gru lr=0.001"
+    assert C.short_label({"a": "x" * 100}, ["a"], limit=20) == "a=" + "x" * 15 + "..."
+
+
+TUNE_ERROR_TEXT = (  # error.txt as Ray 2.60 writes it for a function trainable that raised
+    "Failure # 1 (occurred at 2026-12-02_20-32-13)\n"
+    "\x1b[36mray::ImplicitFunc.train()\x1b[39m (pid=8423, ip=192.0.2.2, actor_id=5ab9, repr=f)\n"
+    "           ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n"
+    '  File "/x/ray/tune/trainable/function_trainable.py", line 249, in _trainable_func\n'
+    "    output = fn()\n"
+    "             ^^^^\n"
+    '  File "/tmp/t.py", line 7, in f\n'
+    '    raise ValueError("boom at x=3\\nsecond line")\n'
+    "ValueError: boom at x=3\n"
+    "second line\n"
+)
+
+
+def test_first_error_line_is_the_exception_line():
+    assert C.first_error_line(TUNE_ERROR_TEXT) == "ValueError: boom at x=3"
+    assert C.first_error_line("Failure # 1 (occurred at now)\nTrial crashed: node lost\n") == \
+        "Trial crashed: node lost"
+    assert C.first_error_line("") == ""
+
+
+class FakeTrial(SimpleNamespace):
+    """What the callback reads of Ray's Trial."""
+
+    def __str__(self) -> str:
+        return self.trial_id
+
+
+def fake_trial(tid, status, config, result=None, **more):
+    return FakeTrial(trial_id=tid, status=status, config=config, last_result=result or {},
+                     has_reported_at_least_once=bool(result), **more)
+
+
+def failed_trial(tmp_path, fs_type="local", config=None):
+    staged = tmp_path / "staging" / "t3"
+    staged.mkdir(parents=True)
+    (staged / "error.txt").write_text(TUNE_ERROR_TEXT)
+    return fake_trial("t3", "ERROR", config or {"x": 3}, {M.EPOCH: 1},
+                      error_file=str(staged / "error.txt"), pickled_error_file=None, path="/runs/q1/t3",
+                      storage=SimpleNamespace(storage_filesystem=SimpleNamespace(type_name=fs_type)))
+
+
+def test_error_file_is_the_stored_copy_not_rays_staging_one(tmp_path):
+    assert C.stored_error_file(failed_trial(tmp_path)) == "/runs/q1/t3/error.txt"
+    s3 = failed_trial(tmp_path / "a", "s3")
+    s3.path = "bucket/results/q1/t3"  # pyarrow's path, scheme stripped
+    assert C.stored_error_file(s3) == "s3://bucket/results/q1/t3/error.txt"
+    gcs = failed_trial(tmp_path / "b", "gcs")
+    gcs.path = "bucket/q1/t3"
+    assert C.stored_error_file(gcs) == "gs://bucket/q1/t3/error.txt"
+    assert C.stored_error_file(fake_trial("t", "ERROR", {}, error_file=None)) is None
+    assert C.error_line(failed_trial(tmp_path / "c")) == "ValueError: boom at x=3"  # from the text
+
+
+def test_error_line_prefers_the_pickled_cause(tmp_path):
+    trial = failed_trial(tmp_path)
+    trial.pickled_error_file = str(tmp_path / "error.pkl")
+    wrapped = RuntimeError("ray::ImplicitFunc.train() (pid=1)")
+    wrapped.cause = KeyError("lr")  # as RayTaskError carries the trainable's exception
+    Path(trial.pickled_error_file).write_bytes(cloudpickle.dumps(wrapped))
+    assert C.error_line(trial) == "KeyError: 'lr'"
+
+
+def drive():
+    """Four pending trials of 10 epochs on a fake clock; the console off a terminal, printing every status."""
+    out, clock = io.StringIO(), Clock(100.0)
+    con = C.Console(out, interval=0, clock=clock)
+    cb = C.ProgressCallback(con, total=4, metric="val/loss", mode="min", clock=clock)
+    configs = [{"cell": c, "epochs": 10, "seed": 0} for c in ("rnn", "gru", "lstm", "mlp")]
+    trials = [fake_trial(f"t{i}", "PENDING", cfg) for i, cfg in enumerate(configs)]
+    cb.setup(total_num_samples=4)
+    return out, clock, cb, trials
+
+
+def test_progress_callback_counts_estimates_and_names_the_best():
+    out, clock, cb, trials = drive()
+    t0, t1 = trials[0], trials[1]
+    for t in (t0, t1):
+        t.status = "RUNNING"
+        cb.on_trial_start(iteration=1, trials=trials, trial=t)
+    assert cb.status_text(trials).startswith("trials: 0 done, 2 running, 0 failed of 4 | 0s elapsed, estimating")
+    clock.now = 120.0  # t0 did 4 epochs in 20 s (30 s left), t1 2 epochs (80 s left)
+    t0.last_result, t0.has_reported_at_least_once = {M.EPOCH: 4, "val/loss": 0.7}, True
+    t1.last_result, t1.has_reported_at_least_once = {M.EPOCH: 2, "val/loss": 0.9}, True
+    cb.on_trial_result(iteration=2, trials=trials, trial=t1, result=t1.last_result)
+    # Pending trials take the projected durations' mean (50 s and 100 s): (30 + 80 + 2 * 75) / 2 slots = 130 s.
+    assert "20s elapsed, ~2m10s left" in out.getvalue().splitlines()[-1]
+    assert "best" not in out.getvalue()  # nothing completed yet
+    clock.now = 150.0
+    t0.status, t0.last_result = "TERMINATED", {M.EPOCH: 10, "val/loss": 0.4, M.COMPLETED: 1}
+    t1.last_result = {M.EPOCH: 5, "val/loss": 0.6}
+    cb.on_trial_complete(iteration=3, trials=trials, trial=t0)
+    line = out.getvalue().splitlines()[-1]
+    assert line.startswith("trials: 1 done, 1 running, 0 failed of 4 | 50s elapsed")
+    assert line.endswith("| best val/loss 0.4 (cell=rnn)")  # only the cell differs between trials
+    # t1 has 5 epochs left at 10 s each; a pending trial takes t0's 50 s; two slots: (50 + 2 * 50) / 2.
+    assert "~1m15s left" in line
+
+
+def test_progress_callback_failure_line_and_summary(tmp_path):
+    out, clock, cb, trials = drive()
+    bad = trials[3] = failed_trial(tmp_path, config=trials[3].config)
+    for i, t in enumerate(trials):
+        t.status = "TERMINATED" if i < 3 else "ERROR"
+        if i < 3:
+            t.last_result = {M.EPOCH: 10, "val/loss": 1.0 - i / 10, M.COMPLETED: 1}
+            t.has_reported_at_least_once = True
+    clock.now = 160.0
+    cb.on_trial_error(iteration=5, trials=trials, trial=bad)
+    lines = out.getvalue().splitlines()
+    assert lines[-2] == "FAILED t3: ValueError: boom at x=3 | error file: /runs/q1/t3/error.txt"
+    assert lines[-1].startswith("trials: 3 done, 0 running, 1 failed of 4 | 1m00s elapsed, ~0s left")
+    cb.on_experiment_end(trials=trials)
+    assert out.getvalue().splitlines()[-1] == "finished in 1m00s: 3 done, 1 failed of 4 | best val/loss 0.8 (cell=lstm)"
+
+
+def test_tunes_steps_refresh_the_line_at_most_twice_a_second():
+    out, clock, cb, trials = drive()
+    cb.on_step_end(iteration=1, trials=trials)
+    trials[0].status = "RUNNING"
+    clock.now += 0.2
+    cb.on_step_end(iteration=2, trials=trials)
+    assert len(out.getvalue().splitlines()) == 1
+    clock.now += 0.3
+    cb.on_step_end(iteration=3, trials=trials)
+    assert out.getvalue().splitlines()[-1].startswith("trials: 0 done, 1 running")
+
+
+def test_an_interrupted_run_says_what_is_unfinished():
+    out, _, cb, trials = drive()
+    trials[0].status = "RUNNING"
+    cb.on_experiment_end(trials=trials[:2])  # Tune had created two of the four
+    assert out.getvalue().splitlines()[-1] == "stopped after 0s: 0 done, 0 failed, 4 unfinished of 4"
+
+
+def test_the_callback_pickles_without_its_console_and_rejoins_the_active_one(tmp_path):
+    # Tuner writes RunConfig's callbacks into tuner.pkl; Tuner.restore loads them from there.
+    cb = C.ProgressCallback(C.Console(sys.stdout), total=3, metric="m", mode="max", epochs_of=lambda c: c["n"])
+    restored = cloudpickle.loads(cloudpickle.dumps(cb))
+    assert restored.console is None and restored.total == 3 and restored.epochs_of({"n": 7}) == 7
+    with C.capture(tmp_path / "unused.log", verbose=True) as con:
+        inside = cloudpickle.loads(cloudpickle.dumps(cb))
+    assert inside.console is con
+    with pytest.raises(ValueError, match="mode"):
+        C.ProgressCallback(None, 1, "m", "best")
+
+
+def test_capture_sends_python_c_level_and_child_output_to_the_log(tmp_path, capfd):
+    log = tmp_path / "logs" / "run.log"
+    log.parent.mkdir()
+    log.write_text("earlier run\n")
+    stdout = sys.stdout
+    with C.capture(log) as con:
+        print("python stdout")
+        print("python stderr", file=sys.stderr)
+        os.write(1, b"fd one\n")
+        os.write(2, b"fd two\n")
+        subprocess.run([sys.executable, "-c", "import os; print('child'); os.write(2, b'child err\\n')"], check=True)
+        con.line("for the person")
+    assert sys.stdout is stdout
+    text = log.read_text()
+    assert text.startswith("earlier run\n")  # appended
+    for s in ("python stdout", "python stderr", "fd one", "fd two", "child", "child err"):
+        assert s in text
+    assert "for the person" not in text
+    out, err = capfd.readouterr()
+    assert out.splitlines() == [f"Ray's output and the full log: {log}", "for the person"]
+    assert err == ""
+    os.write(1, b"after\n")  # the descriptors are back
+    assert capfd.readouterr().out == "after\n"
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt, RuntimeError])
+def test_capture_restores_the_descriptors_on_an_interrupt(tmp_path, capfd, error):
+    streams = (sys.stdout, sys.stderr)
+    with pytest.raises(error), C.capture(tmp_path / "run.log"):
+        os.write(2, b"inside\n")
+        raise error()
+    assert (sys.stdout, sys.stderr) == streams
+    os.write(2, b"outside\n")
+    assert capfd.readouterr().err == "outside\n"
+    assert "inside" in (tmp_path / "run.log").read_text()
+
+
+def test_verbose_capture_redirects_nothing(tmp_path, capsys):
+    with C.capture(tmp_path / "run.log", verbose=True) as con:
+        print("ray says")
+        con.status("1/2 done")
+        con.line("a line")
+    assert capsys.readouterr().out.splitlines() == ["ray says", "1/2 done", "a line"]
+    assert not (tmp_path / "run.log").exists()
+
+
+def test_a_small_study_leaves_a_few_lines_on_the_console_and_rays_output_in_the_log(ray_cluster, tmp_path, capfd):
+    def trainable(config):
+        for epoch in range(1, config["epochs"] + 1):
+            if config["x"] == 3 and epoch == 2:
+                raise ValueError(f"boom at x={config['x']}")
+            tune.report({M.EPOCH: epoch, "loss": config["x"] + 1 / epoch,
+                         **({M.COMPLETED: 1} if epoch == config["epochs"] else {})})
+
+    log = tmp_path / "console.log"
+    with C.capture(log) as con:
+        callback = C.ProgressCallback(con, total=None, metric="loss", mode="min")  # None: Tune's count of trials
+        tuner = tune.Tuner(trainable, param_space={"x": tune.grid_search([0, 1, 2, 3]), "epochs": 3},
+                           run_config=tune.RunConfig(name="toy", storage_path=str(tmp_path), verbose=1,
+                                                     callbacks=[callback]))
+        results = tuner.fit()
+    assert len(results.errors) == 1
+    out, err = capfd.readouterr()
+    lines = (out + err).splitlines()
+    assert len(lines) <= 10, lines
+    failed = [line for line in lines if line.startswith("FAILED ")]
+    assert len(failed) == 1 and "ValueError: boom at x=3" in failed[0]
+    error_file = Path(failed[0].split("error file: ")[1])
+    assert error_file.is_relative_to(tmp_path / "toy") and "boom at x=3" in error_file.read_text()
+    assert lines[-1].startswith("finished in ") and "3 done, 1 failed of 4 | best loss 0.3333 (x=0)" in lines[-1]
+    text = log.read_text()
+    assert "Trial status:" in text and "errored after 1 iterations" in text  # Tune's own table and error report
+
+    # Tuner.restore takes the callback back from tuner.pkl: it reports to the console of the capture in force.
+    with C.capture(log):
+        tune.Tuner.restore(str(tmp_path / "toy"), trainable).fit()
+    lines = capfd.readouterr().out.splitlines()
+    assert lines[-1].startswith("finished in ") and "3 done, 1 failed of 4" in lines[-1]
