@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.tables import write_table
-from studies import provenance
+from trainables.common import provenance
 from trainables.common.layout import OPTUNA_DB, TABLES_DIR
 
 IMPORTANCE_STEM = "param_importance"

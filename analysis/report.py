@@ -29,9 +29,8 @@ from analysis import export, html, optuna_report, remote
 from analysis.claims import Claim
 from analysis.run import Run, read_run, unfinished_note
 from analysis.tables import write_table
-from studies import provenance
 from trainables.common import metrics as M
-from trainables.common import storage
+from trainables.common import provenance, storage
 from trainables.common.layout import CLAIMS_MD, CONFIG_PREFIX, PROVENANCE_FILE, REPORT_HTML, REPORT_MD, TABLES_DIR
 
 COMPARISONS_FILE = "comparisons"

@@ -14,9 +14,9 @@ from typing import Any
 import pandas as pd
 
 from analysis.run import read_run
-from studies.tracking import choose_mode
 from trainables.common import metrics as M
 from trainables.common.layout import CLAIMS_MD, PLOTS_DIR, TABLES_DIR
+from trainables.common.tracking import choose_mode
 
 
 def report_tables(run_dir: Path) -> dict[str, pd.DataFrame]:

@@ -138,3 +138,37 @@ def read_snapshot(run_dir: str) -> Snapshot | None:
         trial.restore_run_metadata(meta_json)
         trials.append(SnapshotTrial(trial))
     return Snapshot(path, state, trials)
+
+
+def set_generator_count(generator: Any, count: int) -> None:
+    """Set how many trials a ``SearchGenerator`` has made, and that it may make more (``_counter``, ``_finished``)."""
+    generator._counter = count
+    generator._finished = False
+
+
+def asha_rungs(scheduler: Any) -> list[tuple[int, dict[str, float]]]:
+    """Every bracket's rungs of an ASHA scheduler: (milestone, trial id -> signed value), as it keeps them
+    (``AsyncHyperBandScheduler._brackets``, ``_Bracket._rungs``)."""
+    return [rung for bracket in scheduler._brackets for rung in bracket._rungs]
+
+
+def asha_sign(scheduler: Any) -> float:
+    """+1 when ASHA keeps lower values as better, -1 otherwise (``AsyncHyperBandScheduler._metric_op``)."""
+    return scheduler._metric_op
+
+
+def restored_tune_config(tuner: Any) -> Any:
+    """The ``TuneConfig`` a restored ``Tuner`` unpickled from tuner.pkl (``Tuner._local_tuner._tune_config``):
+    its searcher is the object that continues, so state it needs now (a database URL) is handed to it here."""
+    return tuner._local_tuner._tune_config
+
+
+def restored_run_config(tuner: Any) -> Any:
+    """The ``RunConfig`` a restored ``Tuner`` unpickled (``Tuner._local_tuner._run_config``): its callbacks
+    are the ones of the first start, replaced by this start's (console, tracking) before the run continues."""
+    return tuner._local_tuner._run_config
+
+
+def optuna_trial_id(trial: Any) -> int:
+    """The storage's id of an Optuna ``FrozenTrial`` (``FrozenTrial._trial_id``), which the storage API takes."""
+    return trial._trial_id

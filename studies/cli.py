@@ -34,8 +34,9 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, title: str, 
             continue
         flags = [f"--{f.name.replace('_', '-')}", *(aliases or {}).get(f.name, [])]
         hint, default = hints[f.name], f.default
-        negated = [a for a in flags[1:] if hint is bool and a.startswith("--no-")]
-        flags = [a for a in flags if a not in negated]  # BooleanOptionalAction would add --no-no-...
+        # A boolean's alias that means "false": --no-... or one marked "!" (--cased for lowercase).
+        negated = [a.lstrip("!") for a in flags[1:] if hint is bool and a.startswith(("--no-", "!"))]
+        flags = [a for a in flags if a.lstrip("!") not in negated]  # BooleanOptionalAction would add --no-no-...
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
         kw: dict[str, Any] = {"dest": f.name, "help": f"{docs.get(f.name, '')} (default: {shown})".replace("%", "%%")}
         kw["default"] = default if defaults else argparse.SUPPRESS

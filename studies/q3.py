@@ -6,7 +6,8 @@
     python studies/q3.py --smoke-test                           # seconds, offline
 
 Frozen encoders' token outputs are computed once, before the trials start,
-into a content-addressed cache (--cache-dir) that every trial reads.
+into a content-addressed cache (--cache-dir) that every trial reads. Seed k
+sets the split too, so the comparisons span --seeds different splits.
 """
 
 from __future__ import annotations
@@ -19,19 +20,31 @@ if __package__ in (None, ""):  # run as a script: make the project importable
 
 from ray import tune
 
-from studies.common import Study
+from studies.study import Study
 from trainables.tweets import data
 from trainables.tweets.task import TASK
 
+DEFAULT_T5 = "t5-small"
 
-def arms(encoders: list[str], t5_models: list[str]) -> dict:
-    """Encoder + LSTM arms and T5 arms as one factor; the model type follows the model."""
-    t5_set = set(t5_models)
-    return {"encoder": encoders + t5_models,
-            "model_type": tune.sample_from(lambda config: "t5" if config["encoder"] in t5_set else "encoder_lstm")}
+
+def family_arm(arm: dict, options: data.DataOptions) -> dict:
+    """A model family of the paper's design as the config: the encoder (or T5 model) the options name."""
+    arm = dict(arm)
+    family = arm.pop("family")
+    if family == "t5":
+        return {**arm, "model_type": "t5", "encoder": options.t5 or DEFAULT_T5}
+    return {**arm, "model_type": "encoder_lstm", "encoder": getattr(options, family)}
+
+
+def smoke(options: data.DataOptions) -> list[dict]:
+    common = {"lstm_hidden": 8, "epochs": 1, "max_length": 16}
+    models = [{"model_type": "encoder_lstm", "encoder": options.encoder}]
+    models += [{"model_type": "t5", "encoder": options.t5}] if options.t5 else []
+    return [{**common, **m} for m in models]
 
 
 STUDY = Study(
+    name="q3",
     task=TASK,
     description=__doc__,
     options=data.DataOptions,
@@ -39,9 +52,9 @@ STUDY = Study(
     describe=data.describe,
     record=data.record,
     files=data.files,
-    grid=lambda o: arms([o.bert, o.hatebert], [o.t5 or "t5-small"]),
-    optuna=lambda o: {
-        "encoder": tune.choice([o.encoder]),
+    arm=family_arm,
+    space=lambda o: {
+        "encoder": o.encoder,
         "lstm_hidden": tune.choice([64, 128, 256]),
         "lstm_layers": tune.choice([1, 2]),
         "bidirectional": tune.choice([True, False]),
@@ -50,20 +63,11 @@ STUDY = Study(
         "batch_size": tune.choice([32, 64]),
         "class_weighted": tune.choice([True, False]),
     },
-    smoke=lambda o: {**arms([o.encoder], [o.t5] if o.t5 else []), "lstm_hidden": 8, "epochs": 1, "max_length": 16},
+    smoke=smoke,
     smoke_options={"data": data.SYNTHETIC, "subsample": 240},
     aliases={"class_weighted": ["--no-class-weights"]},
     grace_period=1,
 )
 
-
-def main(argv: list[str] | None = None) -> str:
-    path = STUDY.main(argv)
-    from analysis.report import finish_run  # the study's one call into analysis, at its end
-
-    finish_run(path)
-    return path
-
-
 if __name__ == "__main__":
-    main()
+    STUDY.main()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from trainables.chargen.config import CharConfig
+from trainables.chargen.paper import PAPER
 from trainables.chargen.trainer import VOCAB_FILE, CharTrainer
 from trainables.common import metrics as M
 from trainables.common.task import Task
@@ -12,4 +13,5 @@ TASK = Task(
     # Cross-entropy in nats per character whatever the training loss, so losses compare.
     metric=M.VAL_LOSS, mode="min",
     build=CharTrainer, artifacts={"vocabulary": VOCAB_FILE},
+    paper=PAPER, module=__name__,
 )

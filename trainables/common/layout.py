@@ -1,7 +1,11 @@
 """The run folder's layout, named once for the studies that write it and the analysis that reads it.
 
-    RUN_DIR/                   --storage-path/--name
+    STORAGE/NAME/              --storage-path/--name: every run of that name
+      latest                   the newest run (a link; a file holding its id on object storage)
+      RUN_ID/                  one run (RUN_DIR), named by its start time
+    RUN_DIR/
       study.json               which study, search and data made the run
+      study.log                Ray's and Tune's own output (the console shows progress only)
       provenance.json          command, code version, libraries, resources, times
       optuna.db                the Optuna study (--search optuna, default storage)
       train_<task>_<id>/       one folder a trial (Ray Tune): params.json, result.json, checkpoint_*/
@@ -13,6 +17,7 @@
 """
 
 STUDY_FILE = "study.json"
+LOG_FILE = "study.log"
 PROVENANCE_FILE = "provenance.json"
 OPTUNA_DB = "optuna.db"
 LOST_TRIALS = "lost_trials"

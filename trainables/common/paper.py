@@ -29,17 +29,16 @@ class Margin:
     """The smallest difference that matters, declared before any data.
 
     ``share`` of the mean of metric ``of`` over the compared trials (e.g. 1%
-    of the persistence forecast's test MAPE), or, without ``of``, an absolute
-    value in the compared metric's units.
+    of the persistence forecast's test MAPE); with ``relative``, of the mean
+    of what is compared (e.g. 5% of the time per epoch); else an absolute
+    value in the compared measure's units.
     """
 
     share: float
+    text: str
+    """How the report states it, e.g. "1% of the persistence forecast's test MAPE"."""
     of: str | None = None
-    text: str = ""
-    """How the report states it, e.g. "1% of persistence's test MAPE"."""
-
-    def describe(self) -> str:
-        return self.text or (f"{self.share:g} of {self.of}" if self.of else f"{self.share:g}")
+    relative: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,6 +60,12 @@ class Compare:
     over: tuple[str, ...] = ()
     against: str | None = None
     label: str = ""
+    metric: str | None = None
+    """This comparison's metric, when not the claim's."""
+    measure: str | None = None
+    """This comparison's measure, when not the claim's."""
+    work: str | None = None
+    """With the ``AT_EQUAL`` measure: the metric counting the work done (time, characters, updates)."""
 
     def __post_init__(self) -> None:
         if self.expect not in EXPECTATIONS:
@@ -92,8 +97,6 @@ class Claim:
     compares: tuple[Compare, ...]
     margin: Margin
     measure: str = FINAL
-    work: str | None = None
-    """With ``AT_EQUAL``: the metric counting the work done (wall time, characters, updates)."""
     note: str = ""
     paper: bool = True
     """False: not a conclusion of the paper, a question the study adds (e.g. the formulation)."""
@@ -102,6 +105,8 @@ class Claim:
         """The settings this claim's comparisons read, each over the reference (``over`` fields left free)."""
         out = []
         for c in self.compares:
+            if (c.measure or self.measure) == CHOSEN:
+                continue  # reads whichever arms there are
             base = {**reference, **c.at}
             sides = [c.a] if c.against else [c.a, c.b]
             for value in sides:

@@ -18,6 +18,11 @@ import torch
 from trainables.common import runtime
 from trainables.common.config import TrialConfig
 from trainables.common.loop import RaySession, Session, Trainer, run_trial
+from trainables.common.paper import Paper
+
+
+def seed_only(seed: int) -> dict[str, int]:
+    return {"seed": seed}
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,12 @@ class Task:
     """(config, data, device) -> Trainer, with ``data`` as the study put it in the object store."""
     artifacts: Mapping[str, str]
     """Side files of the final checkpoint: role -> file name."""
+    paper: Paper
+    """The paper's design and conclusions: reference setting, factors, claims (the task's ``paper.py``)."""
+    module: str
+    """Where this ``TASK`` is defined (``trainables.stock.task``): study.json records it, and analysis imports it."""
+    replicate: Callable[[int], dict[str, Any]] = seed_only
+    """Seed k of a study -> the config fields it sets: the seed, and for q3 the split too."""
 
 
 def run(task: Task, config: dict[str, Any], data: Any, session: Session) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from trainables.common import metrics as M
 from trainables.common.task import Task
 from trainables.stock.config import StockConfig
+from trainables.stock.paper import PAPER
 from trainables.stock.trainer import PREDICTIONS_FILE, StockTrainer
 
 TASK = Task(
@@ -12,4 +13,5 @@ TASK = Task(
     # Scale-free, so comparable across losses and tickers.
     metric=M.VAL_MAPE, mode="min",
     build=StockTrainer, artifacts={"predictions": PREDICTIONS_FILE},
+    paper=PAPER, module=__name__,
 )

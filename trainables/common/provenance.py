@@ -9,6 +9,7 @@ No environment variables are recorded, so API keys never reach the file.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import platform
@@ -23,8 +24,7 @@ from trainables.common import storage
 from trainables.common.layout import PROVENANCE_FILE
 
 PACKAGES = ("ray", "torch", "transformers", "numpy", "pandas", "scikit-learn", "wandb")
-DATA_FLAGS = ("data", "corpus")  # options through which studies take their input
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 CHUNK = 1 << 20
 
 
@@ -91,14 +91,13 @@ def fingerprint(source: Any) -> str | None:
     return h.hexdigest()
 
 
-def data_inputs(args: argparse.Namespace) -> dict[str, Any]:
-    """The study's data flags, each with a fingerprint when it names local files."""
+def data_inputs(options: Any) -> dict[str, Any]:
+    """Every data option (a field of the study's options dataclass) that names local files, with a fingerprint."""
     found = {}
-    for flag in DATA_FLAGS:
-        value = getattr(args, flag, None)
-        if value is not None:
-            local = isinstance(value, (str, Path)) and "://" not in str(value) and Path(value).exists()
-            found[flag] = {"value": str(value), "sha256": fingerprint(value) if local else None}
+    for field in dataclasses.fields(options) if dataclasses.is_dataclass(options) else ():
+        value = getattr(options, field.name)
+        if isinstance(value, (str, Path)) and "://" not in str(value) and Path(value).exists():
+            found[field.name] = {"value": str(value), "sha256": fingerprint(value)}
     return found
 
 
@@ -114,21 +113,21 @@ def cluster_resources() -> dict[str, Any]:
     return {}
 
 
-def start(run_dir: str, args: argparse.Namespace) -> dict[str, Any]:
+def start(run_dir: str, args: argparse.Namespace, options: Any = None, resumed: bool = False) -> dict[str, Any]:
     """Write provenance.json at the start of a run (a resumed run keeps its first start)."""
     previous = read(run_dir)
     info = {
         "command": [sys.executable, *sys.argv],
-        "started": previous.get("started", now()) if args.resume else now(),
-        "resumed": [*previous.get("resumed", []), now()] if args.resume else [],
+        "started": previous.get("started", now()) if resumed else now(),
+        "resumed": [*previous.get("resumed", []), now()] if resumed else [],
         "ended": None,
         "git": git_state(),
-        "data": data_inputs(args),
+        "data": data_inputs(options),
         "versions": versions(),
         "platform": platform.platform(),
         "cluster": cluster_resources(),
         "resources_per_trial": {"cpu": getattr(args, "cpus_per_trial", None), "gpu": getattr(args, "gpus_per_trial", None)},
-        "wandb": previous.get("wandb") if args.resume else None,
+        "wandb": previous.get("wandb") if resumed else None,
     }
     write(run_dir, info)
     return info

@@ -1,0 +1,59 @@
+"""``--search grid``: the paper's own design (default) or the full factorial, repeated over seeds.
+
+``--design paper`` runs the reference setting in every block (q1: every cell)
+plus one factor changed at a time, exactly the arms the paper's sections and
+claims compare; ``--design factorial`` runs every combination of the factors'
+levels (tables of every combination, interactions). Each arm runs once per
+seed (``--seeds``), seeds paired across arms. Configs are served in order,
+seed by seed, by a searcher that never proposes one twice across resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from studies.searchers import base
+from studies.searchers.spaces import product, unique
+
+NAME = "grid"
+HELP = "the paper's design (--design) repeated over --seeds; the default"
+DESIGNS = {"paper": "the reference per block plus one factor changed at a time (the arms the claims compare)",
+           "factorial": "every combination of the factors' levels"}
+
+
+def add_flags(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--design", choices=tuple(DESIGNS), default="paper",
+                       help="; ".join(f"{k}: {v}" for k, v in DESIGNS.items()) + " (default: paper)")
+
+
+def design_arms(ctx: Any) -> tuple[list[dict[str, Any]], str]:
+    """The design's arms as config values (seed not yet set), and how to describe them."""
+    if ctx.args.smoke_test:
+        declared = ctx.smoke()
+        if isinstance(declared, list):  # the arms themselves
+            return [dict(a) for a in declared], "smoke test"
+        lists = {k: list(v) for k, v in declared.items() if isinstance(v, (list, tuple))}
+        fixed = {k: v for k, v in declared.items() if k not in lists}
+        return [{**fixed, **arm} for arm in product(lists)], "smoke test"
+    paper = ctx.study.task.paper
+    arms = paper.one_at_a_time() if ctx.args.design == "paper" else paper.factorial()
+    return [{**paper.settings, **ctx.study.arm(arm, ctx.options)} for arm in arms], f"{ctx.args.design} design"
+
+
+def configs(ctx: Any) -> tuple[list[dict[str, Any]], str]:
+    """Every trial's config values, seed by seed, with the command line's choices applied."""
+    arms, what = design_arms(ctx)
+    arms = unique([{**arm, **ctx.chosen} for arm in arms])
+    seeds = [0] if ctx.args.smoke_test else range(ctx.args.seeds)
+    replicate = ctx.study.task.replicate
+    out = [{**arm, **replicate(seed)} for seed in seeds for arm in arms]
+    n_seeds = len(seeds)
+    return unique(out), f"{what}: {len(arms)} arm(s) x {n_seeds} seed(s) = {len(arms) * n_seeds} trials"
+
+
+def plan(ctx: Any) -> base.Plan:
+    values, describe = configs(ctx)
+    record = {"design": "smoke" if ctx.args.smoke_test else ctx.args.design,
+              "seeds": 1 if ctx.args.smoke_test else ctx.args.seeds}
+    return base.list_plan(ctx, values, describe, record=record)

@@ -1,0 +1,57 @@
+"""q2's paper design: the paper's model for every arm, the factors it varied, its conclusions as claims.
+
+The paper trained one model (LSTM(256) -> Dropout(0.2) -> LSTM(256) ->
+Dropout(0.2) -> Dense, Adam 1e-3, 100-character windows, lower-cased text)
+with three losses and two batch sizes; this project adds its per-position
+sequence formulation as the reference and the paper's windows as an arm.
+``val/loss`` and ``test/loss`` are cross-entropy in nats per character
+whatever the training loss. Declared before any data: 0.02 nats per
+character is the smallest difference in loss that matters (about 1% of a
+trained model's loss), one point of accuracy the smallest in accuracy.
+
+Units: a full pass of the paper's formulation is ~70,000 updates at batch 64
+(days on a CPU), so every arm trains 40 rounds of 25 updates; tables say
+"round" and count characters and updates, and the batch claim compares at
+equal characters seen and at equal updates.
+"""
+
+from __future__ import annotations
+
+from trainables.chargen.config import FORMULATIONS, LOSSES
+from trainables.common import metrics as M
+from trainables.common.paper import AT_EQUAL, LOWER, SAME, Claim, Compare, Margin, Paper
+
+LOSS = Margin(0.02, "0.02 nats per character")
+ACCURACY = Margin(0.01, "one point of accuracy (0.01)")
+MODEL = {"cell": "lstm", "hidden_size": 256, "num_layers": 2, "dropout": 0.2, "seq_len": 100, "lr": 1e-3,
+         "lr_schedule": "constant", "grad_clip": 0.0, "lowercase": True}
+ROUNDS = {"epochs": 40, "steps_per_epoch": 25}  # CPU-sized epochs (see above)
+
+CLAIMS = (
+    Claim("losses", "Cross-entropy is far better than MSE, and MSE better than MAE (test cross-entropy)", M.TEST_LOSS,
+          (Compare("loss", "ce", "mse", LOWER), Compare("loss", "mse", "mae", LOWER)), LOSS,
+          note="'Far' is not tested beyond the direction; the differences are shown."),
+    Claim("mae_stuck", "MAE does not learn: accuracy stays at the most frequent character's share", M.TEST_ACC,
+          (Compare("loss", "mae", against=M.BASELINE_MAJORITY_TEST_ACC, expect=SAME,
+                   label="mae: test/acc − majority share"),), ACCURACY),
+    Claim("batch", "Batch 64 reaches a lower loss than batch 128 at equal epochs", M.VAL_LOSS,
+          (Compare("batch_size", 64, 128, LOWER, measure=AT_EQUAL, work=M.TRAIN_CHARS,
+                   label="64 − 128, val/loss at equal characters seen (equal epochs)"),
+           Compare("batch_size", 64, 128, LOWER, measure=AT_EQUAL, work=M.TRAIN_STEPS,
+                   label="64 − 128, val/loss at equal updates")), LOSS,
+          note="Each pair at its last reports within the work both trials did: equal characters seen is what equal "
+               "epochs mean; at equal updates batch 128 has seen twice the text."),
+    Claim("formulation", "The per-position sequence formulation reaches a lower loss than the paper's at equal "
+          "compute", M.VAL_LOSS,
+          (Compare("formulation", "sequence", "paper", LOWER, measure=AT_EQUAL, work=M.TIME_TOTAL,
+                   label="sequence − paper, val/loss at equal wall time"),), LOSS, paper=False,
+          note="Not in the paper. Equal compute = equal wall time: each pair at the last reports within the "
+               "shorter trial's time."),
+)
+
+PAPER = Paper(
+    reference={"loss": "ce", "batch_size": 64, "formulation": "sequence"},
+    factors={"loss": LOSSES, "batch_size": (64, 128), "formulation": FORMULATIONS},
+    claims=CLAIMS,
+    settings={**MODEL, **ROUNDS},
+)

@@ -1,0 +1,82 @@
+"""One folder a run: ``STORAGE/NAME/RUN_ID/``, and ``STORAGE/NAME/latest`` naming the newest.
+
+Repeating a command never writes into a folder that holds another run: each
+run gets a folder of its own, named by its start time, so every report
+describes exactly one run. ``latest`` is a symbolic link on local storage
+(``results/q1/latest/report.html`` opens the newest report) and a small text
+file holding the run's id on object storage, where links do not exist.
+``--resume`` continues the newest run of a name, or the one it names.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+from trainables.common import storage
+from trainables.common.layout import STUDY_FILE
+
+LATEST = "latest"
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def check_name(name: str, what: str = "--name") -> str | None:
+    """Why ``name`` cannot name a run folder (separators, ``..``, odd characters), or None when it can."""
+    if not NAME_PATTERN.fullmatch(name) or name in (".", "..") or ".." in name:
+        return (f"{what} {name!r}: use letters, digits, '.', '_' and '-' only (no path separators or '..'), "
+                "starting with a letter or digit")
+    if name == LATEST:
+        return f"{what} {name!r}: reserved for the link to the newest run"
+    return None
+
+
+def new_run_id(name_dir: str, now: float | None = None) -> str:
+    """A run id from the start time, unique under ``name_dir`` (``2026-12-02_20-15-33``, then ``..._2``)."""
+    stamp = time.strftime("%Y-%m-%d_%H-%M-%S", time.localtime(now))
+    taken = set(storage.list_names(name_dir))
+    run_id, n = stamp, 1
+    while run_id in taken:
+        n += 1
+        run_id = f"{stamp}_{n}"
+    return run_id
+
+
+def set_latest(name_dir: str, run_id: str) -> None:
+    """Point ``NAME/latest`` at ``run_id`` (replaced atomically on local storage)."""
+    path = storage.join(name_dir, LATEST)
+    if storage.is_uri(name_dir):
+        storage.write_text(path, run_id + "\n")
+        return
+    tmp = Path(name_dir, f".{LATEST}.tmp")
+    tmp.unlink(missing_ok=True)
+    os.symlink(run_id, tmp)
+    os.replace(tmp, path)
+
+
+def latest_id(name_dir: str) -> str | None:
+    """The id ``NAME/latest`` names; None when there is no run yet."""
+    path = storage.join(name_dir, LATEST)
+    if not storage.is_uri(name_dir):
+        return os.readlink(path) if os.path.islink(path) else None
+    text = storage.read_text(path)
+    return text.strip() if text else None
+
+
+def is_run(path: str) -> bool:
+    return storage.read_text(storage.join(path, STUDY_FILE)) is not None
+
+
+def resolve(path: str | Path) -> str:
+    """The run folder ``path`` means: itself if it holds a run, else its newest run (``path/latest``).
+
+    Raises ``FileNotFoundError`` with a one-line reason otherwise.
+    """
+    path = str(path)
+    if is_run(path):
+        return path
+    run_id = latest_id(path)
+    if run_id and is_run(storage.join(path, run_id)):
+        return storage.join(path, run_id)
+    raise FileNotFoundError(f"{path}: no {STUDY_FILE} and no runs under it; is this a study's run folder?")
