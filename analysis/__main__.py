@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -21,50 +20,33 @@ def open_run(path: str | Path) -> Run:
         raise SystemExit(f"error: {exc}") from None
 
 
-def cmd_tables(args: argparse.Namespace) -> None:
-    from analysis.report import write_trials
-
-    with remote.local_copy(args.run_dir) as local:
-        run = open_run(local)
-        module = importlib.import_module(f"analysis.{run.study}")
-        written = list(dict.fromkeys(module.write_report(run.path, run) + write_trials(run)))
-        written = remote.upload(local, written, args.run_dir)
-    for path in written:
-        print(path)
-
-
 def cmd_report(args: argparse.Namespace) -> None:
     from analysis.report import finish_run
 
     if not remote.is_run(args.run_dir):
-        raise SystemExit(f"error: {args.run_dir}: no {STUDY_FILE}; is this a study's run folder?")
+        raise SystemExit(f"error: {args.run_dir}: no {STUDY_FILE} and no runs under it; is this a study's run folder?")
     for path in finish_run(args.run_dir, quiet=False):
         print(path)
 
 
 def cmd_claims(args: argparse.Namespace) -> None:
+    """Each run's claims in a section of its own: two runs of one study are two sections, never one."""
     from analysis import claims
+    from analysis.report import summary_lines
 
+    texts, lines = [], []
     with ExitStack() as stack:
-        locals_ = [stack.enter_context(remote.local_copy(p)) for p in args.run_dirs]
-        for path in locals_:
-            open_run(path)
-        found = claims.evaluate_runs(locals_)
-    text = claims.to_markdown(found)
+        for given in args.run_dirs:
+            run = open_run(stack.enter_context(remote.local_copy(given)))
+            found = claims.evaluate(run)
+            title = f"{run.study}: {run.path}"
+            lines += [title] + summary_lines(found)
+            texts.append(f"# {title}\n\n" + "\n".join(f"- {claims.sentence(c)}" for c in found) + "\n\n"
+                         + "\n".join(f"  - {comp.evidence()} → {comp.verdict}" for c in found for comp in c.comparisons))
+    text = "\n\n".join(texts) + "\n"
     if args.out:
         Path(args.out).write_text(text)
-    print(text if args.full else "\n".join(claims.summary_lines(found)))
-
-
-def cmd_html(args: argparse.Namespace) -> None:
-    from analysis import claims, export, html
-
-    with remote.local_copy(args.run_dir) as local:
-        written = export.write_results(local)
-        run = open_run(local)
-        path, found = claims.write_claims(run)
-        written += [path, html.write_html(run, found)]
-        print(remote.upload(local, written, args.run_dir)[-1])
+    print(text if args.full else "\n".join(lines))
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
@@ -87,17 +69,16 @@ def cmd_wandb_report(args: argparse.Namespace) -> None:
 
 
 def add_commands(sub) -> None:
-    r = sub.add_parser("report", help="everything a finished run gets: results tables, report, claims.md, report.html")
-    r.add_argument("run_dir", help="a study's run folder or its storage URI (s3://..., gs://...)")
-    r.set_defaults(func=cmd_report)
-    c = sub.add_parser("claims", help="check the paper's claims on one or more runs (one per study)")
-    c.add_argument("run_dirs", nargs="+", help="run folders; studies without one are listed as not run")
+    for name in ("report", "tables", "html"):  # one builder writes every output; the old names stay
+        r = sub.add_parser(name, help="everything a finished run gets: results tables, report.md, report.html, "
+                                      "claims.md" if name == "report" else "same as report (kept for scripts)")
+        r.add_argument("run_dir", help="a run folder, a name folder (its newest run), or a storage URI (s3://...)")
+        r.set_defaults(func=cmd_report)
+    c = sub.add_parser("claims", help="check the paper's claims on one or more runs, each on its own")
+    c.add_argument("run_dirs", nargs="+", help="run folders (or name folders: their newest runs)")
     c.add_argument("--out", help="also write the Markdown here")
     c.add_argument("--full", action="store_true", help="print the evidence, not only the verdicts")
     c.set_defaults(func=cmd_claims)
-    h = sub.add_parser("html", help="write RUN_DIR/report.html: one self-contained page (opens offline)")
-    h.add_argument("run_dir")
-    h.set_defaults(func=cmd_html)
     m = sub.add_parser("compare", help="line up the same configurations of two runs: metric and time differences")
     m.add_argument("run_a")
     m.add_argument("run_b")
@@ -115,9 +96,6 @@ def add_commands(sub) -> None:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m analysis", description="Reports from finished study runs.")
     sub = p.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("tables", help="write comparison tables, plots and report.md into RUN_DIR (no retraining)")
-    t.add_argument("run_dir", help="a study's run folder, e.g. results/q1")
-    t.set_defaults(func=cmd_tables)
     add_commands(sub)
     return p
 

@@ -1,67 +1,97 @@
-"""The paper's conclusions as claims with verdicts and the numbers behind them.
+"""The paper's conclusions checked on a run: one verdict a claim, from comparisons paired by seed.
 
-A claim is one or more paired comparisons (``analysis.stats``); within a
-claim the p-values are Holm-corrected. The sample is the seeds: trials are
-matched on seed and the other settings that vary (the blocks, e.g. the
-cells when optimizers are compared), the matched values are averaged over
-the blocks within each seed, and each seed gives one difference, so n is
-the number of seeds. A comparison supports the claim when its 95% interval
-lies on the claimed side of zero and its Holm-adjusted paired t-test p is
-below 0.05, contradicts it when both point the other way, and is
-inconclusive otherwise (the interval spans zero, fewer than two seeds, or
-identical differences from fewer than three). A claim is supported when all
-its comparisons are, contradicted when any is, inconclusive otherwise, and
-"not run" when the columns it needs are absent. Only completed trials count
-(``analysis.run``). Per-study claims live in ``claims_qN.py``.
+A claim (``trainables.common.paper.Claim``, declared in the task's
+``paper.py``) is one or more comparisons; each is measured as ``analysis.measures``
+says, one difference a seed, with a 95% t-interval. Each claim family declared
+its margin, the smallest difference that matters, before any data. A comparison is
+
+- **equivalent** when the whole interval lies within ±margin (two one-sided
+  tests at 2.5% each, so the same 95% interval decides);
+- **supported** when the interval lies on the claimed side of zero and the
+  Holm-corrected paired t-test (within the claim) is below 0.05;
+- **contradicted** when both point the other way;
+- **inconclusive** otherwise, with roughly the seeds that would settle it
+  (from the observed spread).
+
+A claim that two settings are the same (``same``) is supported by
+equivalence and contradicted by an interval wholly outside the margin; a
+claim that a setting is not better (``not lower``) is supported unless the
+interval shows an improvement beyond the margin. A claim is contradicted when
+any comparison is, inconclusive when any is open, equivalent when the rest
+are equivalent or supported with at least one equivalent, supported when all
+are; "not run" when the run has none of the trials it compares. Only
+completed trials count (``analysis.run``).
 """
 
 from __future__ import annotations
 
-import importlib
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from analysis import stats
-from analysis.run import Run, read_run, unfinished_note
-from analysis.tasks import STUDIES
-from trainables.common.layout import CLAIMS_MD, CONFIG_PREFIX
+from analysis import measures, stats
+from analysis.run import Run
+from trainables.common.paper import HIGHER, LOWER, NOT_LOWER, SAME, Claim, Compare, Margin
 
-SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_RUN = "supported", "contradicted", "inconclusive", "not run"
-C = CONFIG_PREFIX
-SEED = C + "seed"
+SUPPORTED, CONTRADICTED, EQUIVALENT, INCONCLUSIVE, NOT_RUN = (
+    "supported", "contradicted", "equivalent", "inconclusive", "not run")
+VERDICTS = (SUPPORTED, CONTRADICTED, EQUIVALENT, INCONCLUSIVE, NOT_RUN)
+SIGN = {LOWER: -1, HIGHER: 1}
 
 
 @dataclass
 class Comparison:
-    label: str  # what is compared, e.g. "gru − lstm, test/mape"
-    expect: int  # claimed sign of a − b: -1 (a lower) or +1 (a higher); 0: a ≈ b within ``margin``
+    """One comparison's numbers and verdict."""
+
+    label: str
+    metric: str
+    expect: str
     result: stats.Paired
-    margin: float = 0.0
-    p_holm: float = float("nan")
+    margin: float
+    p_holm: float = math.nan
+    seeds: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """One row a seed: the seed's means of a and b."""
+
+    @property
+    def within_margin(self) -> bool:
+        r = self.result
+        return r.n >= 2 and not math.isnan(r.ci_low) and -self.margin <= r.ci_low and r.ci_high <= self.margin
 
     @property
     def verdict(self) -> str:
         r = self.result
         if r.n < 2 or math.isnan(r.ci_low):
             return INCONCLUSIVE
-        if self.expect == 0:  # equivalence: the whole interval within ±margin, or wholly outside it
-            if -self.margin <= r.ci_low and r.ci_high <= self.margin:
+        if self.expect == SAME:
+            if self.within_margin:
                 return SUPPORTED
-            if r.ci_low > self.margin or r.ci_high < -self.margin:
-                return CONTRADICTED
-            return INCONCLUSIVE
+            return CONTRADICTED if r.ci_low > self.margin or r.ci_high < -self.margin else INCONCLUSIVE
+        if self.expect == NOT_LOWER:
+            if r.ci_low > -self.margin:
+                return SUPPORTED
+            return CONTRADICTED if r.ci_high < -self.margin else INCONCLUSIVE
+        if self.within_margin:
+            return EQUIVALENT
         significant = not math.isnan(self.p_holm) and self.p_holm < stats.ALPHA
-        if significant and r.sign() == self.expect:
+        if significant and r.sign() == SIGN[self.expect]:
             return SUPPORTED
-        if significant and r.sign() == -self.expect:
+        if significant and r.sign() == -SIGN[self.expect]:
             return CONTRADICTED
         return INCONCLUSIVE
 
+    @property
+    def seeds_needed(self) -> int | None:
+        """Roughly how many seeds would settle this comparison (None when it is settled or no number would)."""
+        r = self.result
+        if self.verdict != INCONCLUSIVE or r.n < 2:
+            return None if r.n >= 2 else stats.MIN_IDENTICAL
+        sd = float(np.std(self.seeds["a"] - self.seeds["b"], ddof=1))
+        return stats.seeds_needed(r.diff, sd, self.margin)
+
     def evidence(self) -> str:
+        """The comparison in words: means, difference, interval, margin, tests."""
         r = self.result
         if r.n == 0:
             return f"{self.label}: no matched pairs"
@@ -70,142 +100,101 @@ class Comparison:
             return text + f" (n={r.n} seed: too few seeds for an interval)"
         if math.isnan(r.ci_low):
             return text + f" (n={r.n} seeds, identical differences: too few seeds to tell)"
-        text += f" [95% CI {r.ci_low:+.4g}, {r.ci_high:+.4g}], n={r.n} seeds"
-        if self.expect == 0:
-            return text + f", margin ±{self.margin:g}"
-        return text + (f", paired t p={r.p_t:.3g} (Holm {self.p_holm:.3g}), Wilcoxon p={r.p_wilcoxon:.3g},"
-                       f" d_z={r.effect:+.2f}")
+        text += f" [95% CI {r.ci_low:+.4g}, {r.ci_high:+.4g}], margin ±{self.margin:.3g}, n={r.n} seeds"
+        if self.expect in SIGN:
+            text += f", paired t p={r.p_t:.3g} (Holm {self.p_holm:.3g}), Wilcoxon p={r.p_wilcoxon:.3g}"
+        return text
 
 
 @dataclass
-class Claim:
-    study: str
-    key: str
-    text: str
+class ClaimResult:
+    claim: Claim
     comparisons: list[Comparison] = field(default_factory=list)
-    note: str = ""
-    missing: str = ""  # why the claim could not be checked; non-empty means "not run"
+    missing: str = ""
+    margin_text: str = ""
 
     @property
     def verdict(self) -> str:
         if self.missing or not self.comparisons:
             return NOT_RUN
         verdicts = [c.verdict for c in self.comparisons]
-        if all(v == SUPPORTED for v in verdicts):
-            return SUPPORTED
         if CONTRADICTED in verdicts:
             return CONTRADICTED
-        return INCONCLUSIVE
+        if INCONCLUSIVE in verdicts:
+            return INCONCLUSIVE
+        return EQUIVALENT if EQUIVALENT in verdicts else SUPPORTED
+
+    @property
+    def seeds_needed(self) -> int | None:
+        needed = [c.seeds_needed for c in self.comparisons if c.verdict == INCONCLUSIVE]
+        return None if not needed or None in needed else max(needed)
 
 
-def finalize(claim: Claim) -> Claim:
-    """Holm-correct the claim's comparisons (one family per claim)."""
-    tested = [c for c in claim.comparisons if c.expect != 0]
+def evaluate(run: Run) -> list[ClaimResult]:
+    """Every claim of the run's task, checked on the run's completed trials."""
+    paper = run.task.paper
+    trials = run.trials.assign(**{measures.SELECTION: run.trials.get(run.best_metric)})
+    trials.attrs["mode"] = run.mode
+    return [check(claim, paper.reference, trials, run.history) for claim in paper.claims]
+
+
+def check(claim: Claim, reference, trials: pd.DataFrame, history: pd.DataFrame) -> ClaimResult:
+    """One claim's comparisons on ``trials``; "not run" (with the reason) when any cannot be formed."""
+    out = ClaimResult(claim, margin_text=claim.margin.text)
+    for comp in claim.compares:
+        try:
+            out.comparisons.append(compare(claim, comp, reference, trials, history))
+        except measures.Missing as exc:
+            out.missing = out.missing or f"needs {exc}"
+    tested = [c for c in out.comparisons if c.expect in SIGN]
     for comp, p in zip(tested, stats.holm(c.result.p_t for c in tested)):
         comp.p_holm = p
-    return claim
+    return out
 
 
-def compare(rows: pd.DataFrame, factor: str, a, b, metric: str, expect: int, label: str | None = None,
-            keys: list[str] | None = None, margin: float = 0.0) -> Comparison | None:
-    """``metric`` at ``factor == a`` against ``factor == b``: matched on seed and the other varying settings
-    (or on ``keys``), averaged over those settings within each seed, one pair a seed."""
-    if factor not in rows or metric not in rows:
-        return None
-    if keys is None:
-        keys = [c for c in rows.columns if c.startswith(C) and c != factor and rows[c].nunique(dropna=False) > 1]
-        keys = sorted(set(keys) | ({SEED} & set(rows.columns)))
-    left, right = stats.pair_frames(rows, factor, a, b, metric, keys, unit=SEED)
-    name = label or f"{a} − {b}"
-    return Comparison(f"{name}, {metric}", expect, stats.paired(left, right), margin)
+def compare(claim: Claim, comp: Compare, reference, trials: pd.DataFrame, history: pd.DataFrame) -> Comparison:
+    per_seed, rows = measures.pairs(claim, comp, reference, trials, history)
+    if per_seed.empty:
+        raise measures.Missing(f"trials of {comp.describe()} ({comp.factor} = {comp.a}"
+                               + (f" and {comp.b})" if not comp.against else ")"))
+    label = comp.describe()
+    if "chosen" in rows and len(rows) and rows["chosen"].iloc[0]:
+        label = f"{label} ({rows['chosen'].iloc[0]})"
+    return Comparison(label, comp.metric or claim.metric, comp.expect, stats.paired(per_seed["a"], per_seed["b"]),
+                      margin_value(claim.margin, rows, per_seed), seeds=per_seed)
 
 
-def compare_columns(rows: pd.DataFrame, metric_a: str, metric_b: str, expect: int, label: str,
-                    margin: float = 0.0) -> Comparison | None:
-    """Two metrics of the same trials (a model against a baseline on the same split), one pair a seed."""
-    if metric_a not in rows or metric_b not in rows:
-        return None
-    means = stats.unit_means(rows, [metric_a, metric_b], SEED)
-    return Comparison(label, expect, stats.paired(means[metric_a], means[metric_b]), margin)
+def margin_value(margin: Margin, rows: pd.DataFrame, per_seed: pd.DataFrame) -> float:
+    """The declared margin in the compared measure's units, on these trials."""
+    if margin.of:
+        if margin.of not in rows:
+            raise measures.Missing(margin.of)
+        return margin.share * float(rows[margin.of].mean())
+    if margin.relative:
+        return margin.share * float((per_seed["a"].abs().mean() + per_seed["b"].abs().mean()) / 2)
+    return margin.share
 
 
-def paired_by_seed(seeds, a, b) -> stats.Paired:
-    """Matched values made outside ``compare`` (e.g. each pair at equal training time), one pair a seed.
-
-    Pairs of one seed (several batch sizes, cells, ...) are averaged first, so n is the number of seeds.
-    """
-    frame = pd.DataFrame({SEED: list(seeds), "a": list(a), "b": list(b)}, dtype=object)
-    frame[["a", "b"]] = frame[["a", "b"]].astype(float)
-    means = stats.unit_means(frame, ["a", "b"], SEED)
-    return stats.paired(means["a"], means["b"])
-
-
-def build(study: str, key: str, text: str, comparisons: list, needs: str, note: str = "") -> Claim:
-    """A claim from comparisons; any that could not be formed make it "not run" with ``needs`` as the reason."""
-    if not comparisons or any(c is None for c in comparisons) or all(c.result.n == 0 for c in comparisons):
-        return Claim(study, key, text, note=note, missing=f"needs {needs}")
-    return finalize(Claim(study, key, text, list(comparisons), note))
-
-
-def at(rows: pd.DataFrame, **settings) -> pd.DataFrame:
-    """Rows whose config matches ``settings`` (settings whose column is absent are ignored)."""
-    keep = pd.Series(True, index=rows.index)
-    for k, v in settings.items():
-        if C + k in rows:
-            keep &= rows[C + k] == v
-    return rows[keep]
+def sentence(result: ClaimResult) -> str:
+    """The verdict in words, with the effect and interval of the comparison that decided it."""
+    claim, verdict = result.claim, result.verdict
+    if verdict == NOT_RUN:
+        return f"{claim.text}: not run ({result.missing or 'no trials to compare'})."
+    deciding = next((c for c in result.comparisons if c.verdict == verdict), result.comparisons[0])
+    r = deciding.result
+    interval = "" if math.isnan(r.ci_low) else f" [{r.ci_low:+.3g}, {r.ci_high:+.3g}]"
+    effect = f"{deciding.label}: {r.diff:+.3g}{interval} (n={r.n})"
+    words = {SUPPORTED: "supported", CONTRADICTED: "contradicted",
+             EQUIVALENT: f"no difference larger than {claim.margin.text} (±{deciding.margin:.3g})",
+             INCONCLUSIVE: "inconclusive"}[verdict]
+    if verdict == INCONCLUSIVE:
+        need = result.seeds_needed
+        words += f"; about {need} seeds would settle it" if need else "; more seeds would not settle it"
+    return f"{claim.text}: **{words}**; {effect}."
 
 
-def study_module(study: str):
-    return importlib.import_module(f"analysis.claims_{study}")
-
-
-def evaluate_study(study: str, results: Any | None) -> list[Claim]:
-    """``study``'s claims on ``results`` (``.trials``, ``.history``); all "not run" without results."""
-    module = study_module(study)
-    if results is None:
-        return [Claim(study, key, text, missing=f"no {study} run given") for key, text in module.CLAIMS.items()]
-    return module.evaluate(results)
-
-
-def evaluate_runs(run_dirs: list[str | Path]) -> list[Claim]:
-    """Every study's claims: checked on the given runs, "not run" for studies without one."""
-    runs: dict[str, Run] = {}
-    for run_dir in run_dirs:
-        run = read_run(run_dir)
-        runs.setdefault(run.study, run)
-    return [claim for study in STUDIES for claim in evaluate_study(study, runs.get(study))]
-
-
-def to_markdown(claims: list[Claim], title: str = "Claims of the paper, checked", note: str = "") -> str:
-    lines = [f"# {title}\n", RULE + "\n"] + ([note + "\n"] if note else [])
-    lines += ["| study | claim | verdict |", "|---|---|---|"]
-    lines += [f"| {c.study} | {c.text} | **{c.verdict}** |" for c in claims]
-    for c in claims:
-        lines += ["", f"## {c.study}: {c.text}", "", f"Verdict: **{c.verdict}**" + (f" ({c.missing})" if c.missing else "")]
-        if c.note:
-            lines += ["", c.note]
-        if c.comparisons:
-            lines += [""] + [f"- {comp.evidence()} → {comp.verdict}" for comp in c.comparisons]
-    return "\n".join(lines) + "\n"
-
-
-def summary_lines(claims: list[Claim]) -> list[str]:
-    return [f"  [{c.verdict:>12}] {c.study}: {c.text}" for c in claims]
-
-
-RULE = ("Each comparison is paired by seed (same seed, same data split). Trials are matched on seed and on the "
-        "other settings that vary, and the matched values are averaged over those settings within each seed, so "
-        "n is the number of seeds. Per comparison: mean difference a − b with a 95% t-interval, paired t-test "
-        "(Holm-corrected within the claim), Wilcoxon signed-rank test and effect size d_z. Supported: interval on "
-        "the claimed side of zero and Holm p < 0.05; contradicted: both on the other side; inconclusive: the "
-        "interval spans zero, there are fewer than two seeds, or the differences are identical over fewer than "
-        "three seeds. Only completed trials count.")
-
-
-def write_claims(run: Run) -> tuple[Path, list[Claim]]:
-    """claims.md in the run folder: the claims of the run's own study."""
-    claims = evaluate_study(run.study, run)
-    path = run.path / CLAIMS_MD
-    path.write_text(to_markdown(claims, note=unfinished_note(run)))
-    return path, claims
+RULE = ("Each comparison pairs trials by seed (same seed, same data split), averages the other settings that vary "
+        "within each seed, and gives one difference a seed: n is the number of seeds. Verdicts: equivalent when the "
+        "95% interval lies within ± the claim's margin; supported when it lies on the claimed side of zero and the "
+        "Holm-corrected paired t-test is below 0.05; contradicted when both point the other way; inconclusive "
+        "otherwise, with roughly the seeds that would settle it. Only completed trials count.")

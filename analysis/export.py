@@ -28,7 +28,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import tasks
 from analysis.results import RunResults, config_columns, load_run
 from trainables.common import metrics as M
 from trainables.common import storage
@@ -105,11 +104,21 @@ def status_of(last: pd.DataFrame) -> pd.Series:
     return pd.Series(UNFINISHED, index=last.index).mask(errored, ERROR).mask(completed, COMPLETED)
 
 
+def selection(info: dict) -> tuple[str, str]:
+    """(metric, mode) a run selected on: from study.json, else from the task it names."""
+    if info.get("metric") and info.get("mode"):
+        return info["metric"], info["mode"]
+    from analysis.run import load_task
+
+    task = load_task(info)
+    return task.metric, task.mode
+
+
 def trial_table(results: RunResults, info: dict, run: str, device: str = "cpu") -> pd.DataFrame:
     hist = results.history
     metrics = metric_columns(hist)
     last = results.trials.set_index("trial_id")
-    metric, mode = tasks.selection(info)
+    metric, mode = selection(info)
     best = best_epochs(hist, last, metric, mode)
     out = pd.DataFrame(index=last.index)
     out["study"], out["run"] = info.get("study", ""), run

@@ -18,9 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.tables import write_table
 from trainables.common import provenance
-from trainables.common.layout import OPTUNA_DB, TABLES_DIR
+from trainables.common.layout import OPTUNA_DB
 
 IMPORTANCE_STEM = "param_importance"
 
@@ -63,8 +62,10 @@ def param_importance(study, seed: int = 0) -> pd.DataFrame:
     return table.rename_axis("parameter").sort_values("importance", ascending=False)
 
 
-def write_param_importance(run_dir: str | Path) -> list[Path]:
-    """``tables/param_importance.md|csv`` for an Optuna run; nothing for other runs."""
+def blocks(run_dir: str | Path) -> list:
+    """The report's part on an Optuna run's parameter importance; nothing for other runs."""
+    from analysis.sections import Block
+
     study = load_study(run_dir)
     if study is None:
         return []
@@ -75,4 +76,4 @@ def write_param_importance(run_dir: str | Path) -> list[Path]:
     if table.empty:
         note += " Fewer than two completed trials: no importance."
     shown = table.assign(importance=table["importance"].astype(float).round(3))
-    return write_table(shown, Path(run_dir) / TABLES_DIR / IMPORTANCE_STEM, "Parameter importance", note)
+    return [Block("Parameter importance", note, shown, IMPORTANCE_STEM)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import matplotlib
@@ -13,7 +14,7 @@ import pandas as pd
 from trainables.common import metrics as M
 
 
-def _save(fig, path: Path) -> Path:
+def save(fig, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -27,7 +28,7 @@ def price_history(closes: pd.DataFrame, path: Path) -> Path:
         ax.plot(closes.index, closes[ticker], lw=0.8)
         ax.set_title(f"{ticker} close")
         ax.set_ylabel("price")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def loss_curves(history: pd.DataFrame, labels: dict[str, str], out_dir: Path) -> list[Path]:
@@ -43,7 +44,7 @@ def loss_curves(history: pd.DataFrame, labels: dict[str, str], out_dir: Path) ->
             ax.set_xlabel("epoch")
             ax.set_title(metric)
         axes[0].legend()
-        paths.append(_save(fig, out_dir / ("loss_curves.png" if scale == "linear" else "log_loss_curves.png")))
+        paths.append(save(fig, out_dir / ("loss_curves.png" if scale == "linear" else "log_loss_curves.png")))
     return paths
 
 
@@ -59,5 +60,64 @@ def real_vs_predicted(predictions: dict[str, pd.DataFrame], out_dir: Path) -> li
             ax.plot(rows["date"], rows["predicted"], label=f"{label} prediction", lw=1)
             ax.set_title(f"{ticker}: test days, best {label} trial")
             ax.legend()
-        paths.append(_save(fig, out_dir / f"real_vs_predicted_{label}.png"))
+        paths.append(save(fig, out_dir / f"real_vs_predicted_{label}.png"))
     return paths
+
+
+VERDICT_COLOURS = {"supported": "#2e7d32", "contradicted": "#c62828", "equivalent": "#1565c0",
+                   "inconclusive": "#9e9e9e"}
+
+
+def forest(rows: list[tuple[str, float, float, float, float, str]], path: Path) -> Path:
+    """Every comparison on one axis: (label, difference, low, high, margin, verdict) per row.
+
+    Each difference and its 95% interval is drawn in units of its own claim's
+    margin, so the band from -1 to 1 is "no difference that matters" for
+    every row alike and zero is "no difference at all".
+    """
+    fig, ax = plt.subplots(figsize=(9, 0.42 * len(rows) + 1.4))
+    ax.axvspan(-1, 1, color="#e3f2fd", zorder=0, label="within the margin")
+    ax.axvline(0, color="black", lw=0.8, zorder=1)
+    for y, (label, diff, low, high, margin, verdict) in enumerate(reversed(rows)):
+        colour = VERDICT_COLOURS.get(verdict, "black")
+        scale = margin if margin > 0 else 1.0
+        if not math.isnan(low):  # there is an interval
+            ax.plot([low / scale, high / scale], [y, y], color=colour, lw=2, zorder=2)
+        ax.plot([diff / scale], [y], "o", color=colour, zorder=3)
+    ax.set_yticks(range(len(rows)), [r[0] for r in reversed(rows)], fontsize=8)
+    ax.set_xlabel("difference a − b, in units of the claim's margin (the band: ±1 margin)")
+    handles = [plt.Line2D([], [], color=c, marker="o", lw=2, label=v) for v, c in VERDICT_COLOURS.items()]
+    ax.legend(handles=handles, fontsize=7, loc="lower right")
+    return save(fig, path)
+
+
+def confusion(cm: dict, title: str, path: Path) -> Path:
+    """Raw counts and the share of each true class, side by side."""
+    import numpy as np
+
+    classes = cm["classes"]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, key, fmt in ((axes[0], "matrix", "d"), (axes[1], "normalized", ".2f")):
+        values = np.asarray(cm[key])
+        ax.imshow(values, cmap="Blues")
+        for (i, j), v in np.ndenumerate(values):
+            ax.text(j, i, format(int(v) if fmt == "d" else v, fmt), ha="center", va="center",
+                    color="white" if v > values.max() / 2 else "black")
+        ax.set_xticks(range(len(classes)), classes)
+        ax.set_yticks(range(len(classes)), classes)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_title(f"{title}: {'counts' if key == 'matrix' else 'normalised by true class'}", fontsize=9)
+    return save(fig, path)
+
+
+def histogram(frame: pd.DataFrame, value: str, by: str, cut: int | None, path: Path) -> Path:
+    """A histogram of ``value`` per group of ``by``, with a dashed line at ``cut`` (e.g. the maximum length)."""
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for name, group in frame.groupby(by):
+        ax.hist(group[value], bins=range(int(group[value].max()) + 2), alpha=0.6, label=Path(str(name)).name)
+    if cut:
+        ax.axvline(cut, color="black", ls="--", lw=1, label=f"cut at {cut}")
+    ax.set_xlabel(value)
+    ax.legend()
+    return save(fig, path)

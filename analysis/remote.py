@@ -4,8 +4,8 @@
 (the filesystem layer Ray Tune writes results through) into a temporary
 folder and removes it afterwards; ``upload`` copies the files analysis wrote
 back next to the trials. Checkpoint weights are left behind unless the
-study's analysis uses them (``USES_WEIGHTS``): a q3 run's encoder checkpoints
-would otherwise be gigabytes for a few tables. Local paths pass through
+task's analysis uses them (``Task.uses_weights``): a q3 run's encoder
+checkpoints would otherwise be gigabytes for a few tables. Local paths pass through
 untouched. Schemes pyarrow does not know itself (``memory://``, ...) are
 opened through fsspec when it is installed.
 """
@@ -21,16 +21,22 @@ from pathlib import Path
 
 import pyarrow.fs as pafs
 
-from trainables.common import storage
+from trainables.common import runs, storage
 from trainables.common.checkpoint import STATE_FILE
 from trainables.common.layout import STUDY_FILE
 
-USES_WEIGHTS = ("q2",)  # studies whose analysis loads trained weights: q2's samples.md generates text
-
 
 def is_run(path: str | Path) -> bool:
-    """Whether ``path`` holds a study's run (its study.json), without copying anything."""
-    return bool(read_text(path, STUDY_FILE))
+    """Whether ``path`` holds a study's run (its study.json) or names one (``latest``), without copying anything."""
+    return bool(read_text(newest(path), STUDY_FILE))
+
+
+def newest(path: str | Path) -> str:
+    """``path`` itself when it holds a run, else the run its ``latest`` pointer names."""
+    if read_text(path, STUDY_FILE):
+        return str(path)
+    run_id = (read_text(path, runs.LATEST) or "").strip()
+    return storage.join(str(path), run_id) if run_id else str(path)
 
 
 def resolve(path: str | Path) -> tuple[pafs.FileSystem, str]:
@@ -53,16 +59,21 @@ def read_text(path: str | Path, name: str) -> str | None:
 
 
 def uses_weights(path: str | Path) -> bool:
+    """Whether the run's task loads trained weights in its report (its study.json names the task)."""
+    from analysis.run import load_task
+
     info = json.loads(read_text(path, STUDY_FILE) or "{}")
-    return info.get("study") in USES_WEIGHTS
+    return bool(info.get("task")) and load_task(info).uses_weights
 
 
 @contextmanager
 def local_copy(path: str | Path) -> Iterator[Path]:
-    """A local folder holding the run ``path``: itself when local, else a temporary copy."""
+    """A local folder holding the run ``path`` (or a name folder's newest run): itself when local, else a
+    temporary copy."""
     if not storage.is_uri(path):
-        yield Path(path)
+        yield Path(runs.resolve(path))
         return
+    path = newest(path)
     fs, inner = resolve(path)
     if fs.get_file_info(inner).type != pafs.FileType.Directory:
         raise FileNotFoundError(f"{path}: no such run folder")

@@ -1,130 +1,175 @@
 """The end of every study: ``finish_run(run_dir)`` writes everything a reviewer reads.
 
-One call, made by each study once its Tuner has finished (and usable again
-on a restored run through ``python -m analysis report RUN_DIR``, local or a
-storage URI):
+One call, made when a study's trials are done (and again through ``python -m
+analysis report RUN_DIR``, local or a storage URI):
 
 1. the results format: trials and history tables (Parquet + CSV);
-2. the study's own tables and plots (``analysis.<study>.write_report``), and
-   the table of completed trials with the epoch their test weights came from;
-3. claims.md and tables/comparisons.csv: the paper's claims with verdicts;
-4. provenance.json completed with the fingerprint of the data the study loaded;
-5. report.html, self-contained;
-6. with ``--wandb``, the plots, tables and claims logged to the study's W&B group;
+2. one report, built once as blocks and rendered to report.md, report.html and
+   tables/*.md|csv: first a summary that answers (each claim's verdict in
+   words with its effect and interval, the margins declared before the data,
+   one picture of every comparison), then the task's tables and figures, the
+   claims' evidence and the completed trials;
+3. claims.md and tables/comparisons.csv: the claims' evidence on their own;
+4. with ``--wandb``, the plots, tables and claims logged to the study's W&B group;
 
-and prints the claims' verdicts. Trials that did not complete are left out of
-2-5 and named in report.md, claims.md and report.html.
+and prints the verdicts. Trials that did not complete are left out and named.
 """
 
 from __future__ import annotations
 
-import importlib
+import math
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from analysis import claims as claims_mod
-from analysis import export, html, optuna_report, remote
-from analysis.claims import Claim
+from analysis import export, extras, html, optuna_report, plots, remote
+from analysis.claims import ClaimResult
 from analysis.run import Run, read_run, unfinished_note
+from analysis.sections import Block, declared_tables, trials_block
 from analysis.tables import write_table
-from trainables.common import metrics as M
 from trainables.common import provenance, storage
-from trainables.common.layout import CLAIMS_MD, CONFIG_PREFIX, PROVENANCE_FILE, REPORT_HTML, REPORT_MD, TABLES_DIR
+from trainables.common.layout import CLAIMS_MD, PLOTS_DIR, REPORT_HTML, REPORT_MD, TABLES_DIR
 
-COMPARISONS_FILE = "comparisons"
-TRIALS_TABLE = "trials"
+COMPARISONS = "comparisons"
 
 
-def comparisons_table(claims: list[Claim]) -> pd.DataFrame:
+def comparisons_table(results: list[ClaimResult]) -> pd.DataFrame:
     """Every comparison behind the claims, one row each: the statistics in numbers."""
     rows = []
-    for c in claims:
+    for c in results:
         for comp in c.comparisons:
             r = comp.result
-            rows.append({"study": c.study, "claim": c.text, "comparison": comp.label, "n": r.n, "mean_a": r.mean_a,
-                         "mean_b": r.mean_b, "diff": r.diff, "ci_low": r.ci_low, "ci_high": r.ci_high,
-                         "p_t": r.p_t, "p_holm": comp.p_holm, "p_wilcoxon": r.p_wilcoxon, "d_z": r.effect,
-                         "verdict": comp.verdict})
+            rows.append({"claim": c.claim.key, "comparison": comp.label, "metric": comp.metric, "n": r.n,
+                         "mean_a": r.mean_a, "mean_b": r.mean_b, "diff": r.diff, "ci_low": r.ci_low,
+                         "ci_high": r.ci_high, "margin": comp.margin, "p_t": r.p_t, "p_holm": comp.p_holm,
+                         "p_wilcoxon": r.p_wilcoxon, "d_z": r.effect, "verdict": comp.verdict,
+                         "seeds_needed": comp.seeds_needed})
     return pd.DataFrame(rows)
 
 
-def study_report(run: Run) -> list[Path]:
-    try:
-        module = importlib.import_module(f"analysis.{run.study}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"analysis.{run.study}":
-            raise
-        return []
-    return list(module.write_report(run.path, run)) if hasattr(module, "write_report") else []
+def design_line(run: Run) -> str:
+    info = run.info
+    if info.get("search") in ("grid", "smoke"):
+        what = f"the {info.get('design', 'paper')} design" if info.get("search") == "grid" else "a smoke test"
+        return (f"{what.capitalize()}, {info.get('trials', '?')} trials planned over {info.get('seeds', 1)} seed(s), "
+                f"paired by seed.")
+    return f"A {info.get('search')} search of {info.get('trials', '?')} trials."
 
 
-def trials_table(run: Run) -> pd.DataFrame:
-    """Completed trials, best first: the settings that vary, epochs run, best epoch, selection and test metric."""
-    t = run.ranked()
-    settings = [c for c in t.columns if c.startswith(CONFIG_PREFIX) and t[c].astype(str).nunique() > 1]
-    metrics = list(dict.fromkeys([run.best_metric, run.test_metric(), "wall_time_s"]))
-    shown = t[["trial_id"] + settings + ["epochs_run", M.BEST_EPOCH] + [m for m in metrics if m in t]]
-    shown = shown.rename(columns=lambda c: c.removeprefix(CONFIG_PREFIX)).set_index("trial_id")
-    return shown.round(4)
+def summary(run: Run, results: list[ClaimResult]) -> list[Block]:
+    """What the run answers, first: verdicts in words, the margins, every comparison in one picture."""
+    rows = [{"claim": c.claim.text + ("" if c.claim.paper else " (not in the paper)"), "verdict": c.verdict,
+             "in words": claims_mod.sentence(c).split(": ", 1)[-1]} for c in results]
+    table = pd.DataFrame(rows).set_index("claim") if rows else None
+    margins = sorted({f"{c.claim.key}: {c.margin_text}" for c in results})
+    text = (f"{design_line(run)} {claims_mod.RULE}\n\nMargins (the smallest difference that matters, declared before "
+            f"any data): {'; '.join(margins)}.")
+    left = unfinished_note(run)
+    out = [Block("Summary", text + (f"\n\n**Left out:** {left}" if left else ""), table, "summary")]
+    forest = [(f"{c.claim.key}: {comp.label}", comp.result.diff, comp.result.ci_low, comp.result.ci_high,
+               comp.margin, comp.verdict) for c in results for comp in c.comparisons
+              if not math.isnan(comp.result.diff)]
+    if forest:
+        image = plots.forest(forest, run.path / PLOTS_DIR / "comparisons.png")
+        out.append(Block("Every comparison at once", "Each difference a − b with its 95% interval, in units of its "
+                         "claim's margin: inside the band is no difference that matters, left or right of it one "
+                         "that does.", images=[image], level=3))
+    return out
 
 
-def write_trials(run: Run) -> list[Path]:
-    """tables/trials.{md,csv}, and report.md's section on the trials: which completed, which did not."""
-    note = (f"Best epoch: the epoch whose weights the test metrics were scored with (best {run.metric}); "
-            f"{run.best_metric} is that epoch's value.")
-    written = write_table(trials_table(run), run.path / TABLES_DIR / TRIALS_TABLE, "Completed trials", note)
-    report = run.path / REPORT_MD
-    section = written[0].read_text() + "\n" + (f"**Left out:** {unfinished_note(run)}\n" if not run.unfinished.empty
-                                                else "Every trial completed.\n")
-    report.write_text((report.read_text() + "\n" if report.exists() else "") + section)
-    return [report] + written
+def evidence(results: list[ClaimResult]) -> Block:
+    """Each claim with its note and every comparison's numbers (claims.md and the report's last part)."""
+    parts = []
+    for c in results:
+        head = f"### {c.claim.text}\n\nVerdict: **{c.verdict}**" + (f" ({c.missing})" if c.missing else "")
+        lines = [head, f"Margin: {c.margin_text}."] + ([c.claim.note] if c.claim.note else [])
+        lines += [f"- {comp.evidence()} → {comp.verdict}" + (f" (about {comp.seeds_needed} seeds would settle it)"
+                                                            if comp.seeds_needed else "") for comp in c.comparisons]
+        parts.append("\n\n".join(lines))
+    return Block("Claims: the evidence", "\n\n".join(parts))
 
 
-def write_comparisons(run_dir: Path, claims: list[Claim]) -> list[Path]:
-    table = comparisons_table(claims)
-    if table.empty:
-        return []
-    out = run_dir / TABLES_DIR / f"{COMPARISONS_FILE}.csv"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out, index=False)
-    return [out]
+def build(run: Run, results: list[ClaimResult]) -> list[Block]:
+    blocks = summary(run, results) + declared_tables(run) + extras.blocks(run, run.task.extras)
+    blocks += optuna_report.blocks(run.path) + [evidence(results)]
+    if not run.trials.empty:
+        blocks.append(trials_block(run))
+    return blocks
 
 
-def write_all(run_dir: Path, data: Any = None) -> tuple[list[Path], list[Claim]]:
-    """Every output of a local run folder; (paths written, claims)."""
+def markdown(title: str, blocks: list[Block], run_dir: Path) -> str:
+    from analysis.tables import to_markdown
+
+    parts = [f"# {title}\n"]
+    for b in blocks:
+        parts.append(f"{'#' * b.level} {b.title}\n" if b.title else "")
+        parts += [b.text + "\n"] if b.text else []
+        parts += [to_markdown(b.table) + "\n"] if b.table is not None else []
+        parts += [f"![{p.stem}]({p.relative_to(run_dir).as_posix()})\n" for p in b.images]
+    return "\n".join(p for p in parts if p)
+
+
+def write_all(run_dir: Path) -> tuple[list[Path], list[ClaimResult]]:
+    """Every output of a local run folder; (paths written, claim results)."""
     written = export.write_results(run_dir)
     run = read_run(run_dir)
-    written += study_report(run) + write_trials(run) + optuna_report.write_param_importance(run_dir)
-    claims_path, claims = claims_mod.write_claims(run)
-    written += [claims_path] + write_comparisons(run_dir, claims)
-    if data is not None:
-        provenance.update(run_dir, data_loaded_sha256=provenance.fingerprint(data))
-        written.append(run_dir / PROVENANCE_FILE)
-    written.append(html.write_html(run, claims))
+    results = claims_mod.evaluate(run)
+    blocks = build(run, results)
+    for b in blocks:
+        if b.table is not None and b.stem:
+            written += write_table(b.table, run_dir / TABLES_DIR / b.stem, b.title, b.text.split("\n")[0])
+    table = comparisons_table(results)
+    if not table.empty:
+        (run_dir / TABLES_DIR).mkdir(exist_ok=True)
+        table.to_csv(run_dir / TABLES_DIR / f"{COMPARISONS}.csv", index=False)
+        written.append(run_dir / TABLES_DIR / f"{COMPARISONS}.csv")
+    title = f"{run.study}: {run.info.get('name', run.path.parent.name)} / {run.path.name}"
+    (run_dir / REPORT_MD).write_text(markdown(title, blocks, run_dir))
+    (run_dir / CLAIMS_MD).write_text(markdown(f"{title}: claims", summary_text(results) + [evidence(results)],
+                                              run_dir))
+    written += [run_dir / REPORT_MD, run_dir / CLAIMS_MD, html.write(run, title, blocks)]
+    written += [p for b in blocks for p in b.images]
+    written += log_wandb(run_dir)
+    return list(dict.fromkeys(written)), results
+
+
+def summary_text(results: list[ClaimResult]) -> list[Block]:
+    return [Block("Verdicts", "\n".join(f"- {claims_mod.sentence(c)}" for c in results) + "\n\n" + claims_mod.RULE)]
+
+
+def log_wandb(run_dir: Path) -> list[Path]:
     info = provenance.read(run_dir).get("wandb")
-    if info:
-        from analysis import wandb_report
+    if not info:
+        return []
+    from analysis import wandb_report
 
-        folder = wandb_report.log_final(run_dir, info)
-        written.append(Path(folder))
-        if info.get("mode") == "offline":
-            print(f"W&B: final plots and tables saved offline; upload with: wandb sync {folder}")
-    return list(dict.fromkeys(written)), claims
+    folder = wandb_report.log_final(run_dir, info)
+    if info.get("mode") == "offline":
+        print(f"W&B: final plots and tables saved offline; upload with: wandb sync {folder}")
+    return [Path(folder)]
 
 
-def finish_run(run_dir: str | Path, data: Any = None, quiet: bool = False) -> list[Path] | list[str]:
-    """Write the run's tables, report, claims, provenance and HTML; print the verdicts. ``data``: the loaded input.
+def finish_run(run_dir: str | Path, quiet: bool = False) -> list[Any]:
+    """Write the run's tables, report, claims and HTML; print the verdicts (not when ``quiet``).
 
     ``run_dir`` may be a storage URI: the run is analysed from a local copy and
     the outputs are written back beside its trials (their URIs are returned).
     """
     with remote.local_copy(run_dir) as local:
-        written, claims = write_all(local, data)
+        written, results = write_all(Path(local))
         shown = remote.upload(local, written, run_dir) if storage.is_uri(run_dir) else written
     if not quiet:
-        print(f"Claims ({storage.join(run_dir, CLAIMS_MD)}):")
-        print("\n".join(claims_mod.summary_lines(claims)))
-        print(f"Report: {storage.join(run_dir, REPORT_HTML)}")
+        print("Claims:")
+        print("\n".join(summary_lines(results)))
+        print(f"Report: {storage.join(str(run_dir), REPORT_HTML)}")
     return shown
+
+
+def summary_lines(results: list[ClaimResult]) -> list[str]:
+    out = []
+    for c in results:
+        need = f" (about {c.seeds_needed} seeds would settle it)" if c.seeds_needed else ""
+        out.append(f"  [{c.verdict:>12}] {c.claim.text}{need}")
+    return out

@@ -1,14 +1,17 @@
-"""A run folder as analysis sees it: ``read_run(run_dir)``, the one reader behind every output.
+"""A run folder as analysis sees it: ``read_run(path)``, the one reader behind every output.
 
-Tables, claims, comparisons, the HTML page and the W&B report all read a
-run here: study.json (which study and task, the selection metric), the
-results format of ``analysis.export`` (built from Ray's folders when not
-written yet), split into the completed trials, which everything is computed
-from, and the unfinished or errored ones, which are only named.
+Tables, claims, comparisons, the report and the W&B report all read a run
+here: study.json (which study and task, the selection metric), the task it
+names (its paper design, claims and metric schema, imported from the module
+study.json records, so analysis lists no task), and the results format of
+``analysis.export``, split into the completed trials, which everything is
+computed from, and the unfinished or errored ones, which are only named.
+``path`` may be a name folder: its newest run (``NAME/latest``) is read.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -16,11 +19,22 @@ from typing import Any
 
 import pandas as pd
 
-from analysis import export, tasks
-from trainables.common.layout import STUDY_FILE
+from analysis import export
+from trainables.common import runs
+from trainables.common.layout import CONFIG_PREFIX, STUDY_FILE
 from trainables.common.task import Task
 
 WHY = {export.ERROR: "failed", export.UNFINISHED: "stopped early or still running"}
+
+
+def load_task(info: dict[str, Any]) -> Task:
+    """The task study.json names: its module (``trainables.stock.task``), or a package name of older runs."""
+    name = info.get("task") or ""
+    module = name if "." in name else f"trainables.{name}.task"
+    try:
+        return importlib.import_module(module).TASK
+    except ModuleNotFoundError as exc:
+        raise FileNotFoundError(f"{STUDY_FILE} names the task {name!r}, which cannot be imported ({exc})") from None
 
 
 @dataclass(frozen=True)
@@ -29,7 +43,7 @@ class Run:
     info: dict[str, Any]
     """study.json."""
     trials: pd.DataFrame
-    """Completed trials, one row each (``analysis.export`` schema)."""
+    """Completed trials, one row each (``analysis.export`` schema), with the task's derived settings."""
     history: pd.DataFrame
     """Every report of the completed trials."""
     unfinished: pd.DataFrame
@@ -41,15 +55,15 @@ class Run:
 
     @cached_property
     def task(self) -> Task:
-        return tasks.task_of(self.study, self.info.get("task"))
+        return load_task(self.info)
 
     @property
     def metric(self) -> str:
-        return tasks.selection(self.info)[0]
+        return self.info.get("metric") or self.task.metric
 
     @property
     def mode(self) -> str:
-        return tasks.selection(self.info)[1]
+        return self.info.get("mode") or self.task.mode
 
     @property
     def best_metric(self) -> str:
@@ -69,6 +83,15 @@ class Run:
     def ranked(self, frame: pd.DataFrame | None = None) -> pd.DataFrame:
         """Trials from best to worst by the selection metric at their best epoch."""
         return ranked(self.trials if frame is None else frame, self.metric, self.mode)
+
+    def settings(self, frame: pd.DataFrame | None = None) -> list[str]:
+        """The config columns whose value varies between trials (seed included)."""
+        return varying(self.trials if frame is None else frame)
+
+
+def varying(frame: pd.DataFrame) -> list[str]:
+    """The config columns whose value differs between the rows of ``frame``: the one definition."""
+    return [c for c in frame.columns if c.startswith(CONFIG_PREFIX) and frame[c].astype(str).nunique(dropna=False) > 1]
 
 
 def best_rows(frame: pd.DataFrame, by: list[str] | str, metric: str, mode: str) -> pd.DataFrame:
@@ -91,20 +114,37 @@ def ranked(frame: pd.DataFrame, metric: str, mode: str) -> pd.DataFrame:
     return frame.sort_values(column, ascending=mode == "min", na_position="last", kind="stable")
 
 
-def read_run(run_dir: str | Path) -> Run:
-    """The run in ``run_dir`` (a local folder); FileNotFoundError when it is not a study's run folder."""
-    run_dir = Path(run_dir)
+def with_derived(trials: pd.DataFrame, task: Task) -> pd.DataFrame:
+    """``trials`` with the settings the task derives from a config (q3's model family) as config columns."""
+    derived = task.paper.columns
+    if not derived or trials.empty:
+        return trials
+    configs = [{k[len(CONFIG_PREFIX):]: v for k, v in row.items() if k.startswith(CONFIG_PREFIX)}
+               for row in trials.to_dict("records")]
+    return trials.assign(**{CONFIG_PREFIX + name: [fn(c) for c in configs] for name, fn in derived.items()})
+
+
+def read_run(path: str | Path) -> Run:
+    """The run in ``path`` (a local run folder, or a name folder: its newest run).
+
+    Raises FileNotFoundError (one line) when it is not a study's run folder.
+    """
+    run_dir = Path(runs.resolve(path))
     info = export.read_json(run_dir / STUDY_FILE)
     if not info.get("study"):
         raise FileNotFoundError(f"{run_dir}: no {STUDY_FILE}; is this a study's run folder?")
+    task = load_task(info)
     results = export.read_results(run_dir)
     trials = results.trials
     if "trial_dir" in trials:  # where the trials are now: the folder may have moved or be a copy
         trials = trials.assign(trial_dir=[str(run_dir / Path(str(d)).name) for d in trials["trial_dir"]])
     done = trials["status"] == export.COMPLETED
     history = results.history[results.history["trial_id"].isin(trials.loc[done, "trial_id"])]
-    return Run(path=run_dir, info=info, trials=trials[done].reset_index(drop=True),
-               history=history.reset_index(drop=True), unfinished=trials[~done].reset_index(drop=True))
+    completed = with_derived(trials[done].reset_index(drop=True), task)
+    if task.schema is not None:
+        task.schema.check_columns(completed.columns, what=f"{run_dir}: the completed trials")
+    return Run(path=run_dir, info=info, trials=completed, history=history.reset_index(drop=True),
+               unfinished=trials[~done].reset_index(drop=True))
 
 
 def unfinished_note(run: Run) -> str:

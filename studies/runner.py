@@ -30,12 +30,12 @@ def storage_uri(path: str) -> str:
     return path if storage.is_uri(path) else str(Path(path).expanduser().resolve())
 
 
-def init_ray(args: Any) -> None:
-    """Join the cluster given by --address / RAY_ADDRESS, else start a local Ray."""
+def init_ray(args: Any) -> bool:
+    """Join the cluster given by --address / RAY_ADDRESS, else start a local Ray; whether this call started it."""
     import ray
 
     if ray.is_initialized():
-        return
+        return False
     # Checkpointing every few epochs in many short trials trips Tune's warning
     # about frequent experiment snapshots; they are small, so it is noise here.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
@@ -49,10 +49,11 @@ def init_ray(args: Any) -> None:
         # pandas then, so a trial's fresh worker is ready when the trial is placed.
         env = {"env_vars": {"PYTHONPATH": project}, "worker_process_setup_hook": "trainables.common.runtime.preload"}
         ray.init(address="local", runtime_env=env, include_dashboard=False, log_to_driver=True)
-        return
+        return True
     # A cluster has the project installed (cluster/*.yaml), or the job shipped it
     # (`ray job submit --working-dir .`): the job's runtime env is inherited.
     ray.init(address=address, log_to_driver=True)
+    return True
 
 
 def optuna_url(ctx: Context) -> str:
@@ -82,7 +83,7 @@ def run(ctx: Context, plan: base.Plan, data: Any) -> None:
     fn = tune.with_parameters(trainable(ctx.task), data=data)
     fn = tune.with_resources(fn, {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial})
     with console.capture(log_path(ctx), args.verbose) as con:
-        init_ray(args)
+        started = init_ray(args)
         import ray
 
         waiting = checks.cluster_wait_note(args, ray.available_resources())
@@ -104,6 +105,8 @@ def run(ctx: Context, plan: base.Plan, data: Any) -> None:
             for note in set_aside_lost_trials(ctx.run_dir):
                 con.line(f"note: {note}")
         provenance.finish(ctx.run_dir)
+        if started:  # its workers' last lines reach the log, not the console the report prints on
+            ray.shutdown()
 
 
 def new_tuner(ctx: Context, fn: Any, plan: base.Plan, callbacks: list) -> tune.Tuner:

@@ -15,8 +15,8 @@ def test_q1_grid_runs_the_study_and_the_same_arms_in_the_plain_loop(ray_cluster,
     assert len(trials) == len(plain) == 3 and (trials[M.COMPLETED] == 1).all()
     assert all(p[M.COMPLETED] == 1 and p[M.EPOCH] == 1 for p in plain)
     # The same arms in the same order (the study's own), so the same persistence days and errors.
-    ray_mape = sorted(trials[M.BASELINE_TEST_MAPE].round(6))
-    assert ray_mape == sorted(round(p[M.BASELINE_TEST_MAPE], 6) for p in plain)
+    ray_mape = sorted(trials[M.PERSISTENCE_TEST_MAPE].round(6))
+    assert ray_mape == sorted(round(p[M.PERSISTENCE_TEST_MAPE], 6) for p in plain)
     assert sorted(trials[M.TEST_MAPE]) == pytest.approx(sorted(p[M.TEST_MAPE] for p in plain), rel=1e-3)
     assert result["wall_a"] > 0 and result["wall_b"] > 0 and result["peak_b"] > 0
     lines = bench.summary(result, cores=2)

@@ -19,9 +19,9 @@ def trials_with_formulations(seeds: int = 2) -> pd.DataFrame:
                      "config/dropout": 0.0, "config/formulation": form, "config/seed": seed,
                      M.VAL_MAPE: mape, M.TEST_MAPE: mape, "test/mape/GOOG": mape, "test/rmse/GOOG": mape,
                      "test/mae/GOOG": mape, M.TEST_RMSE: mape, M.TEST_MAE: mape, M.TIME_TOTAL: 1.0,
-                     M.BASELINE_TEST_MAPE: 1.2, "baseline/persistence/test/mape/GOOG": 1.2,
-                     M.BASELINE_TEST_RMSE: 5.0, "baseline/persistence/test/rmse/GOOG": 5.0,
-                     M.BASELINE_TEST_MAE: 4.0, "baseline/persistence/test/mae/GOOG": 4.0})
+                     M.PERSISTENCE_TEST_MAPE: 1.2, "baseline/persistence/test/mape/GOOG": 1.2,
+                     M.PERSISTENCE_TEST_RMSE: 5.0, "baseline/persistence/test/rmse/GOOG": 5.0,
+                     M.PERSISTENCE_TEST_MAE: 4.0, "baseline/persistence/test/mae/GOOG": 4.0})
     return pd.DataFrame(rows)
 
 

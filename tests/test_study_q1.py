@@ -103,7 +103,7 @@ def test_optuna_trials_are_tested_on_the_same_days(ray_cluster, tmp_path):
     assert (trials["config/split_window"] == 60).all()
     days = [pd.read_csv(latest_checkpoint(d) / PREDICTIONS_FILE)["date"].tolist() for d in trials["trial_dir"]]
     assert days[0] and all(d == days[0] for d in days)
-    assert len(set(trials[M.BASELINE_TEST_MAPE].round(9))) == 1  # the same days, the same persistence error
+    assert len(set(trials[M.PERSISTENCE_TEST_MAPE].round(9))) == 1  # the same days, the same persistence error
     assert (Path(path) / "tables" / "top_trials.md").exists()
 
 

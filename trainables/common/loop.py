@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -159,11 +160,14 @@ class Progress:
         return dict(vars(self))
 
 
-def run_trial(trainer: Trainer, cfg: TrialConfig, session: Session, metric: str, mode: str) -> dict[str, Any]:
+def run_trial(trainer: Trainer, cfg: TrialConfig, session: Session, metric: str, mode: str,
+              check: Callable[[dict[str, Any], bool], None] | None = None) -> dict[str, Any]:
     """Train ``trainer`` for ``cfg.epochs`` (or until ``cfg.patience`` runs out); the last report.
 
     The test part is scored once, at the end, with the weights of the best
     validation epoch (by ``metric``), so test numbers never choose anything.
+    ``check(metrics, final)`` sees every report before it leaves (the task's
+    metric schema: an unknown or missing name fails the trial, naming it).
     """
     progress = Progress()
     saved = session.restore()
@@ -192,6 +196,8 @@ def run_trial(trainer: Trainer, cfg: TrialConfig, session: Session, metric: str,
             metrics.update(finish(trainer, progress))
             files = metrics.pop("_files")
             progress.final = dict(metrics)
+        if check is not None:
+            check(metrics, done)
         if done or epoch % cfg.checkpoint_every == 0:
             session.report(metrics, {"trainer": trainer.state_dict(), "rng": runtime.rng_state(),
                                      "progress": progress.state(), "config": to_dict(cfg)}, files)

@@ -24,9 +24,9 @@ TEST_MAE = "test/mae"
 TEST_MAPE = "test/mape"
 
 # The naive forecast (tomorrow = today) on the same test days.
-BASELINE_TEST_RMSE = "baseline/persistence/test/rmse"
-BASELINE_TEST_MAE = "baseline/persistence/test/mae"
-BASELINE_TEST_MAPE = "baseline/persistence/test/mape"
+PERSISTENCE_TEST_RMSE = "baseline/persistence/test/rmse"
+PERSISTENCE_TEST_MAE = "baseline/persistence/test/mae"
+PERSISTENCE_TEST_MAPE = "baseline/persistence/test/mape"
 
 # Classification and language modelling (q2, q3).
 TRAIN_ACC = "train/acc"
@@ -48,6 +48,31 @@ COMPLETED = "completed"  # 1 on a trial's final report (test metrics present); a
 def per_target(name: str, target: str) -> str:
     """Name of ``name`` measured for one target, e.g. ``val/mape/GOOG``."""
     return f"{name}/{target}"
+
+
+def named(split: str, measure: str) -> str:
+    """A measure on a part of the data: ``named("val", "mape") == "val/mape"``."""
+    return f"{split}/{measure}"
+
+
+def any_target(name: str) -> str:
+    """The schema pattern of ``name`` measured for any one target (``val/mape/*``)."""
+    return per_target(name, "*")
+
+
+def baseline(kind: str, name: str) -> str:
+    """``name`` scored by a baseline on the same data: ``baseline("persistence", TEST_MAPE)``."""
+    return f"baseline/{kind}/{name}"
+
+
+def best(name: str) -> str:
+    """``name`` at a trial's best epoch (the epoch whose weights the test part is scored with)."""
+    return f"best/{name}"
+
+
+def with_targets(*names: str) -> tuple[str, ...]:
+    """Each name, then its per-target pattern: what a metric reported overall and per target declares."""
+    return tuple(n for name in names for n in (name, any_target(name)))
 
 # Character-level language modelling (q2). val/loss is cross-entropy in nats
 # per character whatever the training loss; val/bpc is the same in bits.
@@ -74,3 +99,9 @@ BASELINE_TFIDF_TEST_MACRO_F1 = "baseline/tfidf/test/macro_f1"
 BASELINE_TFIDF_TEST_WEIGHTED_F1 = "baseline/tfidf/test/weighted_f1"
 BASELINE_TFIDF_TEST_F1 = "baseline/tfidf/test/f1"
 TIME_ENCODE = "time/encode_s"  # building or loading the frozen encoder's token outputs
+
+
+# What the shared trial loop itself reports (trainables/common/loop.py), part of every task's schema.
+LOOP_EPOCH = (EPOCH, TIME_EPOCH, TIME_TOTAL, BEST_EPOCH)
+LOOP_FINAL = (COMPLETED,)
+LOOP_OPTIONAL = ("time/train_s",)

@@ -10,7 +10,7 @@ validation, all before Ray starts, one-line ``DataError``), ``model.py``
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -19,6 +19,8 @@ from trainables.common import runtime
 from trainables.common.config import TrialConfig
 from trainables.common.loop import RaySession, Session, Trainer, run_trial
 from trainables.common.paper import Paper
+from trainables.common.report import Extra, Table
+from trainables.common.schema import Schema
 
 
 def seed_only(seed: int) -> dict[str, int]:
@@ -46,6 +48,18 @@ class Task:
     """Where this ``TASK`` is defined (``trainables.stock.task``): study.json records it, and analysis imports it."""
     replicate: Callable[[int], dict[str, Any]] = seed_only
     """Seed k of a study -> the config fields it sets: the seed, and for q3 the split too."""
+    schema: Schema | None = None
+    """Every metric name the task's trials report (``trainables.common.schema``)."""
+    tables: tuple[Table, ...] = ()
+    """The report's tables (``trainables.common.report``), built by analysis from completed trials."""
+    extras: tuple[Extra, ...] = ()
+    """Report parts beyond tables, by kind (``analysis.extras``): learning curves, predictions, samples..."""
+    data_files: Mapping[str, str] = field(default_factory=dict)
+    """Files the study writes about its data into the run folder, role -> name (e.g. the price history)."""
+    uses_weights: bool = False
+    """Whether analysis loads trained weights (q2's samples generate text), so remote runs copy them down."""
+    generate: Callable[..., str] | None = None
+    """(checkpoint folder, seed text, length, greedy, temperature, seed) -> text, for tasks that generate."""
 
 
 def run(task: Task, config: dict[str, Any], data: Any, session: Session) -> dict[str, Any]:
@@ -54,7 +68,8 @@ def run(task: Task, config: dict[str, Any], data: Any, session: Session) -> dict
     device = runtime.setup_device()
     runtime.seed_everything(cfg.seed)
     trainer = task.build(cfg, data, device)
-    return run_trial(trainer, cfg, session, task.metric, task.mode)
+    check = task.schema.check_report if task.schema else None
+    return run_trial(trainer, cfg, session, task.metric, task.mode, check)
 
 
 def trainable(task: Task) -> Callable[[dict[str, Any], Any], None]:

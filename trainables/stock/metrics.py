@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from sklearn.metrics import mean_absolute_error, mean_absolute_percentage_error, root_mean_squared_error
 
+from trainables.common import metrics as M
 from trainables.common.metrics import per_target
 from trainables.stock.splits import StockData
 
@@ -35,11 +36,12 @@ def make_loss(name: str, data: StockData, device: torch.device) -> LossFn:
     raise ValueError(f"unknown loss {name!r}")
 
 
-def price_errors(pred: np.ndarray, target: np.ndarray, tickers: tuple[str, ...], prefix: str) -> dict[str, float]:
+def price_errors(pred: np.ndarray, target: np.ndarray, tickers: tuple[str, ...], split: str,
+                 baseline: str | None = None) -> dict[str, float]:
     """RMSE, MAE and MAPE (%) per ticker and averaged, in price units.
 
-    ``prefix`` is a metric family such as ``val`` or
-    ``baseline/persistence/test``; names come out as ``val/mape/GOOG``.
+    Names are the ``split``'s (``val/mape/GOOG``), or a ``baseline``'s on that
+    split (``baseline/persistence/test/mape``).
     """
     out: dict[str, float] = {}
     measures = {
@@ -49,7 +51,7 @@ def price_errors(pred: np.ndarray, target: np.ndarray, tickers: tuple[str, ...],
     }
     for name, fn in measures.items():
         values = np.atleast_1d(fn(target, pred, multioutput="raw_values"))
-        base = f"{prefix}/{name}"
+        base = M.named(split, name) if baseline is None else M.baseline(baseline, M.named(split, name))
         out[base] = float(values.mean())
         for ticker, value in zip(tickers, values):
             out[per_target(base, ticker)] = float(value)

@@ -23,6 +23,7 @@ from trainables.stock.model import build_model
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adagrad": torch.optim.Adagrad, "rmsprop": torch.optim.RMSprop}
 PREDICTIONS_FILE = "predictions.csv"
+PERSISTENCE = "persistence"  # the naive forecast (tomorrow = today): the baseline of every q1 table
 
 
 class StockTrainer:
@@ -63,7 +64,7 @@ class StockTrainer:
         naive = persistence(data.close.numpy(), data.test.numpy())
         out = {M.TEST_LOSS: test_loss}
         out.update(price_errors(pred, actual, data.tickers, "test"))
-        out.update(price_errors(naive, actual, data.tickers, "baseline/persistence/test"))
+        out.update(price_errors(naive, actual, data.tickers, "test", baseline=PERSISTENCE))
         frame = pd.concat(
             {t: pd.DataFrame({"actual": actual[:, i], "predicted": pred[:, i], "persistence": naive[:, i]},
                              index=data.dates[data.test.numpy()])

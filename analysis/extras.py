@@ -1,0 +1,210 @@
+"""Report parts beyond tables, one function a kind; a task names the kinds it wants (``Task.extras``).
+
+Each kind works for any task whose trials report what it reads: learning
+curves of the best trial per group, a data file's series, an artifact of the
+final checkpoint (predictions, a confusion matrix), values at given epochs,
+when a threshold is first reached, and generated samples (tasks that
+generate). Nothing here names a task.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from analysis import plots
+from analysis.run import Run, varying
+from analysis.sections import Block
+from trainables.common import checkpoint
+from trainables.common import metrics as M
+from trainables.common.layout import CONFIG_PREFIX, PLOTS_DIR
+from trainables.common.report import Extra
+
+C = CONFIG_PREFIX
+SEED = C + "seed"
+
+
+def groups(run: Run) -> list[str]:
+    """The settings that vary between trials, the seed aside: what "each group" means."""
+    return [c for c in varying(run.trials) if c != SEED]
+
+
+def label(row: pd.Series, by: list[str]) -> str:
+    return ", ".join(f"{c.removeprefix(C)}={row[c]}" for c in by) or "all trials"
+
+
+def best_per_group(run: Run, by: list[str] | None = None) -> pd.DataFrame:
+    by = groups(run) if by is None else by
+    return run.best_of(run.trials.assign(_all=0), by or ["_all"])
+
+
+def unit(run: Run, options: Mapping[str, Any]) -> str:
+    """"epoch", or "round" when a task's field makes an epoch a round of updates (q2's steps_per_epoch)."""
+    field = options.get("rounds_field")
+    if field and C + field in run.trials and (run.trials[C + field].fillna(0) != 0).any():
+        return "round"
+    return "epoch"
+
+
+def curves(run: Run, options: Mapping[str, Any]) -> list[Block]:
+    """The best trial of each group per epoch: the selection metric, and each training loss on its own panel."""
+    best = best_per_group(run)
+    if best.empty or run.metric not in run.history:
+        return []
+    hist = run.history[run.history["trial_id"].isin(best["trial_id"])]
+    by = groups(run)
+    split = options.get("loss_field")
+    panels: dict[str, list[tuple[str, str, str]]] = {run.metric: []}
+    for _, row in best.iterrows():
+        name = label(row, by)
+        panels[run.metric].append((row["trial_id"], run.metric, name))
+        loss = f" (training loss {row[C + split]})" if split and C + split in row else ""
+        panels.setdefault(f"{M.TRAIN_LOSS}{loss}", []).append((row["trial_id"], M.TRAIN_LOSS, name))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.8), squeeze=False)
+    for ax, (title, lines) in zip(axes[0], panels.items()):
+        for trial_id, metric, name in lines:
+            rows = hist[hist["trial_id"] == trial_id]
+            ax.plot(rows[M.EPOCH], rows[metric], label=name)
+        ax.set_xlabel(unit(run, options))
+        ax.set_title(title)
+        ax.legend(fontsize="x-small")
+    path = plots.save(fig, run.path / PLOTS_DIR / "learning_curves.png")
+    return [Block("Learning curves", f"The best trial of each group (by {run.metric} at its best "
+                  f"{unit(run, options)}).", images=[path])]
+
+
+def series(run: Run, options: Mapping[str, Any]) -> list[Block]:
+    """A data file the study wrote (a date-indexed CSV), one panel a column (q1: the price history)."""
+    path = run.path / run.task.data_files.get(str(options["file"]), "")
+    if not path.is_file():
+        return []
+    frame = pd.read_csv(path, index_col=0, parse_dates=True)
+    image = plots.price_history(frame, run.path / PLOTS_DIR / f"{path.stem}.png")
+    return [Block(str(options.get("title", path.stem)), "", images=[image])]
+
+
+def predictions(run: Run, options: Mapping[str, Any]) -> list[Block]:
+    """Actual against predicted test values of the best trial of each block (an artifact CSV of the final checkpoint)."""
+    name = run.task.artifacts[str(options.get("artifact", "predictions"))]
+    by = [C + b for b in run.task.paper.blocks if C + b in run.trials]
+    found = {}
+    for _, row in best_per_group(run, by).iterrows():
+        folder = final_checkpoint(row["trial_dir"])
+        if folder is not None and (folder / name).exists():
+            found[label(row, by).split("=")[-1]] = pd.read_csv(folder / name, parse_dates=["date"])
+    images = plots.real_vs_predicted(found, run.path / PLOTS_DIR) if found else []
+    return [Block("Predictions on the test days", "Best trial of each block.", images=images)] if images else []
+
+
+def confusion(run: Run, options: Mapping[str, Any]) -> list[Block]:
+    """Raw and row-normalised confusion matrices of each group's best trial (a JSON artifact)."""
+    name = run.task.artifacts[str(options.get("artifact", "confusion"))]
+    by, images = groups(run), []
+    for _, row in best_per_group(run).iterrows():
+        folder = final_checkpoint(row["trial_dir"])
+        if folder is not None and (folder / name).exists():
+            title = label(row, by)
+            stem = "".join(ch if ch.isalnum() else "_" for ch in title).strip("_") or "all"
+            images.append(plots.confusion(json.loads((folder / name).read_text()), title,
+                                          run.path / PLOTS_DIR / f"confusion_{stem}.png"))
+    return [Block("Confusion matrices", "Best trial of each group, test part.", images=images)] if images else []
+
+
+def lengths(run: Run, options: Mapping[str, Any]) -> list[Block]:
+    """Token counts per tokenizer from a data file (model, tokens): percentiles and a histogram."""
+    path = run.path / run.task.data_files.get(str(options.get("file", "lengths")), "")
+    if not path.is_file():
+        return []
+    frame = pd.read_csv(path)
+    cut = int(run.trials[C + "max_length"].iloc[0]) if C + "max_length" in run.trials and len(run.trials) else None
+    rows = {}
+    for model, part in frame.groupby("model"):
+        t = part["tokens"].to_numpy()
+        rows[Path(str(model)).name] = {"median": np.median(t), "p90": np.percentile(t, 90), "p99": np.percentile(t, 99),
+                                       "max": t.max(), **({f"share > {cut}": round(float((t > cut).mean()), 4)}
+                                                          if cut else {})}
+    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("tokenizer")
+    image = plots.histogram(frame, "tokens", "model", cut, run.path / PLOTS_DIR / "token_lengths.png")
+    return [Block(str(options.get("title", "Tokens per text")), "", table, "lengths", images=[image])]
+
+
+def points(run: Run, options: Mapping[str, Any]) -> list[Block]:
+    """A metric at given epochs (or rounds), read off each trial's curve, mean ± std per group."""
+    from analysis.tables import mean_pm_std, summarize
+
+    metric, epochs, hist = str(options["metric"]), tuple(options["epochs"]), run.history
+    reached = [e for e in epochs if (hist[M.EPOCH] == e).any()] if metric in hist else []
+    if not reached:
+        return []
+    at = hist[hist[M.EPOCH].isin(reached)].pivot_table(index="trial_id", columns=M.EPOCH, values=metric)
+    at.columns = [f"{metric} @ {unit(run, options)} {e}" for e in at.columns]
+    by = groups(run) or ["_all"]
+    frame = run.trials.assign(_all="all").set_index("trial_id")[by].join(at)
+    table = mean_pm_std(summarize(frame, by, list(at.columns)))
+    return [Block(f"{metric} at {unit(run, options)}s {', '.join(map(str, reached))}", "Mean ± std over seeds.",
+                  table, "points")]
+
+
+def reach(run: Run, options: Mapping[str, Any]) -> list[Block]:
+    """Epochs, characters (or other work) and seconds until a metric first reaches each threshold, per group."""
+    metric, thresholds, work = str(options["metric"]), options["thresholds"], options.get("work")
+    hist, by = run.history, groups(run) or ["_all"]
+    if metric not in hist:
+        return []
+    cols = [c for c in (M.EPOCH, work, M.TIME_TOTAL) if c and c in hist]
+    table: dict[str, dict[str, str]] = {}
+    for t in thresholds:
+        hit = hist[hist[metric] <= t].groupby("trial_id")[cols].first()
+        frame = run.trials.assign(_all="all").set_index("trial_id")[by].join(hit)
+        for key, rows in frame.groupby(by, sort=True, dropna=False):
+            done = rows.dropna(subset=[M.EPOCH])
+            cell = "never" if done.empty else ", ".join(f"{done[c].mean():.4g} {c.split('/')[-1]}" for c in cols)
+            if 0 < len(done) < len(rows):
+                cell += f" ({len(done)}/{len(rows)})"
+            table.setdefault(" / ".join(map(str, key if isinstance(key, tuple) else (key,))), {})[f"≤ {t}"] = cell
+    frame = pd.DataFrame.from_dict(table, orient="index")
+    return [Block(f"When {metric} first reaches each threshold", "Mean over the seeds that reached it.", frame,
+                  "reach")]
+
+
+def samples(run: Run, options: Mapping[str, Any]) -> list[Block]:
+    """Greedy and sampled text from the best epoch's weights of each group's best trial (tasks that generate)."""
+    if run.task.generate is None:
+        return []
+    seed_text, length, by, parts = run.info.get("seed_text") or str(options.get("seed_text", "")), 300, groups(run), []
+    for _, row in best_per_group(run).iterrows():
+        folder = final_checkpoint(row["trial_dir"])
+        if folder is None or not seed_text:
+            continue
+        greedy = run.task.generate(folder, seed_text, length, greedy=True)
+        sampled = run.task.generate(folder, seed_text, length, temperature=0.8, seed=0)
+        parts.append(f"### {label(row, by)}\n\nGreedy (the paper's decoding):\n```\n{greedy}\n```\n"
+                     f"Sampled, temperature 0.8, seed 0:\n```\n{sampled}\n```\n")
+    text = f"Seed text:\n```\n{seed_text}\n```\n\n" + "\n".join(parts)
+    return [Block("Generated text", text)] if parts else []
+
+
+def final_checkpoint(trial_dir: str) -> Path | None:
+    """The trial's newest checkpoint folder (its final one, for a completed trial)."""
+    names = checkpoint.folders(trial_dir)
+    return Path(trial_dir, names[-1]) if names else None
+
+
+KINDS: dict[str, Callable[[Run, Mapping[str, Any]], list[Block]]] = {
+    "curves": curves, "series": series, "predictions": predictions, "confusion": confusion, "lengths": lengths,
+    "points": points, "reach": reach, "samples": samples}
+
+
+def blocks(run: Run, extras: tuple[Extra, ...]) -> list[Block]:
+    out = []
+    for extra in extras:
+        if extra.kind not in KINDS:
+            raise ValueError(f"unknown report part {extra.kind!r}: one of {', '.join(KINDS)}")
+        out += KINDS[extra.kind](run, extra.options)
+    return out
