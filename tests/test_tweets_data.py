@@ -155,3 +155,28 @@ def test_t5_must_tell_the_labels_apart(tmp_path, tiny_t5):
     arms = [TweetConfig(encoder=tiny_t5, model_type="t5", val_fraction=0.25, test_fraction=0.25)]
     with pytest.raises(DataError, match="cannot tell the labels .*'yak', 'zebra'"):
         load(DataOptions(data=str(path), text_column="text", label_column="label", cache_dir=str(tmp_path)), arms)
+
+
+def test_the_package_has_no_import_cycle():
+    """No module of trainables.tweets imports one that imports it back (at any depth, lazily or not)."""
+    import ast
+    import graphlib
+    from pathlib import Path
+
+    import trainables.tweets
+
+    package = Path(trainables.tweets.__file__).parent
+    graph = {}
+    for path in package.glob("*.py"):
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            imported |= {n.rsplit(".", 1)[-1] for n in names if n.startswith("trainables.tweets.")}
+        graph[path.stem] = {m for m in imported if (package / f"{m}.py").exists()} - {path.stem}
+    assert graph["data"] >= {"split", "corpus"} and "data" not in graph["split"]
+    list(graphlib.TopologicalSorter(graph).static_order())  # raises CycleError on a cycle

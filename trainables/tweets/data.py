@@ -25,6 +25,7 @@ import torch
 from trainables.common import download
 from trainables.common.errors import DataError
 from trainables.tweets.config import OFFLINE_MINILM, TweetConfig
+from trainables.tweets.corpus import TweetData
 from trainables.tweets.preprocess import clean_all, cleaning_settings
 from trainables.tweets.split import baseline_key, baselines_for, check_splittable
 
@@ -43,22 +44,6 @@ LENGTHS_FILE = "token_lengths.csv"  # tokens per cleaned tweet and tokenizer, fo
 def default_cache_dir() -> Path:
     """Where downloads and embeddings are kept (``RNN_STUDIES_CACHE`` overrides)."""
     return Path(os.environ.get("RNN_STUDIES_CACHE") or Path.home() / ".cache" / "rnn-studies")
-
-
-@dataclass(frozen=True)
-class TweetData:
-    """Raw tweets, their class indices, the class names and the split."""
-
-    texts: tuple[str, ...]
-    labels: np.ndarray  # int64 class index per tweet
-    classes: tuple[str, ...]  # class index -> name (the label word for T5)
-    origin: str
-
-    def __len__(self) -> int:
-        return len(self.texts)
-
-    def counts(self) -> dict[str, int]:
-        return {c: int((self.labels == i).sum()) for i, c in enumerate(self.classes)}
 
 
 def load_tweets(

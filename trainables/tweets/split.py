@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -19,10 +18,8 @@ from sklearn.model_selection import train_test_split
 from trainables.common.errors import DataError
 from trainables.tweets.baselines import baseline_metrics, class_weights
 from trainables.tweets.config import TweetConfig
+from trainables.tweets.corpus import TweetData
 from trainables.tweets.preprocess import clean_all, cleaning_settings, word_count
-
-if TYPE_CHECKING:
-    from trainables.tweets.data import TweetData
 
 
 def min_class_count(val_fraction: float, test_fraction: float) -> int:

@@ -21,7 +21,8 @@ from trainables.common import runtime
 from trainables.tweets.baselines import classification_metrics, confusion
 from trainables.tweets.cache import EmbeddingCache
 from trainables.tweets.config import TweetConfig
-from trainables.tweets.data import StudyData, TweetData, as_study_data
+from trainables.tweets.corpus import TweetData
+from trainables.tweets.data import StudyData, as_study_data
 from trainables.tweets.split import Prepared, baseline_key, baselines_for, prepare
 from trainables.tweets.strategies import FinetuneLSTM, FrozenLSTM, Strategy, T5TextToText
 
