@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import numpy as np
 import pytest
 import torch
 
@@ -10,6 +13,7 @@ from trainables.common import metrics as M
 from trainables.common.config import to_dict
 from trainables.common.faults import InjectedFault
 from trainables.common.loop import LocalSession
+from trainables.tweets.baselines import confusion, tuned_metrics
 from trainables.tweets.config import TweetConfig
 from trainables.tweets.data import StudyData, load_tweets
 from trainables.tweets.split import baseline_key, baselines_for
@@ -123,6 +127,24 @@ def test_test_part_is_scored_with_the_best_epochs_weights(data, tmp_path, tiny_b
     last.load_state_dict(checkpoint.load_state(tmp_path / "long")["trainer"])
     last_metrics, _ = last.test()
     assert last_metrics[M.TEST_LOSS] != final[M.TEST_LOSS]
+
+
+def test_tuned_rule_is_chosen_on_validation_with_the_best_epochs_weights(data, tmp_path, tiny_bert):
+    config = {**arm_config("frozen", tiny_bert, ""), "epochs": 3}
+    session = LocalSession(tmp_path)
+    final = task.run(TASK, config, data, session)
+    best = final[M.BEST_EPOCH]
+    assert final[M.TUNED_VAL_MACRO_F1] >= session.reports[best - 1][M.VAL_MACRO_F1]  # never worse than argmax
+    trainer = TweetTrainer(TweetConfig(**config), data, torch.device("cpu"))
+    trainer.model.load_state_dict(checkpoint.load_state(tmp_path)["progress"]["best_model"])
+    prep = trainer.prep
+    val, test = trainer.strategy.evaluate(prep.val, scores=True), trainer.strategy.evaluate(prep.test, scores=True)
+    assert np.array_equal(val.scores.argmax(axis=1), val.pred)
+    expected, pred = tuned_metrics(val.scores, prep.labels[prep.val], test.scores, prep.labels[prep.test], prep.classes)
+    assert {k: final[k] for k in expected} == expected
+    assert M.TEST_TUNED_MACRO_F1 in expected and M.per_target(M.TEST_TUNED_PRECISION, "hate") in expected
+    cm = json.loads((tmp_path / CONFUSION_FILE).read_text())
+    assert cm["tuned"] == confusion(prep.labels[prep.test], pred, prep.classes)
 
 
 def test_baselines_come_from_the_study_or_the_trial(data, tmp_path, tiny_bert, monkeypatch):

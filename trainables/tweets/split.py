@@ -85,7 +85,8 @@ def baseline_key(cfg: TweetConfig) -> str:
 
 
 def baselines_for(data: TweetData, cfg: TweetConfig) -> dict[str, float]:
-    """Majority and TF-IDF baselines on ``cfg``'s split and preprocessing."""
+    """Majority and TF-IDF baselines on ``cfg``'s split and preprocessing (TF-IDF's rule tuned on its validation part)."""
     p = prepare(data, cfg)
-    return baseline_metrics([p.texts[i] for i in p.train], p.labels[p.train],
-                            [p.texts[i] for i in p.test], p.labels[p.test], p.classes)
+    texts = {part: [p.texts[i] for i in getattr(p, part)] for part in ("train", "val", "test")}
+    return baseline_metrics(texts["train"], p.labels[p.train], texts["val"], p.labels[p.val],
+                            texts["test"], p.labels[p.test], p.classes)

@@ -18,7 +18,7 @@ import torch
 
 from trainables.common import metrics as M
 from trainables.common import runtime
-from trainables.tweets.baselines import classification_metrics, confusion
+from trainables.tweets.baselines import classification_metrics, confusion, tuned_metrics
 from trainables.tweets.cache import EmbeddingCache
 from trainables.tweets.config import TweetConfig
 from trainables.tweets.corpus import TweetData
@@ -68,22 +68,29 @@ class TweetTrainer:
         return out
 
     def validate(self) -> dict[str, float]:
-        loss, pred, _ = self.strategy.evaluate(self.prep.val)
-        scores = classification_metrics(self.prep.labels[self.prep.val], pred, self.prep.classes, "val")
-        return {M.VAL_LOSS: loss, M.VAL_MACRO_F1: scores[M.VAL_MACRO_F1], M.VAL_ACC: scores[M.VAL_ACC]}
+        result = self.strategy.evaluate(self.prep.val)
+        scores = classification_metrics(self.prep.labels[self.prep.val], result.pred, self.prep.classes, "val")
+        return {M.VAL_LOSS: result.loss, M.VAL_MACRO_F1: scores[M.VAL_MACRO_F1], M.VAL_ACC: scores[M.VAL_ACC]}
 
     def test(self) -> tuple[dict[str, float], dict[str, str]]:
-        """Test scores, the baselines on the same tweets, the confusion matrix and the class names."""
+        """Test scores with the argmax rule and with the rule tuned on validation (``test/tuned/...``),
+        the baselines on the same tweets, the confusion matrices and the class names.
+
+        The loop calls this once, with the best epoch's weights loaded: those weights score the
+        validation part once more to choose the rule, which is then applied once to the test part.
+        """
         prep = self.prep
-        test_loss, pred, invalid = self.strategy.evaluate(prep.test)
+        val, test = self.strategy.evaluate(prep.val, scores=True), self.strategy.evaluate(prep.test, scores=True)
         truth = prep.labels[prep.test]
-        out = {M.TEST_LOSS: test_loss, **classification_metrics(truth, pred, prep.classes, "test")}
-        out[M.TEST_INVALID] = invalid / max(len(pred), 1)
+        out = {M.TEST_LOSS: test.loss, **classification_metrics(truth, test.pred, prep.classes, "test")}
+        out[M.TEST_INVALID] = test.invalid / max(len(test.pred), 1)
+        tuned, tuned_pred = tuned_metrics(val.scores, prep.labels[prep.val], test.scores, truth, prep.classes)
+        out.update(tuned)
         if self.baselines is None:
             self.baselines = baselines_for(self.tweets, self.cfg)
         out.update(self.baselines)
-        files = {CONFUSION_FILE: json.dumps(confusion(truth, pred, prep.classes)),
-                 CLASSES_FILE: json.dumps(list(prep.classes))}
+        matrix = {**confusion(truth, test.pred, prep.classes), "tuned": confusion(truth, tuned_pred, prep.classes)}
+        files = {CONFUSION_FILE: json.dumps(matrix), CLASSES_FILE: json.dumps(list(prep.classes))}
         return out, files
 
     def state_dict(self) -> dict[str, Any]:
