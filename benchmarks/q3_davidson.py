@@ -67,8 +67,9 @@ def frozen_config(args: argparse.Namespace) -> TweetConfig:
 
 
 def finetune_config(args: argparse.Namespace) -> TweetConfig:
-    return TweetConfig(encoder=args.encoder, max_length=args.max_length, mode="finetune", epochs=args.finetune_epochs,
-                       batch_size=32, encoder_lr=5e-5, lr=1e-3, checkpoint_every=args.finetune_epochs)
+    return TweetConfig(encoder=args.encoder, max_length=args.max_length, encoder_training="full",
+                       epochs=args.finetune_epochs, batch_size=32, encoder_lr=5e-5, lr=1e-3,
+                       checkpoint_every=args.finetune_epochs)
 
 
 def train(cfg: TweetConfig, shared: StudyData, label: str, threads: int, train_tweets: int = 0) -> tuple[dict, float]:

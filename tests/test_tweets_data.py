@@ -123,7 +123,7 @@ def test_prepare_refuses_an_empty_training_part(tweets_csv):
 def test_load_checks_then_builds_the_cache_and_baselines_once(tmp_path, tiny_bert, tweets_csv, capsys):
     arms = [TweetConfig(encoder=tiny_bert, max_length=16, seed=s) for s in (0, 1)]
     arms.append(TweetConfig(encoder=tiny_bert, max_length=16, hashtags="drop"))  # other cleaning
-    arms.append(TweetConfig(encoder=tiny_bert, max_length=16, mode="finetune"))  # reads no cache
+    arms.append(TweetConfig(encoder=tiny_bert, max_length=16, encoder_training="full"))  # reads no cache
     options = DataOptions(data=str(tweets_csv), cache_dir=str(tmp_path))
     shared = load(options, arms)
     out = capsys.readouterr().out
@@ -155,6 +155,28 @@ def test_t5_must_tell_the_labels_apart(tmp_path, tiny_t5):
     arms = [TweetConfig(encoder=tiny_t5, model_type="t5", val_fraction=0.25, test_fraction=0.25)]
     with pytest.raises(DataError, match="cannot tell the labels .*'yak', 'zebra'"):
         load(DataOptions(data=str(path), text_column="text", label_column="label", cache_dir=str(tmp_path)), arms)
+
+
+def test_load_refuses_a_bad_split_before_any_cache_or_trial(tmp_path, tiny_bert3, tweets_csv):
+    from tweets_tiny import save_tiny_distilbert
+
+    options = DataOptions(data=str(tweets_csv), cache_dir=str(tmp_path / "cache"))
+    with pytest.raises(DataError, match=r"^frozen_layers 4: .*tiny-bert3.* has 3 layers, so k must be 0 to 3$"):
+        load(options, [TweetConfig(encoder=tiny_bert3, encoder_training="top", frozen_layers=k) for k in (1, 4)])
+    distil = str(save_tiny_distilbert(tmp_path / "distil"))
+    with pytest.raises(DataError, match="cannot split"):
+        load(options, [TweetConfig(encoder=distil, encoder_training="top", frozen_layers=1)])
+    assert not (tmp_path / "cache").exists()
+    load(options, [TweetConfig(encoder=distil, encoder_training="frozen", frozen_layers=1)])  # k matters for top only
+
+
+def test_load_caches_each_hidden_state_once(tmp_path, tiny_bert3, tweets_csv, capsys):
+    arms = [TweetConfig(encoder=tiny_bert3, max_length=16, encoder_training="top", frozen_layers=k, seed=s)
+            for k in (1, 2) for s in (0, 1)]
+    arms.append(TweetConfig(encoder=tiny_bert3, max_length=16))  # frozen: the last hidden state
+    load(DataOptions(data=str(tweets_csv), cache_dir=str(tmp_path)), arms)
+    out = capsys.readouterr().out
+    assert out.count("cache built") == 3 and "hidden state 1)" in out and "hidden state 2)" in out
 
 
 def test_the_package_has_no_import_cycle():

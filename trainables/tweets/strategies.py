@@ -1,9 +1,9 @@
-"""The three ways of training, as strategies of ``TweetTrainer``: frozen encoder + LSTM,
-fine-tuned encoder + LSTM, T5.
+"""The ways of training, as strategies of ``TweetTrainer``: frozen encoder + LSTM,
+the encoder's top layers + LSTM, the whole encoder + LSTM, T5.
 
 A strategy owns its model, optimizer and gradient scaler and knows how to
 turn tweet indices into a batch; the epochs, the shuffling and the
-checkpoints are the trainer's and the shared loop's, the same for all three.
+checkpoints are the trainer's and the shared loop's, the same for all of them.
 Each has ``step(idx) -> loss`` and ``evaluate(idx, scores) -> Evaluation``;
 the scores (log-probabilities, or T5's label-word log-likelihoods) are what
 the decision rule chosen on validation adds its offsets to.
@@ -23,11 +23,13 @@ from trainables.tweets.cache import TokenStates
 from trainables.tweets.config import TweetConfig
 from trainables.tweets.model import (
     EncoderClassifier,
+    TopClassifier,
     build_head,
     encoder_width,
     load_encoder,
     load_seq2seq,
     load_tokenizer,
+    split_encoder,
 )
 from trainables.tweets.split import Prepared
 
@@ -116,7 +118,26 @@ class FrozenLSTM(Strategy):
         return self.model(x.to(self.device), lengths)
 
 
-class FinetuneLSTM(Strategy):
+class TopLSTM(Strategy):
+    """Hidden state k from the cache through the encoder's layers above k (at encoder_lr) and the LSTM
+    head (at lr); the embeddings and the lower layers are not in the model at all."""
+
+    def __init__(self, cfg: TweetConfig, data: Prepared, states: TokenStates, device):
+        super().__init__(data, device, cfg.amp)
+        self.states = states
+        top = split_encoder(load_encoder(cfg.encoder), cfg.frozen_layers, cfg.encoder)
+        self.model = TopClassifier(top, build_head(cfg, states.dim, len(data.classes))).to(device)
+        self.optimizer = torch.optim.AdamW([
+            {"params": self.model.top.parameters(), "lr": cfg.encoder_lr},
+            {"params": self.model.head.parameters(), "lr": cfg.lr},
+        ])
+
+    def logits(self, idx):
+        x, lengths = self.states.batch(idx)
+        return self.model(x.to(self.device), lengths)
+
+
+class FullLSTM(Strategy):
     """Encoder + LSTM head trained together; the encoder at its own smaller rate."""
 
     def __init__(self, cfg: TweetConfig, data: Prepared, device):

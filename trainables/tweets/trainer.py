@@ -1,12 +1,14 @@
 """q3 trainer: one tweet classifier, its optimizer and its data, without Ray.
 
 How the network is trained is a strategy (``strategies.py``): the frozen
-encoder's cached token outputs into an LSTM head, the encoder fine-tuned
-with the head, or T5 text-to-text. The trainer owns what is common to them:
-the trial's cleaning and split, the shuffling generator, the epoch, the
-metrics and the state a resumed trial needs. The shared loop
-(``trainables.common.loop``) drives it; through Ray Tune as
-``trainables.common.task.trainable(TASK)`` with a ``StudyData`` in the object store.
+encoder's cached token outputs into an LSTM head, the cached hidden state k
+through the encoder's layers above k and the head, the whole encoder
+fine-tuned with the head, or T5 text-to-text. The trainer owns what is
+common to them: the trial's cleaning and split, the shuffling generator,
+the epoch, the metrics (the test part's under both decision rules) and the
+state a resumed trial needs. The shared loop (``trainables.common.loop``)
+drives it; through Ray Tune as ``trainables.common.task.trainable(TASK)``
+with a ``StudyData`` in the object store.
 """
 
 from __future__ import annotations
@@ -24,20 +26,22 @@ from trainables.tweets.config import TweetConfig
 from trainables.tweets.corpus import TweetData
 from trainables.tweets.data import StudyData, as_study_data
 from trainables.tweets.split import Prepared, baseline_key, baselines_for, prepare
-from trainables.tweets.strategies import FinetuneLSTM, FrozenLSTM, Strategy, T5TextToText
+from trainables.tweets.strategies import FrozenLSTM, FullLSTM, Strategy, T5TextToText, TopLSTM
 
 CONFUSION_FILE = "confusion.json"
 CLASSES_FILE = "classes.json"
 
 
 def make_strategy(cfg: TweetConfig, prep: Prepared, cache_root: str, device: torch.device) -> tuple[Strategy, float | None]:
-    """The strategy ``cfg`` asks for, and (frozen mode) the seconds spent getting the token outputs."""
+    """The strategy ``cfg`` asks for, and (frozen, top) the seconds spent getting the cached token outputs."""
     if cfg.model_type == "t5":
         return T5TextToText(cfg, prep, device), None
-    if cfg.mode == "finetune":
-        return FinetuneLSTM(cfg, prep, device), None
+    if cfg.encoder_training == "full":
+        return FullLSTM(cfg, prep, device), None
     states, _hit, seconds = EmbeddingCache(cache_root).get_or_build(prep.texts, cfg.encoder, cfg.max_length,
-                                                                    progress=None)
+                                                                    progress=None, layer=cfg.cache_layer)
+    if cfg.encoder_training == "top":
+        return TopLSTM(cfg, prep, states, device), seconds
     return FrozenLSTM(cfg, prep, states, device), seconds
 
 
