@@ -157,12 +157,16 @@ def test_t5_must_tell_the_labels_apart(tmp_path, tiny_t5):
         load(DataOptions(data=str(path), text_column="text", label_column="label", cache_dir=str(tmp_path)), arms)
 
 
-def test_load_refuses_a_bad_split_before_any_cache_or_trial(tmp_path, tiny_bert3, tweets_csv):
+def test_load_refuses_a_bad_split_before_any_cache_or_trial(tmp_path, tiny_bert3, tweets_csv, capsys):
+    import torch
     from tweets_tiny import save_tiny_distilbert
 
     options = DataOptions(data=str(tweets_csv), cache_dir=str(tmp_path / "cache"))
+    rng = torch.get_rng_state()
     with pytest.raises(DataError, match=r"^frozen_layers 4: .*tiny-bert3.* has 3 layers, so k must be 0 to 3$"):
         load(options, [TweetConfig(encoder=tiny_bert3, encoder_training="top", frozen_layers=k) for k in (1, 4)])
+    assert capsys.readouterr().err == ""  # the error is the study's one line: no weights loaded, no progress bar
+    assert torch.equal(torch.get_rng_state(), rng)  # the check's random weights leave the study's state alone
     distil = str(save_tiny_distilbert(tmp_path / "distil"))
     with pytest.raises(DataError, match="cannot split"):
         load(options, [TweetConfig(encoder=distil, encoder_training="top", frozen_layers=1)])

@@ -187,8 +187,17 @@ def split_encoder(encoder: nn.Module, k: int, name: str) -> TopLayers:
 @torch.no_grad()
 def check_split(name: str, ks: Iterable[int]) -> None:
     """Fail early (DataError) unless ``name``'s layers above each k, run alone on hidden state k,
-    give exactly what the whole encoder gives (so an encoder that does more between its layers is refused)."""
-    encoder, tokenizer = load_encoder(name).eval(), load_tokenizer(name)
+    give exactly what the whole encoder gives (so an encoder that does more between its layers is refused).
+
+    Whether they do is a matter of the architecture, not of the weights: the check builds the encoder
+    from its config with random weights, so nothing is downloaded or loaded for it.
+    """
+    from transformers import AutoConfig, AutoModel
+
+    config = _load("model config", name, AutoConfig.from_pretrained)
+    with torch.random.fork_rng():  # the study's random state stays as it was
+        encoder = AutoModel.from_config(config).eval()
+    tokenizer = load_tokenizer(name)
     batch = tokenizer(["a short tweet", "a somewhat longer tweet than the other one"], padding=True,
                       return_tensors="pt")
     out = encoder(**batch, output_hidden_states=True)
