@@ -67,3 +67,23 @@ def test_a_failed_build_leaves_no_entry(tmp_path, tiny_bert, monkeypatch):
         pass
     assert list((tmp_path / "embeddings").iterdir()) == []
     assert cache.load(cache_key(encoder_fingerprint(tiny_bert), 8, ["x"])) is None
+
+
+def test_key_depends_on_the_layer(tmp_path, tiny_bert3):
+    """Hidden state k of the same encoder and tweets is an entry of its own; the last layer's keeps its old key."""
+    keys = {cache_key("e", 8, ["a"], layer) for layer in (None, 0, 1, 2)}
+    assert len(keys) == 4 and cache_key("e", 8, ["a"]) == cache_key("e", 8, ["a"], None)
+    texts = ["hate the game", "sunny", "you are a loser today"]
+    cache = EmbeddingCache(tmp_path)
+    entries = {layer: cache.get_or_build(texts, tiny_bert3, 8, batch_size=2, progress=None, layer=layer)[0]
+               for layer in (None, 0, 1)}
+    _, hit, _ = cache.get_or_build(texts, tiny_bert3, 8, progress=None, layer=1)
+    assert hit and len([p for p in (tmp_path / "embeddings").iterdir() if not p.name.startswith(".")]) == 3
+    tok, enc = load_tokenizer(tiny_bert3), load_encoder(tiny_bert3).eval()
+    batch = tok([texts[2]], truncation=True, max_length=8, return_tensors="pt")
+    with torch.no_grad():
+        hidden = enc(**batch, output_hidden_states=True).hidden_states
+    for layer, expected in ((None, hidden[3]), (0, hidden[0]), (1, hidden[1])):
+        x, _ = entries[layer].batch(np.array([2]))
+        assert torch.allclose(x[0], expected[0], atol=2e-3), layer  # stored as float16
+    assert not torch.allclose(hidden[1], hidden[3], atol=1e-2)

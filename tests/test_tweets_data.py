@@ -123,7 +123,7 @@ def test_prepare_refuses_an_empty_training_part(tweets_csv):
 def test_load_checks_then_builds_the_cache_and_baselines_once(tmp_path, tiny_bert, tweets_csv, capsys):
     arms = [TweetConfig(encoder=tiny_bert, max_length=16, seed=s) for s in (0, 1)]
     arms.append(TweetConfig(encoder=tiny_bert, max_length=16, hashtags="drop"))  # other cleaning
-    arms.append(TweetConfig(encoder=tiny_bert, max_length=16, mode="finetune"))  # reads no cache
+    arms.append(TweetConfig(encoder=tiny_bert, max_length=16, encoder_training="full"))  # reads no cache
     options = DataOptions(data=str(tweets_csv), cache_dir=str(tmp_path))
     shared = load(options, arms)
     out = capsys.readouterr().out
@@ -155,3 +155,54 @@ def test_t5_must_tell_the_labels_apart(tmp_path, tiny_t5):
     arms = [TweetConfig(encoder=tiny_t5, model_type="t5", val_fraction=0.25, test_fraction=0.25)]
     with pytest.raises(DataError, match="cannot tell the labels .*'yak', 'zebra'"):
         load(DataOptions(data=str(path), text_column="text", label_column="label", cache_dir=str(tmp_path)), arms)
+
+
+def test_load_refuses_a_bad_split_before_any_cache_or_trial(tmp_path, tiny_bert3, tweets_csv, capsys):
+    import torch
+    from tweets_tiny import save_tiny_distilbert
+
+    options = DataOptions(data=str(tweets_csv), cache_dir=str(tmp_path / "cache"))
+    rng = torch.get_rng_state()
+    with pytest.raises(DataError, match=r"^frozen_layers 4: .*tiny-bert3.* has 3 layers, so k must be 0 to 3$"):
+        load(options, [TweetConfig(encoder=tiny_bert3, encoder_training="top", frozen_layers=k) for k in (1, 4)])
+    assert capsys.readouterr().err == ""  # the error is the study's one line: no weights loaded, no progress bar
+    assert torch.equal(torch.get_rng_state(), rng)  # the check's random weights leave the study's state alone
+    distil = str(save_tiny_distilbert(tmp_path / "distil"))
+    with pytest.raises(DataError, match="cannot split"):
+        load(options, [TweetConfig(encoder=distil, encoder_training="top", frozen_layers=1)])
+    assert not (tmp_path / "cache").exists()
+    load(options, [TweetConfig(encoder=distil, encoder_training="frozen", frozen_layers=1)])  # k matters for top only
+
+
+def test_load_caches_each_hidden_state_once(tmp_path, tiny_bert3, tweets_csv, capsys):
+    arms = [TweetConfig(encoder=tiny_bert3, max_length=16, encoder_training="top", frozen_layers=k, seed=s)
+            for k in (1, 2) for s in (0, 1)]
+    arms.append(TweetConfig(encoder=tiny_bert3, max_length=16))  # frozen: the last hidden state
+    load(DataOptions(data=str(tweets_csv), cache_dir=str(tmp_path)), arms)
+    out = capsys.readouterr().out
+    assert out.count("cache built") == 3 and "hidden state 1)" in out and "hidden state 2)" in out
+
+
+def test_the_package_has_no_import_cycle():
+    """No module of trainables.tweets imports one that imports it back (at any depth, lazily or not)."""
+    import ast
+    import graphlib
+    from pathlib import Path
+
+    import trainables.tweets
+
+    package = Path(trainables.tweets.__file__).parent
+    graph = {}
+    for path in package.glob("*.py"):
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            imported |= {n.rsplit(".", 1)[-1] for n in names if n.startswith("trainables.tweets.")}
+        graph[path.stem] = {m for m in imported if (package / f"{m}.py").exists()} - {path.stem}
+    assert graph["data"] >= {"split", "corpus"} and "data" not in graph["split"]
+    list(graphlib.TopologicalSorter(graph).static_order())  # raises CycleError on a cycle

@@ -55,7 +55,30 @@ def test_baselines_are_named_and_tfidf_learns():
     rng = np.random.default_rng(0)
     y = rng.choice(3, size=90, p=[0.2, 0.5, 0.3])
     texts = [f"{words[c]} w{i}" for i, c in enumerate(y)]
-    out = baseline_metrics(texts[:60], y[:60], texts[60:], y[60:], CLASSES)
+    out = baseline_metrics(texts[:60], y[:60], texts[60:75], y[60:75], texts[75:], y[75:], CLASSES)
     assert out[M.BASELINE_TFIDF_TEST_MACRO_F1] == pytest.approx(1.0)
-    assert out[M.BASELINE_MAJORITY_TEST_ACC] == pytest.approx(np.mean(y[60:] == 1))
-    assert set(out) >= {M.per_target(M.BASELINE_TFIDF_TEST_F1, c) for c in CLASSES}
+    assert out[M.BASELINE_TFIDF_TEST_TUNED_MACRO_F1] == pytest.approx(1.0)
+    assert out[M.BASELINE_MAJORITY_TEST_ACC] == pytest.approx(np.mean(y[75:] == 1))
+    for base in (M.BASELINE_TFIDF_TEST_F1, M.BASELINE_TFIDF_TEST_PRECISION, M.BASELINE_TFIDF_TEST_RECALL,
+                 M.BASELINE_TFIDF_TEST_TUNED_F1, M.BASELINE_TFIDF_TEST_TUNED_PRECISION, M.BASELINE_TFIDF_TUNED_OFFSET):
+        assert set(out) >= {M.per_target(base, c) for c in CLASSES}, base
+    # already right on validation: the rule stays the argmax
+    assert [out[M.per_target(M.BASELINE_TFIDF_TUNED_OFFSET, c)] for c in CLASSES] == [0.0, 0.0, 0.0]
+
+
+def test_tfidf_tuned_rule_is_the_shared_rule_on_its_validation_scores():
+    from trainables.tweets.baselines import tfidf_logreg, tuned_metrics
+
+    rng = np.random.default_rng(1)
+    vocab = {0: ["vermin", "scum", "trash"], 1: ["stupid", "trash", "damn"], 2: ["sunny", "coffee", "damn"]}
+    y = rng.choice(3, size=240, p=[0.1, 0.6, 0.3])
+    texts = [" ".join(rng.choice(vocab[c], size=2)) + f" w{i % 7}" for i, c in enumerate(y)]
+    tr, va, te = slice(0, 160), slice(160, 200), slice(200, 240)
+    out = baseline_metrics(texts[tr], y[tr], texts[va], y[va], texts[te], y[te], CLASSES)
+    val_scores, test_scores = tfidf_logreg(texts[tr], y[tr], texts[va], texts[te], n_classes=3)
+    assert np.allclose(np.exp(val_scores).sum(axis=1), 1.0)  # log-probabilities
+    expected, _ = tuned_metrics(val_scores, y[va], test_scores, y[te], CLASSES, "baseline/tfidf/test",
+                                M.BASELINE_TFIDF_TUNED_OFFSET, M.BASELINE_TFIDF_TUNED_VAL_MACRO_F1)
+    assert {k: out[k] for k in expected} == expected
+    assert out[M.BASELINE_TFIDF_TEST_MACRO_F1] == classification_metrics(
+        y[te], test_scores.argmax(axis=1), CLASSES)[M.TEST_MACRO_F1]

@@ -11,29 +11,34 @@ import torch
 from trainables.common.config import ConfigError
 from trainables.common.errors import DataError
 from trainables.tweets import t5
-from trainables.tweets.config import MODEL_TYPES, MODES, TweetConfig
+from trainables.tweets.config import ENCODER_TRAININGS, MODEL_TYPES, TweetConfig
 from trainables.tweets.model import (
     EncoderClassifier,
     LSTMHead,
+    TopClassifier,
     check_available,
+    check_split,
     load_encoder,
     load_seq2seq,
     load_tokenizer,
     resolve_encoder,
+    split_encoder,
 )
 
 
 @pytest.mark.parametrize("model_type", MODEL_TYPES)
-@pytest.mark.parametrize("mode", MODES)
-def test_every_config_builds(model_type, mode):
-    cfg = TweetConfig(model_type=model_type, mode=mode)
-    assert cfg.uses_cache == (model_type == "encoder_lstm" and mode == "frozen")
+@pytest.mark.parametrize("training", ENCODER_TRAININGS)
+def test_every_config_builds(model_type, training):
+    cfg = TweetConfig(model_type=model_type, encoder_training=training, frozen_layers=2)
+    assert cfg.uses_cache == (model_type == "encoder_lstm" and training in ("frozen", "top"))
+    assert cfg.cache_layer == (2 if cfg.uses_cache and training == "top" else None)
     for f in dataclasses.fields(cfg):
         assert f.name in TweetConfig.__dataclass_fields__
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
-    ("mode", "thawed", "mode: 'thawed' is not one of frozen, finetune"),
+    ("encoder_training", "finetune", "encoder_training: 'finetune' is not one of frozen, top, full"),
+    ("frozen_layers", -1, "frozen_layers: -1 is outside"), ("frozen_layers", 1.5, "frozen_layers: expected an integer"),
     ("hashtags", "maybe", "hashtags"), ("max_length", 2, "max_length"), ("dropout", 1.0, "dropout"),
     ("lstm_hidden", 0, "lstm_hidden"), ("encoder", " ", "encoder"), ("lr", "fast", "lr: expected a number"),
 ])
@@ -42,6 +47,8 @@ def test_bad_config_values_are_named(field, value, message):
         TweetConfig(**{field: value})
     with pytest.raises(TypeError, match="lstm_size"):
         TweetConfig(lstm_size=3)
+    with pytest.raises(TypeError, match="'mode'"):  # renamed encoder_training
+        TweetConfig(mode="frozen")
 
 
 @pytest.mark.parametrize("bidirectional", [True, False])
@@ -70,6 +77,34 @@ def test_encoder_classifier_on_a_tiny_bert(tiny_bert):
     assert logits.shape == (2, 3)
     single = tok(["sunny"], return_tensors="pt")
     assert torch.allclose(model(single["input_ids"], single["attention_mask"]), logits[1:], atol=1e-5)
+
+
+@pytest.mark.parametrize("k", [0, 1, 2, 3])
+def test_top_layers_on_hidden_state_k_are_the_whole_encoder(tiny_bert3, k):
+    """The layers above k, fed hidden state k (padding zeroed, as the cache stores it), give the whole
+    encoder's classifier output: the installed transformers' layer call and mask are used right."""
+    torch.manual_seed(0)
+    tok, enc = load_tokenizer(tiny_bert3), load_encoder(tiny_bert3).eval()
+    head = LSTMHead(16, 3, 4, 1, True, 0.0).eval()
+    batch = tok(["hate the game today you loser", "sunny"], padding=True, return_tensors="pt")
+    whole = EncoderClassifier(enc, head)(batch["input_ids"], batch["attention_mask"])
+    with torch.no_grad():
+        hidden = enc(**batch, output_hidden_states=True).hidden_states[k] * batch["attention_mask"][..., None]
+    top = TopClassifier(split_encoder(enc, k, tiny_bert3), head).eval()
+    assert len(top.top.layers) == 3 - k
+    assert torch.allclose(top(hidden, batch["attention_mask"].sum(dim=1)), whole, atol=1e-5)
+    assert not any(name.startswith(("embeddings", "encoder")) for name, _ in top.named_parameters())
+
+
+def test_bad_splits_are_one_line_errors(tmp_path, tiny_bert3):
+    from tweets_tiny import save_tiny_distilbert
+
+    check_split(tiny_bert3, [0, 2, 3])
+    with pytest.raises(DataError, match=r"^frozen_layers 4: .* has 3 layers, so k must be 0 to 3$"):
+        check_split(tiny_bert3, [1, 4])
+    other = str(save_tiny_distilbert(tmp_path / "distil"))
+    with pytest.raises(DataError, match=r"cannot split .* \(DistilBertModel has no BERT-like encoder.layer stack\)"):
+        check_split(other, [1])
 
 
 def test_offline_minilm_ships_with_the_extra():

@@ -41,7 +41,8 @@ def test_frozen_trial_reports_everything_and_resumes(ray_cluster, tmp_path, tiny
     for name in (M.TRAIN_LOSS, M.VAL_LOSS, M.VAL_MACRO_F1, M.VAL_ACC, M.TIME_TOTAL, M.TEST_ACC, M.TEST_MACRO_F1,
                  M.TEST_WEIGHTED_F1, "test/precision/hate", "test/recall/neither", "test/f1/offensive",
                  M.BASELINE_MAJORITY_TEST_MACRO_F1, M.BASELINE_TFIDF_TEST_MACRO_F1, "baseline/tfidf/test/f1/hate",
-                 M.TIME_ENCODE, M.BEST_EPOCH):
+                 M.TIME_ENCODE, M.BEST_EPOCH, M.TEST_TUNED_MACRO_F1, "test/tuned/precision/hate",
+                 "tuned/offset/hate", M.BASELINE_TFIDF_TEST_TUNED_MACRO_F1, "baseline/tfidf/test/tuned/recall/hate"):
         assert name in m, name
     assert 0.0 <= m[M.TEST_MACRO_F1] <= 1.0 and m[M.BASELINE_MAJORITY_TEST_ACC] > 0.3
     assert m[M.COMPLETED] == 1 and 1 <= m[M.BEST_EPOCH] <= 3

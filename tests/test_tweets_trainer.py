@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
 
@@ -10,19 +14,22 @@ from trainables.common import metrics as M
 from trainables.common.config import to_dict
 from trainables.common.faults import InjectedFault
 from trainables.common.loop import LocalSession
+from trainables.tweets.baselines import confusion, tuned_metrics
 from trainables.tweets.config import TweetConfig
 from trainables.tweets.data import StudyData, load_tweets
+from trainables.tweets.model import load_encoder
 from trainables.tweets.split import baseline_key, baselines_for
 from trainables.tweets.task import TASK
 from trainables.tweets.trainer import CLASSES_FILE, CONFUSION_FILE, TweetTrainer
 
-# Dropout on (between two LSTM layers and before the classifier; BERT's own in finetune
-# mode), so a resume that forgot a generator would draw other masks.
+# Dropout on (between two LSTM layers and before the classifier; BERT's own in the layers
+# that train), so a resume that forgot a generator would draw other masks.
 HEAD = {"epochs": 3, "lstm_hidden": 8, "lstm_layers": 2, "dropout": 0.3, "max_length": 16, "batch_size": 16,
         "lr": 0.01}
 ARMS = {
     "frozen": {},
-    "finetune": {"mode": "finetune", "encoder_lr": 1e-3},
+    "full": {"encoder_training": "full", "encoder_lr": 1e-3},
+    "top": {"encoder_training": "top", "frozen_layers": 1, "encoder_lr": 1e-3},
     "t5": {"model_type": "t5", "t5_lr": 1e-2},
 }
 
@@ -50,10 +57,10 @@ def scores(report: dict) -> dict:
     return {k: report[k] for k in keys}
 
 
-@pytest.mark.parametrize("arm", ["frozen", pytest.param("finetune", marks=pytest.mark.slow),
+@pytest.mark.parametrize("arm", ["frozen", "top", pytest.param("full", marks=pytest.mark.slow),
                                  pytest.param("t5", marks=pytest.mark.slow)])
-def test_resume_is_exact_with_dropout(arm, data, tmp_path, tiny_bert, tiny_t5):
-    config = arm_config(arm, tiny_bert, tiny_t5)
+def test_resume_is_exact_with_dropout(arm, data, tmp_path, tiny_bert, tiny_bert3, tiny_t5):
+    config = arm_config(arm, tiny_bert3 if arm == "top" else tiny_bert, tiny_t5)
     plain = task.run(TASK, config, data, LocalSession(tmp_path / "plain"))
     session, resumed = run_interrupted(config, data, tmp_path / "resumed", fail_at=2)
     assert [r[M.EPOCH] for r in session.reports] == [1, 2, 3]  # epoch 1 from the first try, 2 and 3 resumed
@@ -125,6 +132,48 @@ def test_test_part_is_scored_with_the_best_epochs_weights(data, tmp_path, tiny_b
     assert last_metrics[M.TEST_LOSS] != final[M.TEST_LOSS]
 
 
+def test_top_trains_only_the_layers_above_k(data, tmp_path, tiny_bert3):
+    """k = 1 of 3 layers: the trial's model holds encoder layers 2 and 3 (as top.layers.0 and .1) and the
+    head, no embeddings and no layer 1; it reads hidden state 1 from the cache; its checkpoint holds
+    the trained layers."""
+    config = {**arm_config("top", tiny_bert3, ""), "epochs": 2}
+    trainer = TweetTrainer(TweetConfig(**config), data, torch.device("cpu"))
+    names = list(trainer.model.state_dict())
+    assert not any("embeddings" in n for n in names) and any(n.startswith("head.lstm") for n in names)
+    assert {n.split(".")[2] for n in names if n.startswith("top.")} == {"0", "1"}
+    pretrained = load_encoder(tiny_bert3).encoder.layer
+    for i in (0, 1):
+        start = pretrained[i + 1].state_dict()
+        assert all(torch.equal(v, start[k]) for k, v in trainer.model.top.layers[i].state_dict().items())
+    assert [g["lr"] for g in trainer.strategy.optimizer.param_groups] == [1e-3, 0.01]  # encoder_lr, lr
+    assert [json.loads(p.read_text())["layer"] for p in Path(data.cache_root, "embeddings").glob("*/meta.json")] == [1]
+
+    task.run(TASK, config, data, LocalSession(tmp_path / "run"))
+    saved = checkpoint.load_state(tmp_path / "run")["trainer"]["model"]
+    assert set(saved) == set(names)
+    for i in (0, 1):
+        start = pretrained[i + 1].state_dict()
+        assert any(not torch.equal(saved[f"top.layers.{i}.{k}"], v) for k, v in start.items()), i
+
+
+def test_tuned_rule_is_chosen_on_validation_with_the_best_epochs_weights(data, tmp_path, tiny_bert):
+    config = {**arm_config("frozen", tiny_bert, ""), "epochs": 3}
+    session = LocalSession(tmp_path)
+    final = task.run(TASK, config, data, session)
+    best = final[M.BEST_EPOCH]
+    assert final[M.TUNED_VAL_MACRO_F1] >= session.reports[best - 1][M.VAL_MACRO_F1]  # never worse than argmax
+    trainer = TweetTrainer(TweetConfig(**config), data, torch.device("cpu"))
+    trainer.model.load_state_dict(checkpoint.load_state(tmp_path)["progress"]["best_model"])
+    prep = trainer.prep
+    val, test = trainer.strategy.evaluate(prep.val, scores=True), trainer.strategy.evaluate(prep.test, scores=True)
+    assert np.array_equal(val.scores.argmax(axis=1), val.pred)
+    expected, pred = tuned_metrics(val.scores, prep.labels[prep.val], test.scores, prep.labels[prep.test], prep.classes)
+    assert {k: final[k] for k in expected} == expected
+    assert M.TEST_TUNED_MACRO_F1 in expected and M.per_target(M.TEST_TUNED_PRECISION, "hate") in expected
+    cm = json.loads((tmp_path / CONFUSION_FILE).read_text())
+    assert cm["tuned"] == confusion(prep.labels[prep.test], pred, prep.classes)
+
+
 def test_baselines_come_from_the_study_or_the_trial(data, tmp_path, tiny_bert, monkeypatch):
     monkeypatch.setenv("RNN_STUDIES_CACHE", str(tmp_path / "default-cache"))  # where a lone trial caches
     cfg = TweetConfig(**{**arm_config("frozen", tiny_bert, ""), "epochs": 1})
@@ -142,7 +191,7 @@ def test_baselines_come_from_the_study_or_the_trial(data, tmp_path, tiny_bert, m
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_resume_on_a_gpu_puts_the_state_on_the_gpu(data, tmp_path, tiny_bert):
-    _, resumed = run_interrupted(arm_config("finetune", tiny_bert, ""), data, tmp_path, fail_at=2)
+    _, resumed = run_interrupted(arm_config("full", tiny_bert, ""), data, tmp_path, fail_at=2)
     assert resumed[M.COMPLETED] == 1
     state = checkpoint.move_to(checkpoint.load_state(tmp_path)["trainer"], torch.device("cuda"))
     assert all(t.is_cuda for t in state["model"].values() if t.is_floating_point())

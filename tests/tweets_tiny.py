@@ -32,18 +32,37 @@ def _word_tokenizer(specials: list[str], template: str, pair: str):
     return tok, vocab
 
 
-def save_tiny_bert(folder: Path, hidden: int = 16, seed: int = 0) -> Path:
-    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+def _save_bert_tokenizer(folder: Path) -> int:
+    from transformers import PreTrainedTokenizerFast
 
     specials = ["[PAD]", "[CLS]", "[SEP]", "[MASK]", "[UNK]"]
     tok, vocab = _word_tokenizer(specials, "[CLS] $A [SEP]", "[CLS] $A [SEP] $B [SEP]")
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]",
                                    mask_token="[MASK]", unk_token="[UNK]", model_max_length=64)
     fast.save_pretrained(folder)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=1, num_attention_heads=2,
+    return len(vocab)
+
+
+def save_tiny_bert(folder: Path, hidden: int = 16, seed: int = 0, layers: int = 1) -> Path:
+    from transformers import BertConfig, BertModel
+
+    vocab_size = _save_bert_tokenizer(folder)
+    config = BertConfig(vocab_size=vocab_size, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2,
                         intermediate_size=32, max_position_embeddings=64, pad_token_id=0)
     torch.manual_seed(seed)  # the same weights whatever ran before
     BertModel(config).save_pretrained(folder)
+    return folder
+
+
+def save_tiny_distilbert(folder: Path) -> Path:
+    """An encoder whose layers sit elsewhere (``transformer.layer``) and are called otherwise than BERT's."""
+    from transformers import DistilBertConfig, DistilBertModel
+
+    vocab_size = _save_bert_tokenizer(folder)
+    config = DistilBertConfig(vocab_size=vocab_size, dim=16, n_layers=2, n_heads=2, hidden_dim=32,
+                              max_position_embeddings=64, pad_token_id=0)
+    torch.manual_seed(0)
+    DistilBertModel(config).save_pretrained(folder)
     return folder
 
 
@@ -65,6 +84,12 @@ def save_tiny_t5(folder: Path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory) -> str:
     return str(save_tiny_bert(tmp_path_factory.mktemp("tiny-bert")))
+
+
+@pytest.fixture(scope="session")
+def tiny_bert3(tmp_path_factory) -> str:
+    """Three layers, so that a trial can keep some frozen and train the others."""
+    return str(save_tiny_bert(tmp_path_factory.mktemp("tiny-bert3"), layers=3))
 
 
 @pytest.fixture(scope="session")

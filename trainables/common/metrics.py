@@ -99,6 +99,33 @@ BASELINE_TFIDF_TEST_MACRO_F1 = "baseline/tfidf/test/macro_f1"
 BASELINE_TFIDF_TEST_WEIGHTED_F1 = "baseline/tfidf/test/weighted_f1"
 BASELINE_TFIDF_TEST_F1 = "baseline/tfidf/test/f1"
 TIME_ENCODE = "time/encode_s"  # building or loading the frozen encoder's token outputs
+BASELINE_TFIDF_TEST_PRECISION = "baseline/tfidf/test/precision"
+BASELINE_TFIDF_TEST_RECALL = "baseline/tfidf/test/recall"
+
+# q3's decision rule chosen on validation: per-class offsets added to the scores
+# (log-probabilities, T5's label-word log-likelihoods) that maximise validation
+# macro-F1, chosen once with the best epoch's weights and applied once to the
+# test scores. Its test metrics hang below ``test/tuned`` with the argmax
+# rule's names (``test/tuned/f1/hate``); TF-IDF's below ``baseline/tfidf/test/tuned``.
+TEST_TUNED = "test/tuned"
+TEST_TUNED_ACC = "test/tuned/acc"
+TEST_TUNED_MACRO_F1 = "test/tuned/macro_f1"
+TEST_TUNED_WEIGHTED_F1 = "test/tuned/weighted_f1"
+TEST_TUNED_PRECISION = "test/tuned/precision"
+TEST_TUNED_RECALL = "test/tuned/recall"
+TEST_TUNED_F1 = "test/tuned/f1"
+TUNED_OFFSET = "tuned/offset"  # per class: the offset chosen (the validation majority class's is 0)
+TUNED_VAL_MACRO_F1 = "tuned/val/macro_f1"  # validation macro-F1 under the chosen offsets, the value maximised
+BASELINE_TFIDF_TEST_TUNED = "baseline/tfidf/test/tuned"
+BASELINE_TFIDF_TEST_TUNED_ACC = "baseline/tfidf/test/tuned/acc"
+BASELINE_TFIDF_TEST_TUNED_MACRO_F1 = "baseline/tfidf/test/tuned/macro_f1"
+BASELINE_TFIDF_TEST_TUNED_WEIGHTED_F1 = "baseline/tfidf/test/tuned/weighted_f1"
+BASELINE_TFIDF_TEST_TUNED_PRECISION = "baseline/tfidf/test/tuned/precision"
+BASELINE_TFIDF_TEST_TUNED_RECALL = "baseline/tfidf/test/tuned/recall"
+BASELINE_TFIDF_TEST_TUNED_F1 = "baseline/tfidf/test/tuned/f1"
+BASELINE_TFIDF_TUNED_OFFSET = "baseline/tfidf/tuned/offset"
+BASELINE_TFIDF_TUNED_VAL_MACRO_F1 = "baseline/tfidf/tuned/val/macro_f1"
+
 
 
 # What the shared trial loop itself reports (trainables/common/loop.py), part of every task's schema.

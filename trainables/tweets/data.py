@@ -25,6 +25,7 @@ import torch
 from trainables.common import download
 from trainables.common.errors import DataError
 from trainables.tweets.config import OFFLINE_MINILM, TweetConfig
+from trainables.tweets.corpus import TweetData
 from trainables.tweets.preprocess import clean_all, cleaning_settings
 from trainables.tweets.split import baseline_key, baselines_for, check_splittable
 
@@ -43,22 +44,6 @@ LENGTHS_FILE = "token_lengths.csv"  # tokens per cleaned tweet and tokenizer, fo
 def default_cache_dir() -> Path:
     """Where downloads and embeddings are kept (``RNN_STUDIES_CACHE`` overrides)."""
     return Path(os.environ.get("RNN_STUDIES_CACHE") or Path.home() / ".cache" / "rnn-studies")
-
-
-@dataclass(frozen=True)
-class TweetData:
-    """Raw tweets, their class indices, the class names and the split."""
-
-    texts: tuple[str, ...]
-    labels: np.ndarray  # int64 class index per tweet
-    classes: tuple[str, ...]  # class index -> name (the label word for T5)
-    origin: str
-
-    def __len__(self) -> int:
-        return len(self.texts)
-
-    def counts(self) -> dict[str, int]:
-        return {c: int((self.labels == i).sum()) for i, c in enumerate(self.classes)}
 
 
 def load_tweets(
@@ -209,8 +194,10 @@ def as_study_data(data: TweetData | StudyData) -> StudyData:
 
 
 def load(options: DataOptions, arms: list[TweetConfig]) -> StudyData:
-    """Everything checkable before Ray starts: models, data, every arm's split; then the cache and baselines."""
+    """Everything checkable before Ray starts: models, where top arms split their encoders, data, every arm's
+    split; then the cache and baselines."""
     _check_models(arms)
+    _check_splits(arms)
     tweets = read(options)
     for cfg in _distinct(arms, lambda a: (a.val_fraction, a.test_fraction)):
         check_splittable(tweets, cfg.val_fraction, cfg.test_fraction)
@@ -265,6 +252,15 @@ def _check_models(arms: list[TweetConfig]) -> None:
         check_available(cfg.encoder, seq2seq=cfg.model_type == "t5")
 
 
+def _check_splits(arms: list[TweetConfig]) -> None:
+    """encoder_training top: each encoder splits at each k its arms ask for (loads its weights, once)."""
+    from trainables.tweets.model import check_split
+
+    top = [a for a in arms if a.model_type == "encoder_lstm" and a.encoder_training == "top"]
+    for encoder in dict.fromkeys(a.encoder for a in top):
+        check_split(encoder, [a.frozen_layers for a in top if a.encoder == encoder])
+
+
 def _check_t5_labels(tweets: TweetData, arms: list[TweetConfig]) -> None:
     """T5 predicts label words: its tokenizer must spell every class differently."""
     from trainables.tweets.model import load_tokenizer
@@ -278,13 +274,15 @@ def _check_t5_labels(tweets: TweetData, arms: list[TweetConfig]) -> None:
 
 
 def _build_caches(tweets: TweetData, arms: list[TweetConfig], cache_root: str) -> None:
-    """The frozen encoders' token outputs, once per encoder, length and cleaning, before the trials."""
+    """The cached token outputs, once per encoder, hidden state, length and cleaning, before the trials."""
     from trainables.tweets.cache import EmbeddingCache
 
-    for cfg in _distinct(arms, lambda a: (a.encoder, a.max_length, cleaning_settings(a))):
-        print(f"q3: token outputs of {cfg.encoder} (max length {cfg.max_length}) for the shared cache in {cache_root}")
+    for cfg in _distinct(arms, lambda a: (a.encoder, a.cache_layer, a.max_length, cleaning_settings(a))):
+        which = "" if cfg.cache_layer is None else f", hidden state {cfg.cache_layer}"
+        print(f"q3: token outputs of {cfg.encoder} (max length {cfg.max_length}{which}) for the shared cache "
+              f"in {cache_root}")
         _, hit, seconds = EmbeddingCache(cache_root).get_or_build(clean_all(tweets.texts, cfg), cfg.encoder,
-                                                                  cfg.max_length)
+                                                                  cfg.max_length, layer=cfg.cache_layer)
         print(f"q3: {'cache hit' if hit else 'cache built'} in {seconds:.1f} s")
 
 

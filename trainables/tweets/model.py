@@ -1,7 +1,9 @@
 """q3 models: a pre-trained encoder's token outputs into an LSTM and a classifier.
 
-``LSTMHead`` reads token states (from the embedding cache in frozen mode);
-``EncoderClassifier`` puts the encoder in front of it for fine-tuning.
+``LSTMHead`` reads token states (from the embedding cache when the encoder
+is frozen); ``EncoderClassifier`` puts the whole encoder in front of it
+(encoder_training full); ``TopClassifier`` only the layers above k, fed
+hidden state k from the cache (encoder_training top).
 Encoders load through the Hugging Face Auto classes from an id or a local
 folder; ``offline-minilm`` is the MiniLM shipped inside a Python package.
 """
@@ -12,6 +14,7 @@ import functools
 import importlib.util
 import os
 import socket
+from collections.abc import Iterable
 from pathlib import Path
 
 import torch
@@ -113,7 +116,7 @@ class LSTMHead(nn.Module):
 
 
 class EncoderClassifier(nn.Module):
-    """Encoder + LSTM head, trained together (finetune mode)."""
+    """Encoder + LSTM head, trained together (encoder_training full)."""
 
     def __init__(self, encoder: nn.Module, head: LSTMHead):
         super().__init__()
@@ -131,3 +134,84 @@ def build_head(cfg: TweetConfig, input_size: int, n_classes: int) -> LSTMHead:
 
 def encoder_width(encoder: nn.Module) -> int:
     return int(encoder.config.hidden_size)
+
+
+def encoder_layers(encoder: nn.Module) -> nn.ModuleList | None:
+    """The transformer layers of a BERT-like ``AutoModel`` (``encoder.layer``), or None when it has no such stack."""
+    stack = getattr(getattr(encoder, "encoder", None), "layer", None)
+    return stack if isinstance(stack, nn.ModuleList) else None
+
+
+class TopLayers(nn.Module):
+    """The layers of a BERT-like encoder above hidden state k: hidden state k and the padding mask in,
+    the last hidden state out. Holds only those layers; the embeddings and lower layers are left behind."""
+
+    def __init__(self, config, layers: nn.ModuleList):
+        super().__init__()
+        self.config = config  # the attention implementation it names decides the mask's form
+        self.layers = layers
+
+    def forward(self, states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        from transformers.masking_utils import create_bidirectional_mask
+
+        mask = create_bidirectional_mask(config=self.config, inputs_embeds=states, attention_mask=attention_mask)
+        for layer in self.layers:
+            states = layer(states, mask)  # transformers 5: BertLayer(hidden_states, attention_mask) -> tensor
+        return states
+
+
+class TopClassifier(nn.Module):
+    """The encoder's layers above k + LSTM head, on hidden state k (encoder_training top)."""
+
+    def __init__(self, top: TopLayers, head: LSTMHead):
+        super().__init__()
+        self.top = top
+        self.head = head
+
+    def forward(self, states: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        mask = (torch.arange(states.shape[1], device=states.device) < lengths.to(states.device)[:, None]).long()
+        return self.head(self.top(states, mask), lengths)
+
+
+def split_encoder(encoder: nn.Module, k: int, name: str) -> TopLayers:
+    """``encoder``'s layers above ``k``; a one-line DataError when it cannot be split there."""
+    layers = encoder_layers(encoder)
+    if layers is None:
+        raise DataError(f"encoder_training top: cannot split {name!r} into layers ({type(encoder).__name__} has no "
+                        "BERT-like encoder.layer stack); use frozen or full")
+    if not 0 <= k <= len(layers):
+        raise DataError(f"frozen_layers {k}: {name!r} has {len(layers)} layers, so k must be 0 to {len(layers)}")
+    return TopLayers(encoder.config, nn.ModuleList(list(layers)[k:]))
+
+
+@torch.no_grad()
+def check_split(name: str, ks: Iterable[int]) -> None:
+    """Fail early (DataError) unless ``name``'s layers above each k, run alone on hidden state k,
+    give exactly what the whole encoder gives (so an encoder that does more between its layers is refused).
+
+    Whether they do is a matter of the architecture, not of the weights: the check builds the encoder
+    from its config with random weights, so nothing is downloaded or loaded for it.
+    """
+    from transformers import AutoConfig, AutoModel
+
+    config = _load("model config", name, AutoConfig.from_pretrained)
+    with torch.random.fork_rng():  # the study's random state stays as it was
+        encoder = AutoModel.from_config(config).eval()
+    tokenizer = load_tokenizer(name)
+    batch = tokenizer(["a short tweet", "a somewhat longer tweet than the other one"], padding=True,
+                      return_tensors="pt")
+    out = encoder(**batch, output_hidden_states=True)
+    if out.hidden_states is None or len(out.hidden_states) != len(encoder_layers(encoder) or ()) + 1:
+        split_encoder(encoder, 0, name)  # no layer stack: its own message
+        raise DataError(f"encoder_training top: {name!r} does not return one hidden state per layer")
+    real = batch["attention_mask"].bool()
+    for k in sorted(set(ks)):
+        top = split_encoder(encoder, k, name).eval()
+        try:
+            got = top(out.hidden_states[k], batch["attention_mask"])
+        except (TypeError, ValueError, RuntimeError, ImportError) as exc:
+            raise DataError(f"encoder_training top: the layers of {name!r} cannot be run alone "
+                            f"({exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+        if not torch.allclose(got[real], out.last_hidden_state[real], atol=1e-4, rtol=1e-3):
+            raise DataError(f"encoder_training top: {name!r} above layer {k}, run alone, does not reproduce the "
+                            "whole encoder's output; use frozen or full")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -19,10 +18,8 @@ from sklearn.model_selection import train_test_split
 from trainables.common.errors import DataError
 from trainables.tweets.baselines import baseline_metrics, class_weights
 from trainables.tweets.config import TweetConfig
+from trainables.tweets.corpus import TweetData
 from trainables.tweets.preprocess import clean_all, cleaning_settings, word_count
-
-if TYPE_CHECKING:
-    from trainables.tweets.data import TweetData
 
 
 def min_class_count(val_fraction: float, test_fraction: float) -> int:
@@ -88,7 +85,8 @@ def baseline_key(cfg: TweetConfig) -> str:
 
 
 def baselines_for(data: TweetData, cfg: TweetConfig) -> dict[str, float]:
-    """Majority and TF-IDF baselines on ``cfg``'s split and preprocessing."""
+    """Majority and TF-IDF baselines on ``cfg``'s split and preprocessing (TF-IDF's rule tuned on its validation part)."""
     p = prepare(data, cfg)
-    return baseline_metrics([p.texts[i] for i in p.train], p.labels[p.train],
-                            [p.texts[i] for i in p.test], p.labels[p.test], p.classes)
+    texts = {part: [p.texts[i] for i in getattr(p, part)] for part in ("train", "val", "test")}
+    return baseline_metrics(texts["train"], p.labels[p.train], texts["val"], p.labels[p.val],
+                            texts["test"], p.labels[p.test], p.classes)

@@ -1,13 +1,17 @@
-"""The three ways of training, as strategies of ``TweetTrainer``: frozen encoder + LSTM,
-fine-tuned encoder + LSTM, T5.
+"""The ways of training, as strategies of ``TweetTrainer``: frozen encoder + LSTM,
+the encoder's top layers + LSTM, the whole encoder + LSTM, T5.
 
 A strategy owns its model, optimizer and gradient scaler and knows how to
 turn tweet indices into a batch; the epochs, the shuffling and the
-checkpoints are the trainer's and the shared loop's, the same for all three.
-Each has ``step(idx) -> loss`` and ``evaluate(idx) -> (loss, predictions, invalid)``.
+checkpoints are the trainer's and the shared loop's, the same for all of them.
+Each has ``step(idx) -> loss`` and ``evaluate(idx, scores) -> Evaluation``;
+the scores (log-probabilities, or T5's label-word log-likelihoods) are what
+the decision rule chosen on validation adds its offsets to.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -19,15 +23,27 @@ from trainables.tweets.cache import TokenStates
 from trainables.tweets.config import TweetConfig
 from trainables.tweets.model import (
     EncoderClassifier,
+    TopClassifier,
     build_head,
     encoder_width,
     load_encoder,
     load_seq2seq,
     load_tokenizer,
+    split_encoder,
 )
 from trainables.tweets.split import Prepared
 
 EVAL_BATCH = 128
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One pass over some tweets without training."""
+
+    loss: float  # mean loss, weighted as in training
+    pred: np.ndarray  # the argmax rule's class per tweet (T5 generate: the generated label, -1 if none)
+    scores: np.ndarray | None  # [tweets, classes] when asked for
+    invalid: int = 0  # T5 free generation: outputs that are no label
 
 
 def tokenize(tokenizer, texts: list[str], max_length: int) -> list[list[int]]:
@@ -71,10 +87,10 @@ class Strategy:
         return loss.item()
 
     @torch.no_grad()
-    def evaluate(self, idx: np.ndarray) -> tuple[float, np.ndarray, int]:
-        """Mean loss (weighted as in training), predictions, invalid outputs (T5 only)."""
+    def evaluate(self, idx: np.ndarray, scores: bool = False) -> Evaluation:
+        """Loss and argmax predictions; with ``scores``, the log-probabilities too."""
         self.model.eval()
-        total, weight, preds = 0.0, 0.0, []
+        total, weight, preds, parts = 0.0, 0.0, [], []
         for start in range(0, len(idx), EVAL_BATCH):
             part = idx[start:start + EVAL_BATCH]
             labels = torch.as_tensor(self.data.labels[part], device=self.device)
@@ -83,7 +99,9 @@ class Strategy:
             total += (F.cross_entropy(logits, labels, reduction="none") * w).sum().item()
             weight += w.sum().item()
             preds.append(logits.argmax(dim=1).cpu().numpy())
-        return total / max(weight, 1e-12), np.concatenate(preds), 0
+            if scores:
+                parts.append(F.log_softmax(logits.float(), dim=1).cpu().numpy())
+        return Evaluation(total / max(weight, 1e-12), np.concatenate(preds), np.concatenate(parts) if scores else None)
 
 
 class FrozenLSTM(Strategy):
@@ -100,7 +118,26 @@ class FrozenLSTM(Strategy):
         return self.model(x.to(self.device), lengths)
 
 
-class FinetuneLSTM(Strategy):
+class TopLSTM(Strategy):
+    """Hidden state k from the cache through the encoder's layers above k (at encoder_lr) and the LSTM
+    head (at lr); the embeddings and the lower layers are not in the model at all."""
+
+    def __init__(self, cfg: TweetConfig, data: Prepared, states: TokenStates, device):
+        super().__init__(data, device, cfg.amp)
+        self.states = states
+        top = split_encoder(load_encoder(cfg.encoder), cfg.frozen_layers, cfg.encoder)
+        self.model = TopClassifier(top, build_head(cfg, states.dim, len(data.classes))).to(device)
+        self.optimizer = torch.optim.AdamW([
+            {"params": self.model.top.parameters(), "lr": cfg.encoder_lr},
+            {"params": self.model.head.parameters(), "lr": cfg.lr},
+        ])
+
+    def logits(self, idx):
+        x, lengths = self.states.batch(idx)
+        return self.model(x.to(self.device), lengths)
+
+
+class FullLSTM(Strategy):
     """Encoder + LSTM head trained together; the encoder at its own smaller rate."""
 
     def __init__(self, cfg: TweetConfig, data: Prepared, device):
@@ -150,9 +187,11 @@ class T5TextToText(Strategy):
         return self.update(loss.float())
 
     @torch.no_grad()
-    def evaluate(self, idx):
+    def evaluate(self, idx, scores=False):
+        """Label-word scores for the argmax (and, when asked, the tuned rule); free generation, if
+        chosen, gives the argmax rule's predictions instead."""
         self.model.eval()
-        total, weight, preds, invalid = 0.0, 0.0, [], 0
+        total, weight, parts, generated, invalid = 0.0, 0.0, [], [], 0
         for start in range(0, len(idx), EVAL_BATCH):
             part = idx[start:start + EVAL_BATCH]
             input_ids, mask, targets, labels = self._batch(part)
@@ -163,7 +202,9 @@ class T5TextToText(Strategy):
             if self.generate:
                 p = t5.generate_labels(self.model, self.tokenizer, input_ids, mask, self.data.classes)
                 invalid += int((p < 0).sum())
-            else:
-                p = t5.score_labels(self.model, input_ids, mask, self.label_ids).argmax(dim=1).cpu().numpy()
-            preds.append(p)
-        return total / max(weight, 1e-12), np.concatenate(preds), invalid
+                generated.append(p)
+            if scores or not self.generate:
+                parts.append(t5.score_labels(self.model, input_ids, mask, self.label_ids).float().cpu().numpy())
+        label_scores = np.concatenate(parts) if parts else None
+        pred = np.concatenate(generated) if self.generate else label_scores.argmax(axis=1)
+        return Evaluation(total / max(weight, 1e-12), pred, label_scores if scores else None, invalid)

@@ -1,12 +1,14 @@
 """q3 trainer: one tweet classifier, its optimizer and its data, without Ray.
 
 How the network is trained is a strategy (``strategies.py``): the frozen
-encoder's cached token outputs into an LSTM head, the encoder fine-tuned
-with the head, or T5 text-to-text. The trainer owns what is common to them:
-the trial's cleaning and split, the shuffling generator, the epoch, the
-metrics and the state a resumed trial needs. The shared loop
-(``trainables.common.loop``) drives it; through Ray Tune as
-``trainables.common.task.trainable(TASK)`` with a ``StudyData`` in the object store.
+encoder's cached token outputs into an LSTM head, the cached hidden state k
+through the encoder's layers above k and the head, the whole encoder
+fine-tuned with the head, or T5 text-to-text. The trainer owns what is
+common to them: the trial's cleaning and split, the shuffling generator,
+the epoch, the metrics (the test part's under both decision rules) and the
+state a resumed trial needs. The shared loop (``trainables.common.loop``)
+drives it; through Ray Tune as ``trainables.common.task.trainable(TASK)``
+with a ``StudyData`` in the object store.
 """
 
 from __future__ import annotations
@@ -18,25 +20,28 @@ import torch
 
 from trainables.common import metrics as M
 from trainables.common import runtime
-from trainables.tweets.baselines import classification_metrics, confusion
+from trainables.tweets.baselines import classification_metrics, confusion, tuned_metrics
 from trainables.tweets.cache import EmbeddingCache
 from trainables.tweets.config import TweetConfig
-from trainables.tweets.data import StudyData, TweetData, as_study_data
+from trainables.tweets.corpus import TweetData
+from trainables.tweets.data import StudyData, as_study_data
 from trainables.tweets.split import Prepared, baseline_key, baselines_for, prepare
-from trainables.tweets.strategies import FinetuneLSTM, FrozenLSTM, Strategy, T5TextToText
+from trainables.tweets.strategies import FrozenLSTM, FullLSTM, Strategy, T5TextToText, TopLSTM
 
 CONFUSION_FILE = "confusion.json"
 CLASSES_FILE = "classes.json"
 
 
 def make_strategy(cfg: TweetConfig, prep: Prepared, cache_root: str, device: torch.device) -> tuple[Strategy, float | None]:
-    """The strategy ``cfg`` asks for, and (frozen mode) the seconds spent getting the token outputs."""
+    """The strategy ``cfg`` asks for, and (frozen, top) the seconds spent getting the cached token outputs."""
     if cfg.model_type == "t5":
         return T5TextToText(cfg, prep, device), None
-    if cfg.mode == "finetune":
-        return FinetuneLSTM(cfg, prep, device), None
+    if cfg.encoder_training == "full":
+        return FullLSTM(cfg, prep, device), None
     states, _hit, seconds = EmbeddingCache(cache_root).get_or_build(prep.texts, cfg.encoder, cfg.max_length,
-                                                                    progress=None)
+                                                                    progress=None, layer=cfg.cache_layer)
+    if cfg.encoder_training == "top":
+        return TopLSTM(cfg, prep, states, device), seconds
     return FrozenLSTM(cfg, prep, states, device), seconds
 
 
@@ -67,22 +72,29 @@ class TweetTrainer:
         return out
 
     def validate(self) -> dict[str, float]:
-        loss, pred, _ = self.strategy.evaluate(self.prep.val)
-        scores = classification_metrics(self.prep.labels[self.prep.val], pred, self.prep.classes, "val")
-        return {M.VAL_LOSS: loss, M.VAL_MACRO_F1: scores[M.VAL_MACRO_F1], M.VAL_ACC: scores[M.VAL_ACC]}
+        result = self.strategy.evaluate(self.prep.val)
+        scores = classification_metrics(self.prep.labels[self.prep.val], result.pred, self.prep.classes, "val")
+        return {M.VAL_LOSS: result.loss, M.VAL_MACRO_F1: scores[M.VAL_MACRO_F1], M.VAL_ACC: scores[M.VAL_ACC]}
 
     def test(self) -> tuple[dict[str, float], dict[str, str]]:
-        """Test scores, the baselines on the same tweets, the confusion matrix and the class names."""
+        """Test scores with the argmax rule and with the rule tuned on validation (``test/tuned/...``),
+        the baselines on the same tweets, the confusion matrices and the class names.
+
+        The loop calls this once, with the best epoch's weights loaded: those weights score the
+        validation part once more to choose the rule, which is then applied once to the test part.
+        """
         prep = self.prep
-        test_loss, pred, invalid = self.strategy.evaluate(prep.test)
+        val, test = self.strategy.evaluate(prep.val, scores=True), self.strategy.evaluate(prep.test, scores=True)
         truth = prep.labels[prep.test]
-        out = {M.TEST_LOSS: test_loss, **classification_metrics(truth, pred, prep.classes, "test")}
-        out[M.TEST_INVALID] = invalid / max(len(pred), 1)
+        out = {M.TEST_LOSS: test.loss, **classification_metrics(truth, test.pred, prep.classes, "test")}
+        out[M.TEST_INVALID] = test.invalid / max(len(test.pred), 1)
+        tuned, tuned_pred = tuned_metrics(val.scores, prep.labels[prep.val], test.scores, truth, prep.classes)
+        out.update(tuned)
         if self.baselines is None:
             self.baselines = baselines_for(self.tweets, self.cfg)
         out.update(self.baselines)
-        files = {CONFUSION_FILE: json.dumps(confusion(truth, pred, prep.classes)),
-                 CLASSES_FILE: json.dumps(list(prep.classes))}
+        matrix = {**confusion(truth, test.pred, prep.classes), "tuned": confusion(truth, tuned_pred, prep.classes)}
+        files = {CONFUSION_FILE: json.dumps(matrix), CLASSES_FILE: json.dumps(list(prep.classes))}
         return out, files
 
     def state_dict(self) -> dict[str, Any]:
