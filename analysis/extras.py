@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import plots
-from analysis.run import Run, varying
+from analysis.run import Run
 from analysis.sections import Block
 from trainables.common import checkpoint
 from trainables.common import metrics as M
@@ -32,7 +32,7 @@ SEED = C + "seed"
 
 def groups(run: Run) -> list[str]:
     """The settings that vary between trials, the seed aside: what "each group" means."""
-    return [c for c in varying(run.trials) if c != SEED]
+    return run.groups()
 
 
 def label(row: pd.Series, by: list[str]) -> str:

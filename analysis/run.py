@@ -88,6 +88,11 @@ class Run:
         """The config columns whose value varies between trials (seed included)."""
         return varying(self.trials if frame is None else frame)
 
+    def groups(self, frame: pd.DataFrame | None = None) -> list[str]:
+        """The settings that vary, the replicate's fields (seed, and what the task's seed sets) aside."""
+        replicate = {CONFIG_PREFIX + k for k in self.task.replicate(0)}
+        return [c for c in self.settings(frame) if c not in replicate]
+
 
 def varying(frame: pd.DataFrame) -> list[str]:
     """The config columns whose value differs between the rows of ``frame``: the one definition."""

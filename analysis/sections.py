@@ -46,7 +46,7 @@ def rows_of(run: Run, spec: Table) -> tuple[pd.DataFrame, list[str]]:
     """The trials a table shows and the columns it groups them by."""
     trials, paper = run.trials, run.task.paper
     if not spec.reference:
-        return trials, [c for c in varying(trials) if c != SEED]
+        return trials, run.groups()
     keep = pd.Series(True, index=trials.index)
     for name, level in paper.reference.items():
         if name != spec.vary and C + name in trials:

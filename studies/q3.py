@@ -2,7 +2,7 @@
 
     python studies/q3.py --data labeled_data.csv                # BERT / HateBERT + LSTM, T5 (needs the hub)
     python studies/q3.py --data labeled_data.csv --bert ~/m/bert-base-uncased --hatebert ~/m/hateBERT --t5 ~/m/t5-small
-    python studies/q3.py --search optuna --num-samples 16       # LSTM head search on the offline MiniLM
+    python studies/q3.py --search optuna --num-samples 16       # partial fine-tuning search on the offline MiniLM
     python studies/q3.py --smoke-test                           # seconds, offline
 
 Frozen encoders' token outputs are computed once, before the trials start,
@@ -53,15 +53,21 @@ STUDY = Study(
     record=data.record,
     files=data.files,
     arm=family_arm,
+    # Partial fine-tuning: the lower layers' outputs come from the shared cache, each trial trains the
+    # layers above them and the head. frozen_layers is a choice, not a range: the pre-flight builds each
+    # cache entry once.
     space=lambda o: {
         "encoder": o.encoder,
+        "encoder_training": "top",
+        "frozen_layers": tune.choice([2, 3, 4, 5]),
+        "encoder_lr": tune.loguniform(1e-5, 3e-4),
+        "lr": tune.loguniform(3e-4, 3e-3),
+        "class_weighted": tune.choice([True, False]),
         "lstm_hidden": tune.choice([64, 128, 256]),
         "lstm_layers": tune.choice([1, 2]),
         "bidirectional": tune.choice([True, False]),
         "dropout": tune.uniform(0.0, 0.5),
-        "lr": tune.loguniform(1e-4, 3e-3),
         "batch_size": tune.choice([32, 64]),
-        "class_weighted": tune.choice([True, False]),
     },
     smoke=smoke,
     smoke_options={"data": data.SYNTHETIC, "subsample": 240},

@@ -43,6 +43,18 @@ def load_model(checkpoint_dir: str | Path) -> tuple[CharRNN, CharConfig, Vocab]:
     return model.eval(), cfg, vocab
 
 
+def sample(checkpoint_dir: str | Path, seed_text: str, length: int, *, greedy: bool = False,
+           temperature: float = 1.0, seed: int | None = None) -> str:
+    """Text after ``seed_text`` from a checkpoint's best-epoch weights (the report's samples).
+
+    The seed text is lower-cased when the model was, and characters outside its
+    vocabulary are mapped as the study does.
+    """
+    model, cfg, vocab = load_model(checkpoint_dir)
+    start = vocab.check_text(seed_text.lower() if cfg.lowercase else seed_text, "map")
+    return generate(model, cfg, vocab, start, length, greedy=greedy, temperature=temperature, seed=seed)
+
+
 def best_value(state: dict) -> float | None:
     """The checkpoint's best validation loss so far."""
     if "progress" in state:

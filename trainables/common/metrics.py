@@ -70,6 +70,11 @@ def best(name: str) -> str:
     return f"best/{name}"
 
 
+def tuned(name: str) -> str:
+    """``name``'s scores under q3's decision rule chosen on validation: ``tuned("test") == "test/tuned"``."""
+    return f"{name}/tuned"
+
+
 def with_targets(*names: str) -> tuple[str, ...]:
     """Each name, then its per-target pattern: what a metric reported overall and per target declares."""
     return tuple(n for name in names for n in (name, any_target(name)))

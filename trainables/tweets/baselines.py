@@ -19,20 +19,23 @@ from trainables.common import metrics as M
 from trainables.common.metrics import per_target
 from trainables.tweets import decision
 
+TFIDF_TEST = M.baseline("tfidf", "test")  # TF-IDF's scores on the test part hang below this
+
 
 def classification_metrics(y_true, y_pred, classes: tuple[str, ...], prefix: str = "test") -> dict[str, float]:
     """Accuracy, macro and weighted F1 and per-class precision / recall / F1."""
     labels = list(range(len(classes)))
     out = {
-        f"{prefix}/acc": float(accuracy_score(y_true, y_pred)),
-        f"{prefix}/macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
-        f"{prefix}/weighted_f1": float(f1_score(y_true, y_pred, labels=labels, average="weighted", zero_division=0)),
+        M.named(prefix, "acc"): float(accuracy_score(y_true, y_pred)),
+        M.named(prefix, "macro_f1"): float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+        M.named(prefix, "weighted_f1"): float(f1_score(y_true, y_pred, labels=labels, average="weighted",
+                                                       zero_division=0)),
     }
     p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
     for i, c in enumerate(classes):
-        out[f"{prefix}/precision/{c}"] = float(p[i])
-        out[f"{prefix}/recall/{c}"] = float(r[i])
-        out[f"{prefix}/f1/{c}"] = float(f[i])
+        out[per_target(M.named(prefix, "precision"), c)] = float(p[i])
+        out[per_target(M.named(prefix, "recall"), c)] = float(r[i])
+        out[per_target(M.named(prefix, "f1"), c)] = float(f[i])
     return out
 
 
@@ -45,7 +48,7 @@ def tuned_metrics(
     ``{prefix}/tuned/...``, the offsets under ``offset_name/<class>``, and the test predictions."""
     offsets = decision.fit_offsets(val_scores, val_y)
     pred = decision.predict(test_scores, offsets)
-    out = classification_metrics(test_y, pred, classes, f"{prefix}/tuned")
+    out = classification_metrics(test_y, pred, classes, M.tuned(prefix))
     out[val_name] = decision.macro_f1(np.asarray(val_y), decision.predict(val_scores, offsets), len(classes))
     out.update({per_target(offset_name, c): float(offsets[i]) for i, c in enumerate(classes)})
     return out, pred
@@ -95,9 +98,9 @@ def baseline_metrics(train_texts, train_y, val_texts, val_y, test_texts, test_y,
         M.BASELINE_MAJORITY_TEST_ACC: maj[M.TEST_ACC],
         M.BASELINE_MAJORITY_TEST_MACRO_F1: maj[M.TEST_MACRO_F1],
         M.BASELINE_MAJORITY_TEST_WEIGHTED_F1: maj[M.TEST_WEIGHTED_F1],
-        **classification_metrics(test_y, decision.predict(test_scores, np.zeros(n)), classes, "baseline/tfidf/test"),
+        **classification_metrics(test_y, decision.predict(test_scores, np.zeros(n)), classes, TFIDF_TEST),
     }
-    tuned, _ = tuned_metrics(val_scores, val_y, test_scores, test_y, classes, "baseline/tfidf/test",
+    tuned, _ = tuned_metrics(val_scores, val_y, test_scores, test_y, classes, TFIDF_TEST,
                              M.BASELINE_TFIDF_TUNED_OFFSET, M.BASELINE_TFIDF_TUNED_VAL_MACRO_F1)
     return {**out, **tuned}
 

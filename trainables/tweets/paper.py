@@ -20,8 +20,8 @@ from trainables.common.metrics import per_target
 from trainables.common.paper import CHOSEN, HIGHER, LOWER, Claim, Compare, Margin, Paper
 
 F1 = Margin(0.01, "one point of F1 (0.01)")
-TUNED_MACRO_F1 = "test/tuned/macro_f1"  # the decision rule chosen on validation (trainables/tweets/baselines.py)
-TFIDF_TUNED_MACRO_F1 = "baseline/tfidf/test/tuned/macro_f1"
+TUNED_MACRO_F1 = M.TEST_TUNED_MACRO_F1  # the decision rule chosen on validation
+TFIDF_TUNED_MACRO_F1 = M.BASELINE_TFIDF_TEST_TUNED_MACRO_F1
 FAMILIES = ("bert", "hatebert", "t5")
 
 
