@@ -135,6 +135,7 @@ def evaluate(run: Run) -> list[ClaimResult]:
     paper = run.task.paper
     trials = run.trials.assign(**{measures.SELECTION: run.trials.get(run.best_metric)})
     trials.attrs["mode"] = run.mode
+    trials.attrs["replicate"] = [measures.C + k for k in run.task.replicate(0)]
     return [check(claim, paper.reference, trials, run.history) for claim in paper.claims]
 
 

@@ -43,11 +43,21 @@ def select(trials: pd.DataFrame, settings: Mapping[str, Any]) -> pd.DataFrame:
     return trials[keep]
 
 
-def blocks(rows: pd.DataFrame, factor: str) -> list[str]:
-    """The settings that vary among ``rows`` besides ``factor``: trials are matched on them and the seed."""
-    keys = [c for c in rows.columns if c.startswith(C) and c not in (C + factor, SEED)
-            and rows[c].astype(str).nunique(dropna=False) > 1]
-    return ([SEED] if SEED in rows else []) + sorted(keys)
+def replicate_columns(rows: pd.DataFrame) -> list[str]:
+    """The columns a seed sets (the seed, and q3's split): one replicate, not settings to match on."""
+    return rows.attrs.get("replicate", [SEED])
+
+
+def blocks(left: pd.DataFrame, right: pd.DataFrame, factor: str) -> list[str]:
+    """What trials are matched on: the seed, and the settings that vary within a side (the blocks, e.g. the cells).
+
+    A setting that is constant on each side but differs between them belongs to
+    the arms compared (q3's encoder goes with its family), not to the blocks.
+    """
+    skip = {C + factor, SEED, *replicate_columns(left)}
+    keys = [c for c in left.columns if c.startswith(C) and c not in skip and c in right
+            and (left[c].astype(str).nunique(dropna=False) > 1 or right[c].astype(str).nunique(dropna=False) > 1)]
+    return ([SEED] if SEED in left else []) + sorted(keys)
 
 
 def pairs(claim: Claim, comp: Compare, reference: Mapping[str, Any], trials: pd.DataFrame,
@@ -64,9 +74,9 @@ def pairs(claim: Claim, comp: Compare, reference: Mapping[str, Any], trials: pd.
         return per_seed(rows, rows[need(rows, metric)], rows[need(rows, comp.against)]), rows
     if C + comp.factor not in rows:
         raise Missing(f"trials with {comp.factor} = {comp.a} and {comp.b}")
-    keys = blocks(rows, comp.factor)
     left = rows[rows[C + comp.factor] == comp.a]
     right = rows[rows[C + comp.factor] == comp.b]
+    keys = blocks(left, right, comp.factor)
     matched = left.merge(right, on=keys, suffixes=("_a", "_b")) if keys else left.merge(right, how="cross",
                                                                                           suffixes=("_a", "_b"))
     a, b = measured(matched, measure, metric, comp.work, history)
@@ -131,7 +141,8 @@ def chosen_rows(trials: pd.DataFrame) -> pd.DataFrame:
     """The trials of the setting with the best mean selection value (``selection``: validation, never test)."""
     if SELECTION not in trials:
         raise Missing("the selection metric at each trial's best epoch")
-    settings = [c for c in trials.columns if c.startswith(C) and c != SEED
+    skip = {SEED, *replicate_columns(trials)}
+    settings = [c for c in trials.columns if c.startswith(C) and c not in skip
                 and trials[c].astype(str).nunique(dropna=False) > 1]
     if not settings:
         return trials.assign(chosen="")

@@ -127,7 +127,7 @@ def write_all(run_dir: Path) -> tuple[list[Path], list[ClaimResult]]:
         written.append(run_dir / TABLES_DIR / f"{COMPARISONS}.csv")
     title = f"{run.study}: {run.info.get('name', run.path.parent.name)} / {run.path.name}"
     (run_dir / REPORT_MD).write_text(markdown(title, blocks, run_dir))
-    (run_dir / CLAIMS_MD).write_text(markdown(f"{title}: claims", summary_text(results) + [evidence(results)],
+    (run_dir / CLAIMS_MD).write_text(markdown(f"{title}: claims", summary_text(run, results) + [evidence(results)],
                                               run_dir))
     written += [run_dir / REPORT_MD, run_dir / CLAIMS_MD, html.write(run, title, blocks)]
     written += [p for b in blocks for p in b.images]
@@ -135,8 +135,10 @@ def write_all(run_dir: Path) -> tuple[list[Path], list[ClaimResult]]:
     return list(dict.fromkeys(written)), results
 
 
-def summary_text(results: list[ClaimResult]) -> list[Block]:
-    return [Block("Verdicts", "\n".join(f"- {claims_mod.sentence(c)}" for c in results) + "\n\n" + claims_mod.RULE)]
+def summary_text(run: Run, results: list[ClaimResult]) -> list[Block]:
+    left = unfinished_note(run)
+    text = "\n".join(f"- {claims_mod.sentence(c)}" for c in results) + "\n\n" + claims_mod.RULE
+    return [Block("Verdicts", text + (f"\n\n**Left out:** {left}" if left else ""))]
 
 
 def log_wandb(run_dir: Path) -> list[Path]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.run import Run, varying
-from analysis.tables import mean_ci, mean_pm_std, summarize
+from analysis.tables import interval_cells, mean_pm_std, summarize
 from trainables.common import metrics as M
 from trainables.common.layout import CONFIG_PREFIX
 from trainables.common.report import Table
@@ -65,7 +65,7 @@ def table(run: Run, spec: Table) -> pd.DataFrame | None:
     metrics = expand(spec.metrics, rows.columns)
     shown = mean_pm_std(summarize(rows, by, metrics))
     if spec.interval and spec.interval in rows:
-        shown[f"{spec.interval} 95% CI"] = mean_ci(rows, by, spec.interval).to_numpy()
+        shown[f"{spec.interval} 95% CI"] = interval_cells(rows, by, spec.interval).to_numpy()
     shown.index = shown.index.map(lambda k: " / ".join(map(str, k if isinstance(k, tuple) else (k,))))
     for label, prefix in spec.baselines.items():
         values = {m: rows[prefix + m].mean() for m in metrics if prefix + m in rows}

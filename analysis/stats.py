@@ -14,7 +14,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 from scipy import stats
 
 ALPHA = 0.05
@@ -130,45 +129,6 @@ def holm(pvalues) -> list[float]:
         running = max(running, min(1.0, (m - rank) * p[i]))
         out[i] = running
     return out.tolist()
-
-
-def pair_frames(rows: pd.DataFrame, factor: str, a, b, metric: str, keys: list[str],
-                unit: str | None = None) -> tuple[pd.Series, pd.Series]:
-    """Values of ``metric`` for ``factor == a`` and ``== b``, matched on ``keys`` (seed and the other settings).
-
-    Repeats of one key (should not happen) are averaged; keys present on one
-    side only are dropped, so the comparison is always like for like. With
-    ``unit`` (the seed column) the matched values are then averaged within
-    each unit, so every unit gives one pair however many blocks (other
-    settings) it holds; without that column in ``rows`` the run is one unit.
-    """
-    def side(value):
-        sel = rows[rows[factor] == value]
-        if not keys:
-            return sel[metric].reset_index(drop=True).rename(metric)
-        return sel.groupby(keys, dropna=False)[metric].mean()
-
-    left, right = side(a), side(b)
-    if keys:
-        left, right = left.align(right, join="inner")
-    else:
-        n = min(len(left), len(right))
-        left, right = left.iloc[:n], right.iloc[:n]
-    if unit is None:
-        return left, right
-    both = left.notna() & right.notna()  # average the same blocks on both sides
-    left, right = left[both], right[both]
-    if unit in keys:
-        return left.groupby(level=unit).mean(), right.groupby(level=unit).mean()
-    return pd.Series([left.mean()]).dropna(), pd.Series([right.mean()]).dropna()
-
-
-def unit_means(rows: pd.DataFrame, columns: list[str], unit: str) -> pd.DataFrame:
-    """``columns`` averaged within each ``unit`` (over rows where all are present); one row when no such column."""
-    rows = rows.dropna(subset=columns)
-    if unit not in rows:
-        return rows[columns].mean().to_frame().T.dropna()
-    return rows.groupby(unit)[columns].mean()
 
 
 def mean_ci(values, confidence: float = 0.95) -> tuple[float, float, float]:

@@ -33,7 +33,7 @@ def mean_pm_std(summary: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     return shown
 
 
-def mean_ci(frame: pd.DataFrame, by: list[str], metric: str, digits: int = 3) -> pd.Series:
+def interval_cells(frame: pd.DataFrame, by: list[str], metric: str, digits: int = 3) -> pd.Series:
     """'[low, high]': the 95% t-interval of the mean of ``metric`` per group (empty below two seeds)."""
     from analysis.stats import mean_ci as interval
 

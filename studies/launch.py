@@ -29,16 +29,8 @@ from trainables.common.layout import STUDY_FILE
 
 def main(study: Study, argv: list[str] | None = None) -> str:
     """Parse, check, run, report; the run folder."""
-    args = flags.parser(study).parse_args(argv)
-    flags.check(args)
-    problem = checks.resources(args) or checks.writable(runner.storage_uri(args.storage_path))
-    if problem:
-        fail(problem)
-    options = _checked(lambda: cli.build(args, study.options))
-    if args.smoke_test and study.smoke_options:
-        options = _checked(lambda: _smoke_options(options, study.smoke_options))
-    ctx = context(study, args, options)
-    plan = searchers.available()[args.search].plan(ctx)
+    ctx, plan = prepare(study, argv)
+    options = ctx.options
     data = _checked(lambda: _with_notes(lambda: study.load(options, plan.arms)))
     for note in ctx.notes:
         print(f"note: {note}")
@@ -51,6 +43,21 @@ def main(study: Study, argv: list[str] | None = None) -> str:
 
     finish_run(ctx.run_dir)
     return ctx.run_dir
+
+
+def prepare(study: Study, argv: list[str] | None = None) -> tuple[Context, Any]:
+    """Everything before the data: the command line checked, the run's context and the searcher's plan
+    (every arm's config built and validated). Nothing is written."""
+    args = flags.parser(study).parse_args(argv)
+    flags.check(args)
+    problem = checks.resources(args) or checks.writable(runner.storage_uri(args.storage_path))
+    if problem:
+        fail(problem)
+    options = _checked(lambda: cli.build(args, study.options))
+    if args.smoke_test and study.smoke_options:
+        options = _checked(lambda: _smoke_options(options, study.smoke_options))
+    ctx = context(study, args, options)
+    return ctx, searchers.available()[args.search].plan(ctx)
 
 
 def context(study: Study, args: argparse.Namespace, options: Any) -> Context:

@@ -75,5 +75,7 @@ STUDY = Study(
     grace_period=1,
 )
 
+main = STUDY.main  # parse, run, report; returns the run folder
+
 if __name__ == "__main__":
-    STUDY.main()
+    main()

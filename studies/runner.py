@@ -57,9 +57,17 @@ def init_ray(args: Any) -> bool:
 
 
 def optuna_url(ctx: Context) -> str:
-    """The Optuna database of an Optuna run, checked before Ray starts: a new run refuses a study with trials."""
+    """The Optuna database of an Optuna run, checked before Ray starts: a new run refuses a study with trials
+    (in a shared database; the default one is new with its run folder)."""
     url = ctx.args.optuna_storage or optuna_searcher.default_storage(ctx.run_dir, ctx.args.name)
-    if not ctx.resuming and optuna_searcher.stored_trials(url, ctx.study_name)[1]:
+    if not ctx.args.optuna_storage or ctx.resuming:
+        return url
+    try:
+        found = optuna_searcher.stored_trials(url, ctx.study_name)[1]
+    except Exception as exc:  # noqa: BLE001 -- a driver missing, a server down, a bad URL: all one line
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        fail(f"--optuna-storage {optuna_searcher.redacted(url)}: cannot open the database ({reason})")
+    if found:
         fail(f"the Optuna study {ctx.study_name!r} in {optuna_searcher.redacted(url)} already has trials: "
              "add --resume to continue that run, or give another --name")
     return url

@@ -1,20 +1,25 @@
-"""Synthetic run folders and result frames with known answers, for the reporting tests."""
+"""Synthetic run folders and runs with known answers, for the reporting and claims tests.
+
+Trials report every metric their task's schema names (reading a run checks
+the schema), with the values a test controls.
+"""
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from analysis.results import RunResults
+from analysis.run import Run, with_derived
 from trainables.common import metrics as M
 from trainables.common.layout import STUDY_FILE
+from trainables.common.task import Task
+from trainables.stock.task import TASK as STOCK
 
-STUDY_INFO = {"q1": {"study": "q1", "task": "stock", "metric": M.VAL_MAPE, "mode": "min"}}
+TICKERS = ("GOOG", "AAPL")
+STUDY_INFO = {"q1": {"study": "q1", "task": "trainables.stock.task", "metric": M.VAL_MAPE, "mode": "min"}}
 
 
 def with_loop_fields(epochs: list[dict], metric: str, mode: str, completed: bool) -> list[dict]:
@@ -24,7 +29,8 @@ def with_loop_fields(epochs: list[dict], metric: str, mode: str, completed: bool
         value = metrics.get(metric, math.nan)
         if best == 0 or (value < best_value if mode == "min" else value > best_value):
             best, best_value = epoch, value
-        out.append({M.EPOCH: epoch, **metrics, M.BEST_EPOCH: metrics.get(M.BEST_EPOCH, best)})
+        row = {M.EPOCH: epoch, M.TIME_EPOCH: 2.0, M.TIME_TOTAL: 2.0 * epoch, **metrics}
+        out.append({**row, M.BEST_EPOCH: metrics.get(M.BEST_EPOCH, best)})
     if completed and out:
         out[-1][M.COMPLETED] = 1
     return out
@@ -47,7 +53,8 @@ def write_trial(run_dir: Path, trial_id: str, config: dict, epochs: list[dict], 
     return trial_dir
 
 
-def write_run(run_dir: Path, study: str, trials: list[tuple[dict, list[dict]]], unfinished: dict[int, str] | None = None) -> Path:
+def write_run(run_dir: Path, study: str, trials: list[tuple[dict, list[dict]]],
+              unfinished: dict[int, str] | None = None) -> Path:
     """A run folder; ``unfinished`` maps a trial's index to "error" or "unfinished" (no completed final report)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     info = STUDY_INFO.get(study, {"study": study})
@@ -59,63 +66,23 @@ def write_run(run_dir: Path, study: str, trials: list[tuple[dict, list[dict]]], 
     return run_dir
 
 
-def frames(rows: list[dict], history: list[dict] | None = None) -> RunResults:
-    """RunResults from flat rows whose config keys are given without the ``config/`` prefix under "config".
-
-    Validation and training metrics are also given as their ``best/`` values (one-epoch trials) unless the rows have them.
-    """
-    flat = []
-    for i, row in enumerate(rows):
-        out = {"trial_id": row.get("trial_id", f"t{i}")}
-        out.update({f"config/{k}": v for k, v in row["config"].items()})
-        out.update({k: v for k, v in row.items() if k not in ("config", "trial_id")})
-        for k, v in row.items():
-            if k.split("/")[0] in ("val", "train"):
-                out.setdefault(f"best/{k}", v)
-        flat.append(out)
-    trials = pd.DataFrame(flat)
-    hist = pd.DataFrame(history) if history else trials.assign(epoch=1, training_iteration=1)
-    return RunResults(trials=trials, history=hist)
+def errors(split: str, value: float, baseline: str | None = None) -> dict[str, float]:
+    """RMSE, MAE and MAPE overall and per ticker, as q1's trials report them (MAPE = ``value``)."""
+    out = {}
+    for measure, scale in (("rmse", 8.0), ("mae", 6.0), ("mape", 1.0)):
+        name = M.named(split, measure) if baseline is None else M.baseline(baseline, M.named(split, measure))
+        out[name] = scale * value
+        out.update({M.per_target(name, t): scale * value + (0.1 if t == "GOOG" else -0.1) for t in TICKERS})
+    return out
 
 
-def q1_grid(effects: dict, seeds: int = 5, noise: float = 0.05, rng_seed: int = 0) -> RunResults:
-    """The q1 grid where test/mape = 2 + the sum of ``effects[(factor, value)]`` (+ per-cell pairs) + noise.
-
-    ``effects`` keys: ("cell", "gru"), ("time", "lstm"), (("loss", "mape"), "rnn") for a loss effect on one cell, ...
-    """
-    rng = np.random.default_rng(rng_seed)
-    rows, history = [], []
-    grid = itertools.product(("rnn", "lstm", "gru"), ("mse", "mape"), ("adam", "adagrad", "rmsprop"), (0.0, 0.1),
-                             ("returns", "paper"), range(seeds))
-    for n, (cell, loss, opt, drop, form, seed) in enumerate(grid):
-        cfg = {"cell": cell, "loss": loss, "optimizer": opt, "dropout": drop, "formulation": form, "seed": seed}
-        mape = 2.0 + effects.get(("cell", cell), 0) + effects.get(("optimizer", opt), 0)
-        mape += effects.get(("formulation", form), 0)
-        mape += effects.get((("loss", loss), cell), 0) + effects.get((("dropout", drop), cell), 0)
-        mape += noise * rng.standard_normal()
-        seconds = 10 + effects.get(("time", cell), 0) + rng.standard_normal() * noise
-        tid = f"t{n}"
-        rows.append({"trial_id": tid, "config": cfg, "test/mape": mape, "val/mape": mape,
-                     "time/total_s": seconds, "baseline/persistence/test/mape": 1.5})
-        for epoch in (1, 2, 3):
-            speed = effects.get(("speed", opt), 0)
-            history.append({"trial_id": tid, "epoch": epoch, "training_iteration": epoch,
-                            "val/mape": mape + (3 - epoch) * (1 + speed)})
-    return frames(rows, history)
-
-
-def q1_epochs(mape: float, n: int = 3) -> list[dict]:
+def q1_epochs(mape: float, n: int = 3, persistence: float = 1.5) -> list[dict]:
+    """Validation MAPE falling to ``mape`` at the last epoch; test MAPE ``mape``."""
     out = []
     for e in range(1, n + 1):
-        row = {"epoch": e, "train/loss": 1.0 / e, "val/loss": 2.0 / e, "val/mape": mape + (n - e),
-               "time/total_s": 2.0 * e}
+        row = {M.TRAIN_LOSS: 1.0 / e, M.VAL_LOSS: 2.0 / e, **errors("val", mape + (n - e))}
         if e == n:
-            row.update({"test/mape": mape, "test/rmse": 3.0, "test/mae": 2.0, "baseline/persistence/test/mape": 1.5,
-                        "baseline/persistence/test/rmse": 2.5, "baseline/persistence/test/mae": 1.8})
-            for metric in ("mape", "rmse", "mae"):
-                for ticker, offset in (("GOOG", 0.1), ("AAPL", -0.1)):
-                    row[f"test/{metric}/{ticker}"] = row[f"test/{metric}"] + offset
-                    row[f"baseline/persistence/test/{metric}/{ticker}"] = row[f"baseline/persistence/test/{metric}"] + offset
+            row.update({M.TEST_LOSS: 0.5, **errors("test", mape), **errors("test", persistence, "persistence")})
         out.append(row)
     return out
 
@@ -126,6 +93,24 @@ def q1_run(path: Path, shift: float = 0.0, seeds: int = 2, unfinished: dict[int,
     for seed in range(seeds):
         for i, cell in enumerate(("rnn", "lstm", "gru")):
             cfg = {"cell": cell, "loss": "mse", "optimizer": "adam", "dropout": 0.0, "seed": seed,
-                   "features": ["close"], "epochs": 3}
+                   "features": ["close"], "epochs": 3, "formulation": "returns"}
             trials.append((cfg, q1_epochs(3.0 - 0.5 * i + 0.01 * seed + shift)))
     return write_run(path, "q1", trials, unfinished)
+
+
+def run_of(rows: list[dict], task: Task = STOCK, history: list[dict] | None = None, path: Path | None = None) -> Run:
+    """A ``Run`` from flat rows: config keys under "config", metrics by name; train and val metrics also count
+    as their best-epoch (``best/``) values unless the rows have them. One history row a trial unless given."""
+    flat = []
+    for i, row in enumerate(rows):
+        out = {"trial_id": row.get("trial_id", f"t{i}"), "epochs_run": row.get("epochs_run", 1)}
+        out.update({f"config/{k}": v for k, v in row["config"].items()})
+        out.update({k: v for k, v in row.items() if k not in ("config", "trial_id")})
+        for k, v in row.items():
+            if k.split("/")[0] in ("val", "train"):
+                out.setdefault(M.best(k), v)
+        flat.append(out)
+    trials = with_derived(pd.DataFrame(flat), task)
+    hist = pd.DataFrame(history) if history else trials.assign(epoch=1, training_iteration=1)
+    info = {"study": task.study, "task": task.module, "metric": task.metric, "mode": task.mode}
+    return Run(path=path or Path("."), info=info, trials=trials, history=hist, unfinished=trials.iloc[0:0])

@@ -9,7 +9,7 @@ import pyarrow.fs as pafs
 import pytest
 from fakerun import q1_epochs, q1_run, write_run
 
-from analysis import remote, tasks
+from analysis import remote
 from analysis.__main__ import main as analysis_main
 from analysis.report import finish_run
 from analysis.run import read_run
@@ -17,12 +17,13 @@ from trainables.common import metrics as M
 from trainables.stock.task import TASK as STOCK
 
 
-def test_study_names_its_task_and_selection_metric():
-    assert tasks.task_of("q1") is STOCK
-    assert tasks.selection({"study": "q1"}) == (STOCK.metric, STOCK.mode)
-    assert tasks.selection({"study": "q1", "metric": "val/rmse", "mode": "min"}) == ("val/rmse", "min")
-    with pytest.raises(ValueError, match="unknown study 'q9'"):
-        tasks.task_of("q9")
+def test_study_file_names_its_task_module():
+    from analysis.run import load_task
+
+    assert load_task({"task": "trainables.stock.task"}) is STOCK
+    assert load_task({"task": "stock"}) is STOCK  # runs recorded before the module path
+    with pytest.raises(FileNotFoundError, match="names the task 'nowhere.task'"):
+        load_task({"task": "nowhere.task"})
 
 
 def run_with_left_out_trials(path):
@@ -53,14 +54,14 @@ def test_unfinished_and_errored_trials_are_left_out_and_named(tmp_path):
     for name in ("report.md", "claims.md", "report.html"):
         text = (run_dir / name).read_text()
         assert left_out in text, name
-    top = (run_dir / "tables" / "top_trials.csv").read_text()
+    top = (run_dir / "tables" / "trials.csv").read_text()
     assert "0.1," not in top  # the left-out trials' validation MAPE ranks nothing
     trials_table = (run_dir / "tables" / "trials.csv").read_text().splitlines()
     assert trials_table[0].startswith("trial_id,") and "best/epoch" in trials_table[0] and "epochs_run" in trials_table[0]
     assert len(trials_table) == 1 + 7
     # gru has one completed seed left: its claim comparisons have n = 1.
     comparisons = pd.read_csv(run_dir / "tables" / "comparisons.csv").set_index("comparison")
-    assert comparisons.loc["gru − lstm, test/mape", "n"] == 1 and comparisons.loc["lstm − rnn, test/mape", "n"] == 3
+    assert comparisons.loc["gru − lstm", "n"] == 1 and comparisons.loc["lstm − rnn", "n"] == 3
 
 
 def test_written_results_keep_every_trial_with_its_status(tmp_path):
@@ -96,7 +97,7 @@ def test_report_on_a_storage_uri_writes_the_outputs_back(tmp_path, capsys):
     analysis_main(["report", uri])
     printed = capsys.readouterr().out
     for name in ("trials.parquet", "history.csv", "report.md", "claims.md", "report.html", "tables/trials.md",
-                 "tables/comparisons.csv", "plots/loss_curves.png", "plots/real_vs_predicted_rnn.png"):
+                 "tables/comparisons.csv", "plots/learning_curves.png", "plots/real_vs_predicted_rnn.png"):
         assert fs.get_file_info(f"{inner}/{name}").type == pafs.FileType.File, name
         assert f"{uri}/{name}" in printed
     assert "GRU > LSTM > RNN" in read(fs, f"{inner}/claims.md")
@@ -114,7 +115,7 @@ def test_cli_on_a_storage_uri_that_is_not_a_run(tmp_path):
     pytest.importorskip("fsspec")
     fs, inner = remote.resolve(f"memory://empty-{tmp_path.name}/x")
     fs.create_dir(inner)
-    with pytest.raises(SystemExit, match="no study.json"):
+    with pytest.raises(SystemExit, match="no study.json and no runs under it"):
         analysis_main(["report", f"memory://empty-{tmp_path.name}/x"])
 
 
@@ -132,15 +133,32 @@ def test_compare_prints_each_runs_own_mean(tmp_path, capsys):
 def test_study_file_from_studies_is_read(tmp_path):
     run_dir = q1_run(tmp_path / "q1", seeds=1)
     info = json.loads((run_dir / "study.json").read_text())
-    assert info == {"study": "q1", "task": "stock", "metric": "val/mape", "mode": "min"}
+    assert info == {"study": "q1", "task": "trainables.stock.task", "metric": "val/mape", "mode": "min"}
     run = read_run(run_dir)
     assert (run.metric, run.mode, run.best_metric, run.test_metric()) == ("val/mape", "min", "best/val/mape", "test/mape")
 
 
-def test_claims_command_checks_each_given_run_and_lists_the_other_studies(tmp_path, capsys):
-    run_dir = q1_run(tmp_path / "q1", seeds=3)
-    analysis_main(["claims", str(run_dir), "--out", str(tmp_path / "claims.md")])
+def test_claims_command_checks_every_given_run_on_its_own(tmp_path, capsys):
+    """Two runs of one study are two sections: neither is dropped nor mixed into the other."""
+    first = q1_run(tmp_path / "a", seeds=3)
+    second = q1_run(tmp_path / "b", seeds=3, shift=1.0)
+    analysis_main(["claims", str(first), str(second), "--out", str(tmp_path / "claims.md")])
     printed = capsys.readouterr().out
-    assert "[   supported] q1: GRU > LSTM > RNN" in printed
-    assert "[     not run] q2:" in printed and "[     not run] q3:" in printed
-    assert "no q2 run given" in (tmp_path / "claims.md").read_text()
+    assert printed.count("[   supported] GRU > LSTM > RNN") == 2
+    text = (tmp_path / "claims.md").read_text()
+    assert f"q1: {first}" in text and f"q1: {second}" in text
+    assert "gru − lstm: 2.01 vs 2.51" in text and "gru − lstm: 3.01 vs 3.51" in text
+
+
+def test_a_run_missing_a_metric_of_its_schema_is_an_error_naming_it(tmp_path):
+    run_dir = q1_run(tmp_path / "q1", seeds=1)
+    for result in run_dir.glob("*/result.json"):
+        rows = [json.loads(line) for line in result.read_text().splitlines()]
+        for row in rows:
+            row.pop("test/rmse/AAPL", None)
+            row.pop("test/rmse/GOOG", None)
+        result.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    from trainables.common.schema import SchemaError
+
+    with pytest.raises(SchemaError, match="no 'test/rmse/\\*'"):
+        read_run(run_dir)

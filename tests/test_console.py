@@ -13,6 +13,7 @@ import pytest
 from ray import cloudpickle, tune
 
 from studies import console as C
+from studies import progress as P
 from trainables.common import metrics as M
 
 CLEAR = "\r\x1b[K"
@@ -71,32 +72,32 @@ def test_off_a_terminal_the_status_is_a_line_at_most_every_interval_unless_force
 
 
 def test_format_duration():
-    assert [C.format_duration(s) for s in (0, 42.4, 185, 7440, -3)] == ["0s", "42s", "3m05s", "2h04m", "0s"]
+    assert [P.format_duration(s) for s in (0, 42.4, 185, 7440, -3)] == ["0s", "42s", "3m05s", "2h04m", "0s"]
 
 
 def test_counts_include_planned_trials_tune_has_not_created():
-    c = C.count_trials(["TERMINATED", "ERROR", "RUNNING", "PENDING", "TERMINATED"], total=8)
+    c = P.count_trials(["TERMINATED", "ERROR", "RUNNING", "PENDING", "TERMINATED"], total=8)
     assert (c.done, c.running, c.failed, c.pending, c.total) == (2, 1, 1, 4, 8)
 
 
 def test_time_left_waits_for_something_to_tell():
-    assert C.time_left([], [], pending=4, slots=2) is None
-    assert C.time_left([C.Running(5.0, 0, 10)], [], pending=0, slots=1) is None  # no epoch reported yet
-    assert C.time_left([C.Running(5.0, 2, None)], [], pending=0, slots=1) is None  # epochs unknown
-    assert C.time_left([], [], pending=0, slots=1) == 0.0
+    assert P.time_left([], [], pending=4, slots=2) is None
+    assert P.time_left([P.Running(5.0, 0, 10)], [], pending=0, slots=1) is None  # no epoch reported yet
+    assert P.time_left([P.Running(5.0, 2, None)], [], pending=0, slots=1) is None  # epochs unknown
+    assert P.time_left([], [], pending=0, slots=1) == 0.0
 
 
 def test_time_left_from_the_pace_of_running_trials_and_the_finished_ones():
     # Two running: 10 s for 2 of 10 epochs (40 s left), 30 s for 3 of 6 epochs (30 s left).
-    running = [C.Running(10.0, 2, 8), C.Running(30.0, 3, 3)]
+    running = [P.Running(10.0, 2, 8), P.Running(30.0, 3, 3)]
     # Nothing finished yet: a pending trial takes the projected durations' mean, (50 + 60) / 2 = 55 s.
-    assert C.time_left(running, [], pending=2, slots=2) == pytest.approx((40 + 30 + 2 * 55) / 2)
+    assert P.time_left(running, [], pending=2, slots=2) == pytest.approx((40 + 30 + 2 * 55) / 2)
     # With finished trials their mean is used: 20 s each.
-    assert C.time_left(running, [10.0, 30.0], pending=2, slots=2) == pytest.approx((40 + 30 + 40) / 2)
+    assert P.time_left(running, [10.0, 30.0], pending=2, slots=2) == pytest.approx((40 + 30 + 40) / 2)
     # The last trial bounds it: nothing queued, one slow trial among fast slots.
-    assert C.time_left(running, [20.0], pending=0, slots=4) == pytest.approx(40)
+    assert P.time_left(running, [20.0], pending=0, slots=4) == pytest.approx(40)
     # A trial that has not reported yet is expected to take the typical duration.
-    assert C.time_left([C.Running(5.0, 0, 10)], [20.0], pending=0, slots=1) == pytest.approx(15)
+    assert P.time_left([P.Running(5.0, 0, 10)], [20.0], pending=0, slots=1) == pytest.approx(15)
 
 
 def test_best_so_far_counts_only_completed_trials_by_mode():
@@ -104,17 +105,17 @@ def test_best_so_far_counts_only_completed_trials_by_mode():
                ({"cell": "rnn"}, {"loss": 0.1}),  # still running: not yet comparable
                ({"cell": "lstm"}, {"loss": float("nan"), M.COMPLETED: 1}),
                ({"cell": "lstm2"}, {"loss": 0.9, M.COMPLETED: 1})]
-    assert C.best_so_far(results, "loss", "min") == (0.5, {"cell": "gru"})
-    assert C.best_so_far(results, "loss", "max") == (0.9, {"cell": "lstm2"})
-    assert C.best_so_far(results[1:2], "loss", "min") is None
+    assert P.best_so_far(results, "loss", "min") == (0.5, {"cell": "gru"})
+    assert P.best_so_far(results, "loss", "max") == (0.9, {"cell": "lstm2"})
+    assert P.best_so_far(results[1:2], "loss", "min") is None
 
 
 def test_label_names_the_settings_that_differ():
     configs = [{"cell": "gru", "lr": 0.001, "epochs": 5}, {"cell": "rnn", "lr": 0.01, "epochs": 5}]
-    keys = C.differing_keys(configs)
+    keys = P.differing_keys(configs)
     assert keys == ["cell", "lr"]
-    assert C.short_label(configs[0], keys) == "cell=gru lr=0.001"
-    assert C.short_label({"a": "x" * 100}, ["a"], limit=20) == "a=" + "x" * 15 + "..."
+    assert P.short_label(configs[0], keys) == "cell=gru lr=0.001"
+    assert P.short_label({"a": "x" * 100}, ["a"], limit=20) == "a=" + "x" * 15 + "..."
 
 
 TUNE_ERROR_TEXT = (  # error.txt as Ray 2.60 writes it for a function trainable that raised
@@ -132,10 +133,10 @@ TUNE_ERROR_TEXT = (  # error.txt as Ray 2.60 writes it for a function trainable 
 
 
 def test_first_error_line_is_the_exception_line():
-    assert C.first_error_line(TUNE_ERROR_TEXT) == "ValueError: boom at x=3"
-    assert C.first_error_line("Failure # 1 (occurred at now)\nTrial crashed: node lost\n") == \
+    assert P.first_error_line(TUNE_ERROR_TEXT) == "ValueError: boom at x=3"
+    assert P.first_error_line("Failure # 1 (occurred at now)\nTrial crashed: node lost\n") == \
         "Trial crashed: node lost"
-    assert C.first_error_line("") == ""
+    assert P.first_error_line("") == ""
 
 
 class FakeTrial(SimpleNamespace):
@@ -160,15 +161,15 @@ def failed_trial(tmp_path, fs_type="local", config=None):
 
 
 def test_error_file_is_the_stored_copy_not_rays_staging_one(tmp_path):
-    assert C.stored_error_file(failed_trial(tmp_path)) == "/runs/q1/t3/error.txt"
+    assert P.stored_error_file(failed_trial(tmp_path)) == "/runs/q1/t3/error.txt"
     s3 = failed_trial(tmp_path / "a", "s3")
     s3.path = "bucket/results/q1/t3"  # pyarrow's path, scheme stripped
-    assert C.stored_error_file(s3) == "s3://bucket/results/q1/t3/error.txt"
+    assert P.stored_error_file(s3) == "s3://bucket/results/q1/t3/error.txt"
     gcs = failed_trial(tmp_path / "b", "gcs")
     gcs.path = "bucket/q1/t3"
-    assert C.stored_error_file(gcs) == "gs://bucket/q1/t3/error.txt"
-    assert C.stored_error_file(fake_trial("t", "ERROR", {}, error_file=None)) is None
-    assert C.error_line(failed_trial(tmp_path / "c")) == "ValueError: boom at x=3"  # from the text
+    assert P.stored_error_file(gcs) == "gs://bucket/q1/t3/error.txt"
+    assert P.stored_error_file(fake_trial("t", "ERROR", {}, error_file=None)) is None
+    assert P.error_line(failed_trial(tmp_path / "c")) == "ValueError: boom at x=3"  # from the text
 
 
 def test_error_line_prefers_the_pickled_cause(tmp_path):
@@ -177,14 +178,14 @@ def test_error_line_prefers_the_pickled_cause(tmp_path):
     wrapped = RuntimeError("ray::ImplicitFunc.train() (pid=1)")
     wrapped.cause = KeyError("lr")  # as RayTaskError carries the trainable's exception
     Path(trial.pickled_error_file).write_bytes(cloudpickle.dumps(wrapped))
-    assert C.error_line(trial) == "KeyError: 'lr'"
+    assert P.error_line(trial) == "KeyError: 'lr'"
 
 
 def drive():
     """Four pending trials of 10 epochs on a fake clock; the console off a terminal, printing every status."""
     out, clock = io.StringIO(), Clock(100.0)
     con = C.Console(out, interval=0, clock=clock)
-    cb = C.ProgressCallback(con, total=4, metric="val/loss", mode="min", clock=clock)
+    cb = P.ProgressCallback(con, total=4, metric="val/loss", mode="min", clock=clock)
     configs = [{"cell": c, "epochs": 10, "seed": 0} for c in ("rnn", "gru", "lstm", "mlp")]
     trials = [fake_trial(f"t{i}", "PENDING", cfg) for i, cfg in enumerate(configs)]
     cb.setup(total_num_samples=4)
@@ -252,16 +253,13 @@ def test_an_interrupted_run_says_what_is_unfinished():
     assert out.getvalue().splitlines()[-1] == "stopped after 0s: 0 done, 0 failed, 4 unfinished of 4"
 
 
-def test_the_callback_pickles_without_its_console_and_rejoins_the_active_one(tmp_path):
-    # Tuner writes RunConfig's callbacks into tuner.pkl; Tuner.restore loads them from there.
-    cb = C.ProgressCallback(C.Console(sys.stdout), total=3, metric="m", mode="max", epochs_of=lambda c: c["n"])
+def test_the_callback_pickles_without_its_console(tmp_path):
+    # Tuner writes RunConfig's callbacks into tuner.pkl (a resumed run replaces them with this start's).
+    cb = P.ProgressCallback(C.Console(sys.stdout), total=3, metric="m", mode="max", epochs_of=lambda c: c["n"])
     restored = cloudpickle.loads(cloudpickle.dumps(cb))
     assert restored.console is None and restored.total == 3 and restored.epochs_of({"n": 7}) == 7
-    with C.capture(tmp_path / "unused.log", verbose=True) as con:
-        inside = cloudpickle.loads(cloudpickle.dumps(cb))
-    assert inside.console is con
     with pytest.raises(ValueError, match="mode"):
-        C.ProgressCallback(None, 1, "m", "best")
+        P.ProgressCallback(None, 1, "m", "best")
 
 
 def test_capture_sends_python_c_level_and_child_output_to_the_log(tmp_path, capfd):
@@ -320,7 +318,7 @@ def test_a_small_study_leaves_a_few_lines_on_the_console_and_rays_output_in_the_
 
     log = tmp_path / "console.log"
     with C.capture(log) as con:
-        callback = C.ProgressCallback(con, total=None, metric="loss", mode="min")  # None: Tune's count of trials
+        callback = P.ProgressCallback(con, total=None, metric="loss", mode="min")  # None: Tune's count of trials
         tuner = tune.Tuner(trainable, param_space={"x": tune.grid_search([0, 1, 2, 3]), "epochs": 3},
                            run_config=tune.RunConfig(name="toy", storage_path=str(tmp_path), verbose=1,
                                                      callbacks=[callback]))
@@ -337,8 +335,12 @@ def test_a_small_study_leaves_a_few_lines_on_the_console_and_rays_output_in_the_
     text = log.read_text()
     assert "Trial status:" in text and "errored after 1 iterations" in text  # Tune's own table and error report
 
-    # Tuner.restore takes the callback back from tuner.pkl: it reports to the console of the capture in force.
-    with C.capture(log):
-        tune.Tuner.restore(str(tmp_path / "toy"), trainable).fit()
+    # A resumed run gives the restored Tuner this start's callback (studies/runner.py does the same).
+    from studies import adapter
+
+    with C.capture(log) as con:
+        restored = tune.Tuner.restore(str(tmp_path / "toy"), trainable)
+        adapter.restored_run_config(restored).callbacks = [P.ProgressCallback(con, 4, "loss", "min")]
+        restored.fit()
     lines = capfd.readouterr().out.splitlines()
     assert lines[-1].startswith("finished in ") and "3 done, 1 failed of 4" in lines[-1]

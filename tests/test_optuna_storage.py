@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-import argparse
+import json
 
 import optuna
 import pytest
 from optuna.trial import TrialState
 from ray import tune
 
-from studies import optuna_search as osearch
-from studies import search
+from studies.searchers import base
+from studies.searchers import optuna as osearch
 from trainables.common import metrics as M
 
 METRIC = "val/loss"
 SPACE = {"lr": tune.loguniform(1e-4, 1e-1), "cell": tune.choice(["rnn", "gru"])}
 
 
-def searcher(tmp_path, max_concurrent=0, name="s") -> osearch.DurableOptunaSearch:
-    s = osearch.DurableOptunaSearch(f"sqlite:///{tmp_path / 'optuna.db'}", study_name=name, metric=METRIC,
-                                    mode="min", seed=0, max_concurrent=max_concurrent)
-    s.set_search_properties(None, None, SPACE)
-    return s
+def searcher(tmp_path, max_concurrent=0, name="s") -> osearch.OptunaSearcher:
+    return osearch.OptunaSearcher(SPACE, f"sqlite:///{tmp_path / 'optuna.db'}", study_name=name, metric=METRIC,
+                                  mode="min", seed=0, max_concurrent=max_concurrent)
 
 
 def stored(tmp_path, name="s") -> dict[str, optuna.trial.FrozenTrial]:
@@ -75,10 +73,10 @@ def test_reconcile_makes_the_database_agree_with_tunes_trials(tmp_path):
     # "lost" was asked but never recorded; "done_unsaid" finished in Tune after the database last heard of it.
     restored = searcher(tmp_path)
     fixed = restored.reconcile({
-        "done": osearch.TuneTrial("TERMINATED"),
-        "done_unsaid": osearch.TuneTrial("TERMINATED", last_result=result(2, 3.0)),
-        "running": osearch.TuneTrial("RUNNING"),
-        "errored": osearch.TuneTrial("ERROR", params=errored_params),
+        "done": base.TuneTrial("TERMINATED"),
+        "done_unsaid": base.TuneTrial("TERMINATED", last_result=result(2, 3.0)),
+        "running": base.TuneTrial("RUNNING"),
+        "errored": base.TuneTrial("ERROR", params=errored_params),
     })
     assert fixed == {"lost": 1, "told": 1, "adopted": 1}
     study = optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path / 'optuna.db'}")
@@ -114,24 +112,24 @@ def test_fail_unfinished_closes_the_trials_of_a_dead_driver(tmp_path):
     url = f"sqlite:///{tmp_path / 'optuna.db'}"
     assert osearch.fail_unfinished(url, "s") == 1
     assert {t: x.state for t, x in stored(tmp_path).items()} == {"a": TrialState.COMPLETE, "b": TrialState.FAIL}
-    assert osearch.existing_trials(url, "s") == 2 and osearch.existing_trials(url, "other") == 0
+    assert len(osearch.stored_trials(url, "s")[1]) == 2 and osearch.stored_trials(url, "other")[1] == []
     assert osearch.fail_unfinished(url, "other") == 0
 
 
-def test_asha_rungs_are_rebuilt_from_the_database(tmp_path):
-    s = searcher(tmp_path)
+def test_asha_rungs_are_rebuilt_from_the_trials_results(tmp_path):
     for tid, values in {"a": [4.0, 3.0, 2.0, 1.0], "b": [5.0, 4.5], "c": [9.0]}.items():
-        s.suggest(tid)
-        for step, v in enumerate(values, 1):
-            s.on_trial_result(tid, result(step, v))
-    asha = osearch.ResumableASHA(s, time_attr=M.TRAINING_ITERATION, max_t=8, grace_period=1, reduction_factor=2)
+        folder = tmp_path / f"train_{tid}"
+        folder.mkdir()
+        rows = [{"trial_id": tid, M.EPOCH: step, METRIC: v} for step, v in enumerate(values, 1)]
+        (folder / "result.json").write_text("\n".join(json.dumps(r) for r in rows) + "\n{\"cut short")
+    asha = base.ResumableASHA(str(tmp_path), time_attr=M.EPOCH, max_t=8, grace_period=1, reduction_factor=2)
     asha.set_search_properties(METRIC, "min")
     asha.on_trial_add(None, _Trial("new"))
     assert asha.rungs() == [{"a": -4.0, "b": -5.0, "c": -9.0}, {"a": -3.0, "b": -4.5}, {"a": -1.0}, {}]  # 1, 2, 4, 8
     # A newcomer worse than the rung's cutoff is stopped, as it would have been without the resume.
-    assert asha.on_trial_result(None, _Trial("new"), result(1, 8.0)) == "STOP"
+    assert asha.on_trial_result(None, _Trial("new"), {M.EPOCH: 1, METRIC: 8.0}) == "STOP"
     asha.on_trial_add(None, _Trial("other"))
-    assert asha.on_trial_result(None, _Trial("other"), result(1, 3.0)) == "CONTINUE"
+    assert asha.on_trial_result(None, _Trial("other"), {M.EPOCH: 1, METRIC: 3.0}) == "CONTINUE"
 
 
 class _Trial:
@@ -141,11 +139,9 @@ class _Trial:
 
 def test_default_storage_is_beside_the_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert osearch.default_storage("/runs/q1", "q1") == "sqlite:////runs/q1/optuna.db"
-    assert osearch.default_storage("s3://bucket/runs/q1", "q1") == f"sqlite:///{tmp_path}/optuna-q1.db"
-    args = argparse.Namespace(optuna_storage="postgresql://me:secret@db/studies", name="q1")
-    assert search.optuna_storage(args, "/runs/q1") == "postgresql://me:secret@db/studies"
-    assert "secret" not in osearch.redacted(args.optuna_storage)
+    assert osearch.default_storage("/runs/q1/r1", "q1") == "sqlite:////runs/q1/r1/optuna.db"
+    assert osearch.default_storage("s3://bucket/runs/q1/r1", "q1") == f"sqlite:///{tmp_path}/optuna-q1.db"
+    assert "secret" not in osearch.redacted("postgresql://me:secret@db/studies")
 
 
 def test_param_importance_table_from_the_runs_database(tmp_path):
@@ -163,13 +159,12 @@ def test_param_importance_table_from_the_runs_database(tmp_path):
     pruned.report(9.0, 1)
     study.tell(pruned, state=TrialState.PRUNED)
 
-    paths = optuna_report.write_param_importance(run_dir)
-    assert sorted(p.name for p in paths) == ["param_importance.csv", "param_importance.md"]
-    table = optuna_report.param_importance(optuna_report.load_study(run_dir))
-    assert list(table.index) == ["lr", "cell"] and table.loc["lr", "importance"] > 0.9
-    assert table.loc["lr", "best_value"] == pytest.approx(study.best_params["lr"])
-    assert "30 COMPLETE, 1 PRUNED" in (run_dir / "tables" / "param_importance.md").read_text()
-    assert optuna_report.write_param_importance(tmp_path) == []  # no study: a grid run
+    (block,) = optuna_report.blocks(run_dir)
+    assert block.stem == "param_importance" and list(block.table.index) == ["lr", "cell"]
+    assert block.table.loc["lr", "importance"] > 0.9
+    assert block.table.loc["lr", "best_value"] == pytest.approx(study.best_params["lr"])
+    assert "30 COMPLETE, 1 PRUNED" in block.text
+    assert optuna_report.blocks(tmp_path) == []  # no study: a grid run
 
 
 @pytest.mark.slow
@@ -178,15 +173,16 @@ def test_asha_stopped_trials_reach_optuna_as_pruned_in_a_real_run(tmp_path, ray_
 
     def toy(config):
         for step in range(1, steps + 1):
-            tune.report({"loss": config["x"] / step, **({M.COMPLETED: 1} if step == steps else {})})
+            tune.report({"loss": config["x"] / step, M.EPOCH: step, **({M.COMPLETED: 1} if step == steps else {})})
 
     study = optuna.create_study(study_name="toy", storage=url)
     for x in (1.0, 9.0, 0.5):  # the second is worse than the first at the first rung: ASHA stops it
         study.enqueue_trial({"x": x})
-    s = osearch.DurableOptunaSearch(url, "toy", metric="loss", mode="min", max_concurrent=1)
-    asha = osearch.ResumableASHA(s, time_attr=M.TRAINING_ITERATION, max_t=steps, grace_period=1, reduction_factor=2)
-    tuner = tune.Tuner(toy, param_space={"x": tune.uniform(0.1, 10.0)}, tune_config=tune.TuneConfig(
-        metric="loss", mode="min", num_samples=3, search_alg=osearch.DurableSearchGenerator(s), scheduler=asha),
+    s = osearch.OptunaSearcher({"x": tune.uniform(0.1, 10.0)}, url, "toy", metric="loss", mode="min", max_concurrent=1)
+    asha = base.ResumableASHA(str(tmp_path / "toy"), time_attr=M.EPOCH, max_t=steps, grace_period=1,
+                              reduction_factor=2)
+    tuner = tune.Tuner(toy, tune_config=tune.TuneConfig(
+        metric="loss", mode="min", num_samples=3, search_alg=base.DurableSearchGenerator(s), scheduler=asha),
         run_config=tune.RunConfig(storage_path=str(tmp_path), name="toy", verbose=0))
     results = tuner.fit()
     assert not results.errors
@@ -196,43 +192,58 @@ def test_asha_stopped_trials_reach_optuna_as_pruned_in_a_real_run(tmp_path, ray_
     assert trials[9.0].intermediate_values == {1: 9.0} and trials[9.0].value == 9.0
     assert trials[1.0].value == pytest.approx(1.0 / steps)
     assert trials[0.5].intermediate_values == pytest.approx({k: 0.5 / k for k in range(1, steps + 1)})
-    # Ray's own OptunaSearch would have told the stopped trial COMPLETE with its first-epoch score.
     tune_ids = {r.metrics["trial_id"]: r.metrics for r in results}
     assert {t.user_attrs[osearch.TUNE_ID] for t in trials.values()} == set(tune_ids)
 
 
-def test_tune_config_of_an_optuna_study_uses_the_run_database(tmp_path):
-    from studies import q1
+def test_the_optuna_plan_uses_the_run_database_and_limits_concurrency_itself(tmp_path):
+    from studies import launch, q1
 
-    parser = q1.STUDY.parser()
-    grid = search.tune_config(parser.parse_args([]), str(tmp_path / "q1"), METRIC, "min", max_t=100, grace_period=10)
-    assert grid.search_alg is None and grid.scheduler is None
-    args = parser.parse_args(["--search", "optuna", "--num-samples", "7", "--max-concurrent", "2", "--name", "tpe"])
-    tpe = search.tune_config(args, str(tmp_path / "tpe"), METRIC, "min", max_t=4, grace_period=10)
-    assert tpe.num_samples == 7 and tpe.max_concurrent_trials is None  # the searcher limits concurrency
-    assert isinstance(tpe.search_alg, osearch.DurableSearchGenerator)
-    searcher = tpe.search_alg.searcher
-    assert searcher.max_concurrent == 2 and searcher.url == f"sqlite:///{tmp_path / 'tpe' / 'optuna.db'}"
-    assert isinstance(tpe.scheduler, osearch.ResumableASHA) and tpe.scheduler._max_t == 4
-    assert tpe.scheduler.searcher is searcher
-    args = parser.parse_args(["--search", "optuna", "--optuna-storage", "postgresql://db/x"])
-    assert search.tune_config(args, "/r", METRIC, "min", max_t=4, grace_period=1).search_alg.searcher.url == \
-        "postgresql://db/x"
+    ctx, plan = launch.prepare(q1.STUDY, ["--search", "optuna", "--num-samples", "7", "--max-concurrent", "2",
+                                          "--storage-path", str(tmp_path)])
+    config = plan.tune_config
+    assert config.num_samples == 7 and config.max_concurrent_trials is None  # the searcher limits concurrency
+    assert isinstance(config.search_alg, base.DurableSearchGenerator)
+    searcher = config.search_alg.searcher
+    assert searcher.max_concurrent == 2 and searcher.url == f"sqlite:///{ctx.run_dir}/optuna.db"
+    assert searcher.study_name == f"q1/{ctx.run_id}"
+    assert isinstance(config.scheduler, base.ResumableASHA) and config.scheduler._max_t == 100
+    shared = f"sqlite:///{tmp_path / 'shared.db'}"
+    _, plan = launch.prepare(q1.STUDY, ["--search", "optuna", "--optuna-storage", shared,
+                                        "--storage-path", str(tmp_path)])
+    assert plan.tune_config.search_alg.searcher.url == shared
 
 
-def test_a_new_run_refuses_a_study_with_trials_and_a_resume_follows_the_database(tmp_path, monkeypatch, capsys):
-    from studies import q1, runner
+def test_a_database_that_cannot_be_opened_is_one_line(tmp_path, capsys):
+    from studies import launch, q1
 
-    run_dir = tmp_path / "q1"
-    run_dir.mkdir()
-    parser = q1.STUDY.parser()
-    args = parser.parse_args(["--search", "optuna", "--storage-path", str(tmp_path)])
-    assert runner.optuna_url(args, str(run_dir)) == f"sqlite:///{run_dir / 'optuna.db'}"
-    searcher(run_dir, name="q1").suggest("a")  # a trial of an earlier run
     with pytest.raises(SystemExit):
-        runner.optuna_url(args, str(run_dir))
+        launch.prepare(q1.STUDY, ["--search", "optuna", "--optuna-storage", "nosuchdialect://me:pw@db/x",
+                                  "--storage-path", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert err.startswith("error: --optuna-storage nosuchdialect://me:***@db/x: cannot open the database")
+    assert err.count("\n") == 1 and "pw" not in err
+
+
+def test_a_new_run_refuses_a_shared_study_that_has_trials(tmp_path, capsys, monkeypatch):
+    from studies import launch, q1
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    monkeypatch.setattr("trainables.common.runs.new_run_id", lambda name_dir, now=None: "r1")
+    searcher = osearch.OptunaSearcher(SPACE, url, "q1/r1", METRIC, "min")
+    searcher.suggest("a")  # a trial of an earlier run with the same name and id
+    with pytest.raises(SystemExit):
+        launch.prepare(q1.STUDY, ["--search", "optuna", "--optuna-storage", url, "--storage-path", str(tmp_path)])
     assert "already has trials: add --resume" in capsys.readouterr().err
-    monkeypatch.setattr(osearch, "storage_override", None)
-    resumed = parser.parse_args(["--search", "optuna", "--storage-path", str(tmp_path), "--resume"])
-    assert runner.optuna_url(resumed, str(run_dir)) == osearch.storage_override == f"sqlite:///{run_dir / 'optuna.db'}"
-    assert runner.optuna_url(parser.parse_args(["--search", "optuna", "--smoke-test"]), str(run_dir)) is None
+
+
+def test_the_random_search_draws_the_same_configs_every_time(tmp_path):
+    from studies import launch, q1
+
+    argv = ["--search", "random", "--num-samples", "5", "--storage-path", str(tmp_path)]
+    _, plan = launch.prepare(q1.STUDY, argv)
+    first = plan.searcher.configs
+    again = launch.prepare(q1.STUDY, argv)[1].searcher.configs
+    other = launch.prepare(q1.STUDY, argv + ["--search-seed", "1"])[1].searcher.configs
+    assert len(first) == 5 and first == again and first != other
+    assert plan.space["split_window"] == 60 and all(1e-4 <= c["lr"] <= 1e-2 for c in first)

@@ -16,7 +16,8 @@ from fakerun import q1_epochs, q1_run, write_run
 
 from analysis import compare, export
 from analysis.report import finish_run
-from studies import provenance
+from trainables.common import provenance
+from trainables.stock.data import DataOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,7 +65,7 @@ def test_best_epoch_of_older_runs_found_from_the_task_metric(tmp_path):
     for row, value in zip(epochs, (2.5, 2.1, 2.4)):
         row["val/mape"], row["best/epoch"] = value, None  # no best epoch reported
     run = write_run(tmp_path / "q1", "q1", [({"cell": "gru", "seed": 0}, epochs)])
-    (run / "study.json").write_text(json.dumps({"study": "q1"}))  # no metric recorded: the task's (val/mape, min)
+    (run / "study.json").write_text(json.dumps({"study": "q1", "task": "stock"}))  # no metric: the task's (val/mape, min)
     assert export.read_results(run).trials["best/epoch"].tolist() == [2]
 
 
@@ -73,9 +74,10 @@ def test_provenance_fields(tmp_path, monkeypatch):
     data.write_text("date,ticker,close\n2020-01-01,A,1\n")
     monkeypatch.setenv("WANDB_API_KEY", "sk-secret-never-written-123")
     monkeypatch.setattr(sys, "argv", ["studies/q1.py", "--data", str(data)])
-    args = argparse.Namespace(resume=False, data=str(data), cpus_per_trial=1.0, gpus_per_trial=0.5)
+    args = argparse.Namespace(cpus_per_trial=1.0, gpus_per_trial=0.5)
+    options = DataOptions(data=str(data))
     run = tmp_path / "run"
-    info = provenance.start(str(run), args)
+    info = provenance.start(str(run), args, options)
     assert info["command"][1:] == ["studies/q1.py", "--data", str(data)]
     head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
                           check=True).stdout.strip()
@@ -121,19 +123,21 @@ class Page(HTMLParser):
 def finished_run(tmp_path) -> Path:
     run = q1_run(tmp_path / "q1", seeds=3)
     provenance.write(run, {"command": ["studies/q1.py"], "git": {"commit": "abc", "dirty": False}})
-    finish_run(run, data=pd.DataFrame({"close": [1.0, 2.0]}), quiet=True)
+    provenance.update(run, data_loaded_sha256=provenance.fingerprint(pd.DataFrame({"close": [1.0, 2.0]})))
+    finish_run(run, quiet=True)
     return run
 
 
 def test_finish_run_writes_claims_and_self_contained_html(tmp_path):
     run = finished_run(tmp_path)
     claims = (run / "claims.md").read_text()
-    assert "GRU > LSTM > RNN" in claims and "**supported**" in claims.split("## q1: GRU > LSTM > RNN")[1].split("##")[0]
-    assert "## q2" not in claims and "## q3" not in claims and "run given" not in claims  # its own claims only
-    assert "averaged over those settings within each seed" in claims
+    assert "GRU > LSTM > RNN in accuracy (test MAPE): **supported**" in claims
+    assert "cross-entropy" not in claims.lower()  # its own task's claims only
+    assert "averages the other settings that vary within each seed" in claims
     comps = pd.read_csv(run / "tables" / "comparisons.csv")
-    assert set(comps.columns) >= {"diff", "ci_low", "ci_high", "p_t", "p_holm", "p_wilcoxon", "d_z", "verdict"}
-    gru_lstm = comps[comps["comparison"] == "gru − lstm, test/mape"].iloc[0]
+    assert set(comps.columns) >= {"diff", "ci_low", "ci_high", "margin", "p_t", "p_holm", "p_wilcoxon", "d_z",
+                                  "verdict", "seeds_needed"}
+    gru_lstm = comps[comps["comparison"] == "gru − lstm"].iloc[0]
     assert gru_lstm["diff"] == pytest.approx(-0.5) and gru_lstm["n"] == 3
     assert len(json.loads((run / "provenance.json").read_text())["data_loaded_sha256"]) == 64
     page = Page()
@@ -141,9 +145,11 @@ def test_finish_run_writes_claims_and_self_contained_html(tmp_path):
     text = " ".join(page.text)
     assert page.external == []
     assert page.images and all(src.startswith("data:image/png;base64,") for src in page.images)
-    assert "loss_curves" in text and "Provenance" in text and '"commit": "abc"' in text
-    assert "supported" in text and "q2: " not in text and "q3: " not in text
+    assert "learning_curves" in text and "Provenance" in text and '"commit": "abc"' in text
+    assert "supported" in text and "cross-entropy" not in text.lower()
     assert "2.1 Cells compared" in text and "mape 95% CI" in text
+    # The page opens with the answer: the summary and the picture of every comparison come before any table.
+    assert text.index("Summary") < text.index("Every comparison at once") < text.index("2.1 Cells compared")
     assert page.tags.count("table") >= 3
 
 

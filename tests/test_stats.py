@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 from scipy import stats as sps
 
 from analysis import stats
-from analysis.claims import CONTRADICTED, INCONCLUSIVE, SUPPORTED, Claim, Comparison, finalize
+from analysis.claims import CONTRADICTED, EQUIVALENT, INCONCLUSIVE, SUPPORTED, Comparison
+from trainables.common.paper import HIGHER, LOWER, NOT_LOWER, SAME
 
 
 def test_clear_difference_has_interval_below_zero():
@@ -48,7 +48,7 @@ def test_no_difference_spans_zero():
 def test_too_few_seeds_is_inconclusive():
     r = stats.paired([1.0], [5.0])
     assert r.n == 1 and math.isnan(r.ci_low) and r.sign() == 0
-    assert Comparison("x", -1, r).verdict == INCONCLUSIVE
+    assert Comparison("x", "m", LOWER, r, 0.01).verdict == INCONCLUSIVE
 
 
 def test_nan_pairs_are_dropped():
@@ -63,31 +63,60 @@ def test_holm_known_values():
     assert stats.holm([0.3, 0.6]) == pytest.approx([0.6, 0.6])
 
 
+def holm_corrected(*comparisons: Comparison) -> list[Comparison]:
+    for comp, p in zip(comparisons, stats.holm(c.result.p_t for c in comparisons)):
+        comp.p_holm = p
+    return list(comparisons)
+
+
 def test_holm_can_turn_significant_comparisons_inconclusive():
     b = np.zeros(6)
     first = stats.paired(np.array([-0.5, 0.1, -0.6, -0.2, -0.4, -0.3]), b)
     second = stats.paired(np.array([-0.5, 0.1, -0.6, -0.2, -0.4, -0.1]), b)
     assert first.p_t < 0.05 and second.p_t < 0.05 and first.ci_high < 0  # each significant alone
-    claim = finalize(Claim("q1", "k", "t", [Comparison("a", -1, first), Comparison("b", -1, second)]))
-    assert [c.p_holm for c in claim.comparisons] == pytest.approx([2 * first.p_t, 2 * first.p_t])
-    assert [c.verdict for c in claim.comparisons] == [INCONCLUSIVE, INCONCLUSIVE]
-    alone = finalize(Claim("q1", "k", "t", [Comparison("a", -1, first)]))
+    both = holm_corrected(Comparison("a", "m", LOWER, first, 0.01), Comparison("b", "m", LOWER, second, 0.01))
+    assert [c.p_holm for c in both] == pytest.approx([2 * first.p_t, 2 * first.p_t])
+    assert [c.verdict for c in both] == [INCONCLUSIVE, INCONCLUSIVE]
+    (alone,) = holm_corrected(Comparison("a", "m", LOWER, first, 0.01))
     assert alone.verdict == SUPPORTED
 
 
-def test_contradiction_and_equivalence():
+def test_contradiction_and_the_expectations_with_a_margin():
     b = np.zeros(5)
-    worse = finalize(Claim("q", "k", "t", [Comparison("c", -1, stats.paired(b + [1.0, 1.1, 0.9, 1.0, 1.05], b))]))
+    (worse,) = holm_corrected(Comparison("c", "m", LOWER, stats.paired(b + [1.0, 1.1, 0.9, 1.0, 1.05], b), 0.01))
     assert worse.verdict == CONTRADICTED
-    close = Comparison("e", 0, stats.paired(b + [0.001, -0.002, 0.0, 0.001, -0.001], b), margin=0.01)
-    far = Comparison("e", 0, stats.paired(b + [0.2, 0.21, 0.19, 0.2, 0.2], b), margin=0.01)
-    assert close.verdict == SUPPORTED and far.verdict == CONTRADICTED
+    close = stats.paired(b + [0.001, -0.002, 0.0, 0.001, -0.001], b)
+    far = stats.paired(b + [0.2, 0.21, 0.19, 0.2, 0.2], b)
+    assert Comparison("e", "m", SAME, close, 0.01).verdict == SUPPORTED
+    assert Comparison("e", "m", SAME, far, 0.01).verdict == CONTRADICTED
+    (tiny,) = holm_corrected(Comparison("e", "m", HIGHER, close, 0.01))
+    assert tiny.verdict == EQUIVALENT  # a claimed difference smaller than what matters
+    better = stats.paired(b - [0.2, 0.21, 0.19, 0.2, 0.2], b)
+    assert Comparison("n", "m", NOT_LOWER, close, 0.01).verdict == SUPPORTED
+    assert Comparison("n", "m", NOT_LOWER, better, 0.01).verdict == CONTRADICTED
 
 
-def test_pair_frames_matches_on_seed_not_order():
-    rows = pd.DataFrame({"f": ["a", "a", "b", "b"], "seed": [1, 0, 0, 1], "m": [11.0, 10.0, 0.0, 1.0]})
-    left, right = stats.pair_frames(rows, "f", "a", "b", "m", ["seed"])
-    assert list(left - right) == [10.0, 10.0]
+def test_equivalence_agrees_with_scipys_two_one_sided_tests():
+    rng = np.random.default_rng(3)
+    d = 0.002 + 0.004 * rng.standard_normal(8)
+    margin = 0.01
+    lower = sps.ttest_1samp(d, -margin, alternative="greater").pvalue
+    upper = sps.ttest_1samp(d, margin, alternative="less").pvalue
+    assert stats.equivalence_p(d, np.zeros(8), margin) == pytest.approx(max(lower, upper))
+    r = stats.paired(d, np.zeros(8))
+    inside = -margin <= r.ci_low and r.ci_high <= margin
+    # The 95% interval inside the margin is TOST at 2.5% a side.
+    assert inside == (max(lower, upper) < 0.025)
+    assert Comparison("x", "m", LOWER, r, margin).verdict == (EQUIVALENT if inside else INCONCLUSIVE)
+
+
+def test_seeds_needed_shrink_the_interval_to_what_settles_it():
+    n = stats.seeds_needed(diff=0.004, sd=0.01, margin=0.01)
+    half = sps.t.ppf(0.975, n - 1) * 0.01 / math.sqrt(n)
+    before = sps.t.ppf(0.975, n - 2) * 0.01 / math.sqrt(n - 1)
+    assert half < 0.006 <= before  # the interval fits inside the margin at n seeds, not at n - 1
+    assert stats.seeds_needed(diff=0.0, sd=0.0, margin=0.01) == stats.MIN_IDENTICAL
+    assert stats.seeds_needed(diff=0.01, sd=1.0, margin=0.01, cap=50) is None  # more than the cap
 
 
 def test_constant_differences_are_exact():
@@ -98,20 +127,6 @@ def test_constant_differences_are_exact():
 def test_identical_differences_need_three_seeds():
     two = stats.paired([2.0, 3.0], [1.0, 2.0])
     assert two.n == 2 and two.diff == 1.0 and math.isnan(two.p_t) and math.isnan(two.ci_low) and two.sign() == 0
-    assert finalize(Claim("q", "k", "t", [Comparison("c", +1, two)])).verdict == INCONCLUSIVE
-    assert finalize(Claim("q", "k", "t", [Comparison("c", +1, stats.paired([2.0, 3.0, 4.0], [1.0, 2.0, 3.0]))])).verdict \
-        == SUPPORTED
-
-
-def test_pair_frames_averages_blocks_within_each_seed():
-    rows = pd.DataFrame({"f": ["a"] * 4 + ["b"] * 4, "seed": [0, 0, 1, 1] * 2, "cell": ["x", "y"] * 4,
-                         "m": [1.0, 3.0, 5.0, 7.0, 0.0, 0.0, 1.0, 1.0]})
-    left, right = stats.pair_frames(rows, "f", "a", "b", "m", ["cell", "seed"], unit="seed")
-    assert left.to_dict() == {0: 2.0, 1: 6.0} and right.to_dict() == {0: 0.0, 1: 1.0}
-    # A block present on one side only is left out of both sides' means.
-    partial = rows.drop(index=7)  # b, seed 1, cell y
-    left, right = stats.pair_frames(partial, "f", "a", "b", "m", ["cell", "seed"], unit="seed")
-    assert left.to_dict() == {0: 2.0, 1: 5.0} and right.to_dict() == {0: 0.0, 1: 1.0}
-    # Without a seed column the run is one seed.
-    left, right = stats.pair_frames(rows.drop(columns="seed"), "f", "a", "b", "m", ["cell"], unit="seed")
-    assert len(left) == len(right) == 1 and left.iloc[0] == 4.0
+    assert Comparison("c", "m", HIGHER, two, 0.01).verdict == INCONCLUSIVE
+    (three,) = holm_corrected(Comparison("c", "m", HIGHER, stats.paired([2.0, 3.0, 4.0], [1.0, 2.0, 3.0]), 0.01))
+    assert three.verdict == SUPPORTED

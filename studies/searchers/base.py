@@ -13,6 +13,7 @@ import json
 import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ray import tune
@@ -163,15 +164,19 @@ class ResumableASHA(ASHAScheduler):
     resume. The run folder is the one the trials live in, wherever it is now.
     """
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, run_dir: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.run_dir = run_dir
         self.rebuilt = False
 
     def on_trial_add(self, tune_controller: Any, trial: Any) -> None:
         if not self.rebuilt:
             self.rebuilt = True
-            if trial.path and self.metric:
-                self.rebuild(result_history(_parent(trial.path), self.metric))
+            # Where the run is now (the folder may have moved since this scheduler was pickled).
+            here = getattr(tune_controller, "experiment_path", None)
+            run_dir = here if here and Path(here).is_dir() else self.run_dir
+            if self.metric:
+                self.rebuild(result_history(run_dir, self.metric))
         super().on_trial_add(tune_controller, trial)
 
     def rebuild(self, history: Mapping[str, Mapping[int, float]]) -> int:
@@ -192,13 +197,9 @@ class ResumableASHA(ASHAScheduler):
         return [dict(recorded) for _, recorded in reversed(adapter.asha_rungs(self))]
 
 
-def _parent(path: str) -> str:
-    return path.rstrip("/").rsplit("/", 1)[0]
-
-
-def asha(max_t: int, grace_period: int) -> ResumableASHA:
+def asha(run_dir: str, max_t: int, grace_period: int) -> ResumableASHA:
     """ASHA over the loop's epochs (rounds): what trials are compared at (metric and mode come from the TuneConfig)."""
-    return ResumableASHA(time_attr=M.EPOCH, max_t=max_t, grace_period=min(grace_period, max_t))
+    return ResumableASHA(run_dir, time_attr=M.EPOCH, max_t=max_t, grace_period=min(grace_period, max_t))
 
 
 def varying(configs: list[dict[str, Any]]) -> list[str]:

@@ -178,7 +178,7 @@ class OptunaSearcher(Searcher):
             self._report(trial_id, result or {})
             state, value = TrialState.PRUNED, None
         try:
-            self.study.tell(self.trials[trial_id], value, state=state)
+            self.study.tell(self._trial(trial_id), value, state=state)
         except (ValueError, RuntimeError) as exc:  # e.g. told twice (UpdateFinishedTrialError)
             logger.warning("Optuna trial of %s: %s", trial_id, exc)
         self.finished.add(trial_id)
@@ -222,10 +222,11 @@ class OptunaSearcher(Searcher):
                 self.live.add(tid)
         return fixed
 
-    def _adopt(self, trial_id: str, params: dict[str, Any]) -> Any:
+    def _adopt(self, trial_id: str, params: dict[str, Any]) -> optuna.trial.FrozenTrial:
         self.study.enqueue_trial({k: v for k, v in params.items() if k in self.distributions},
                                  user_attrs={TUNE_ID: trial_id})
-        return self.study.ask(fixed_distributions=self.distributions)
+        number = self.study.ask(fixed_distributions=self.distributions).number
+        return next(t for t in self.study.get_trials(deepcopy=False) if t.number == number)
 
 
 def plan(ctx: Any) -> base.Plan:
@@ -237,7 +238,7 @@ def plan(ctx: Any) -> base.Plan:
                               max_concurrent=ctx.args.max_concurrent)
     config = tune.TuneConfig(metric=ctx.metric, mode=ctx.mode, num_samples=ctx.args.num_samples,
                              search_alg=base.DurableSearchGenerator(searcher),
-                             scheduler=base.asha(max(a.epochs for a in arms), ctx.study.grace_period))
+                             scheduler=base.asha(ctx.run_dir, max(a.epochs for a in arms), ctx.study.grace_period))
     return base.Plan(ctx.fixed_space(fixed), arms, config, ctx.args.num_samples,
                      f"Optuna TPE + ASHA: {ctx.args.num_samples} trials, study {ctx.study_name!r} in {redacted(url)}",
                      record={"optuna_study": ctx.study_name}, searcher=searcher)

@@ -40,6 +40,6 @@ def plan(ctx: Any) -> base.Plan:
     fixed, domains = split_space(ctx.declared_space())
     checked = checked_arms(ctx, fixed, domains)
     values = draw(fixed, domains, ctx.args.num_samples, ctx.args.search_seed)
-    scheduler = base.asha(max(a.epochs for a in checked), ctx.study.grace_period)
+    scheduler = base.asha(ctx.run_dir, max(a.epochs for a in checked), ctx.study.grace_period)
     return base.list_plan(ctx, values, f"random search + ASHA: {len(values)} trials (seed {ctx.args.search_seed})",
                           scheduler=scheduler, record={"search_seed": ctx.args.search_seed})
