@@ -53,7 +53,8 @@ class CharConfig(TrialConfig):
     lr: float = 3e-3
     """Peak learning rate of Adam (Keras' default, the paper's, is 1e-3)."""
     lr_schedule: str = "cosine"
-    """constant (the paper's), cosine (short warm-up, then cosine decay) or onecycle, over the trial's steps."""
+    """constant (the paper's), cosine (short warm-up, then cosine decay) or onecycle, over the trial's steps
+    (``epochs * steps_per_epoch``), or over its training seconds when ``budget_s`` gives it a budget."""
     grad_clip: float = 1.0
     """Clip the gradient's global norm to this (0: no clipping, as the paper)."""
     lowercase: bool = False
