@@ -18,6 +18,14 @@ whole and as separate numbers, in nats per character:
   reports its validation loss on), and prints exactly which characters
   those are and how they were scored.
 
+``--levers`` measures CPU speed levers instead: characters per second of
+training steps of the same configuration for each arm (threads, bfloat16
+autocast, ``torch.compile`` with its compile time), the arms interleaved
+``--repeats`` times for ``--arm-s`` seconds each, so a shared machine's load
+falls on all of them alike:
+
+    python benchmarks/q2_budget.py --levers --cell gru --arm-s 10 --repeats 2
+
 Timings are only worth comparing when the process had the cores it asked
 for: the CPU share (process CPU seconds / wall seconds) is printed, and a
 run below ``--min-cpu-share`` (0.95 x --threads: 1.9 at the default 2) is
@@ -139,6 +147,62 @@ def run(cfg: CharConfig, corpus, args) -> dict:
             "train_s_to": {str(t): next((c["train_s"] for c in curve if c["val_loss"] <= t), None) for t in THRESHOLDS}}
 
 
+LEVER_ARMS = {  # name -> (config changes, torch threads, torch.compile the model)
+    "fp32-1t": ({}, 1, False), "fp32-2t": ({}, 2, False),
+    "bf16-1t": ({"cpu_bf16": True}, 1, False), "bf16-2t": ({"cpu_bf16": True}, 2, False),
+    "compile-1t": ({}, 1, True), "compile-2t": ({}, 2, True),
+}
+
+
+def measure_levers(base: dict, corpus, args) -> list[dict]:
+    """Each arm's training steps timed in slices of ``--arm-s`` seconds, the arms taking turns."""
+    arms = []
+    for name in args.levers:
+        changes, threads, compiled = LEVER_ARMS[name]
+        cfg = CharConfig(**{**base, **changes, "steps_per_epoch": args.lever_steps})
+        runtime.seed_everything(cfg.seed)
+        arms.append({"arm": name, "threads": threads, "compiled": compiled,
+                     "trainer": CharTrainer(cfg, corpus, torch.device("cpu")), "slices": []})
+    for arm in arms:  # first calls apart: oneDNN builds its kernels, torch.compile compiles
+        torch.set_num_threads(arm["threads"])
+        started = time.perf_counter()
+        if arm["compiled"]:
+            arm["trainer"].model = torch.compile(arm["trainer"].model)
+        arm["trainer"].train_epoch()
+        arm["first_s"] = time.perf_counter() - started
+    for _ in range(args.repeats):
+        for arm in arms:
+            torch.set_num_threads(arm["threads"])
+            trainer = arm["trainer"]
+            chars0, cpu0, wall0 = trainer.chars, time.process_time(), time.perf_counter()
+            while time.perf_counter() - wall0 < args.arm_s:
+                trainer.train_epoch()
+            wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+            arm["slices"].append({"chars": trainer.chars - chars0, "wall_s": wall, "cpu_s": cpu})
+    return [lever_summary(arm) for arm in arms]
+
+
+def lever_summary(arm: dict) -> dict:
+    chars = sum(s["chars"] for s in arm["slices"])
+    wall, cpu = sum(s["wall_s"] for s in arm["slices"]), sum(s["cpu_s"] for s in arm["slices"])
+    first_chars = arm["trainer"].chars - chars
+    return {"arm": arm["arm"], "threads": arm["threads"], "compiled": arm["compiled"],
+            "chars_per_s": round(chars / wall), "per_slice": [round(s["chars"] / s["wall_s"]) for s in arm["slices"]],
+            "cpu_share": round(cpu / wall, 2), "chars_per_cpu_s": round(chars / cpu),
+            "first_call_s": round(arm["first_s"], 1),
+            "chars_per_s_with_first_call": round((chars + first_chars) / (wall + arm["first_s"]))}
+
+
+def print_levers(rows: list[dict], cfg_text: str) -> None:
+    print(f"levers for {cfg_text}")
+    print("| arm | char/s | per slice | CPU share | char per CPU-s | first call s | char/s with first call |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['arm']} | {r['chars_per_s']:,} | {', '.join(f'{v:,}' for v in r['per_slice'])} | "
+              f"{r['cpu_share']} | {r['chars_per_cpu_s']:,} | {r['first_call_s']} | "
+              f"{r['chars_per_s_with_first_call']:,} |")
+
+
 def parse_sets(items: list[str], parser: argparse.ArgumentParser) -> dict:
     """``FIELD=VALUE`` -> {FIELD: value}, values read as JSON where they are JSON."""
     out = {}
@@ -167,6 +231,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="set a CharConfig field, e.g. hidden_size=384 (after the flags)")
     p.add_argument("--out", default="benchmarks/q2_budget.json")
+    p.add_argument("--levers", type=lambda text: text.split(","), nargs="?", const=list(LEVER_ARMS), default=None,
+                   metavar="ARM,ARM", help=f"measure speed levers instead (default all: {','.join(LEVER_ARMS)})")
+    p.add_argument("--arm-s", type=float, default=10.0, help="--levers: seconds of each arm's slice")
+    p.add_argument("--repeats", type=int, default=2, help="--levers: slices of every arm, interleaved")
+    p.add_argument("--lever-steps", type=int, default=5, help="--levers: training steps between clock readings")
     add_dataclass_flags(p, CharConfig, "model and training (CharConfig; unset: the preset's value)", defaults=False,
                         skip=(*FIXED, "budget_s"),
                         aliases={"steps_per_epoch": ["--eval-steps"], "val_max_chars": ["--val-chars"]})
@@ -183,6 +252,17 @@ def main(argv: list[str] | None = None) -> dict:
                         **FIXED, "budget_s": args.budget_s})
     corpus = load_corpus(args.data)
     print(f"{args.data}: {len(corpus.text):,} characters; {os.cpu_count()} CPUs, load {os.getloadavg()}", flush=True)
+    if args.levers:
+        unknown = set(args.levers) - set(LEVER_ARMS)
+        if unknown:
+            p.error(f"--levers: unknown arm(s) {', '.join(sorted(unknown))}; known: {', '.join(LEVER_ARMS)}")
+        rows = measure_levers(dataclasses.asdict(cfg), corpus, args)
+        cfg_text = (f"{cfg.cell} {cfg.hidden_size} x {cfg.num_layers}, seq {cfg.seq_len}, batch {cfg.batch_size}, "
+                    f"embedding {cfg.embed_size}; load {os.getloadavg()[0]:.1f} at the end")
+        print_levers(rows, cfg_text)
+        Path(args.out).write_text(json.dumps({"date": time.strftime("%Y-%m-%d %H:%M"), "argv": sys.argv,
+                                              "config": dataclasses.asdict(cfg), "levers": rows}, indent=2))
+        return {"levers": rows}
     r = run(cfg, corpus, args)
     Path(args.out).write_text(json.dumps({"date": time.strftime("%Y-%m-%d %H:%M"), "argv": sys.argv, "result": r},
                                          indent=2))
@@ -201,4 +281,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    raise SystemExit(0 if main()["counted"] else 1)
+    raise SystemExit(0 if main().get("counted", True) else 1)

@@ -66,3 +66,21 @@ def test_the_benchmark_refuses_to_change_what_it_fixes(tmp_path):
     for item in ("lowercase=true", "test_fraction=0.1", "budget_s=5", "hidden=3"):
         with pytest.raises(SystemExit):
             bench.main(["--data", str(tmp_path / "none.txt"), "--set", item])
+
+
+def test_levers_interleave_their_arms_and_report_each(tmp_path, capsys):
+    bench = load_benchmark("q2_budget")
+    (tmp_path / "input.txt").write_text(tiny_text(8000))
+    out = tmp_path / "levers.json"
+    result = bench.main(["--data", str(tmp_path / "input.txt"), "--levers", "fp32-1t,bf16-1t", "--arm-s", "0.1",
+                         "--repeats", "2", "--lever-steps", "2", *TINY, "--out", str(out)])
+    rows = result["levers"]
+    assert [r["arm"] for r in rows] == ["fp32-1t", "bf16-1t"] and all(r["threads"] == 1 for r in rows)
+    for r in rows:
+        assert len(r["per_slice"]) == 2 and min(r["per_slice"]) <= r["chars_per_s"] <= max(r["per_slice"])
+        assert r["chars_per_cpu_s"] > 0 and r["first_call_s"] >= 0
+    assert json.loads(out.read_text())["levers"][1]["arm"] == "bf16-1t"
+    printed = capsys.readouterr().out
+    assert "| arm | char/s |" in printed and "| bf16-1t |" in printed
+    with pytest.raises(SystemExit):
+        bench.main(["--data", str(tmp_path / "input.txt"), "--levers", "fp64-9t", "--out", str(out)])

@@ -38,9 +38,9 @@ def scores(metrics: dict) -> dict:
     return {k: metrics[k] for k in keys}
 
 
-@pytest.mark.parametrize("formulation", ["sequence", "paper"])
-def test_resume_mid_pass_is_exact_with_dropout(formulation, tmp_path):
-    config = {**RESUME, "formulation": formulation}
+@pytest.mark.parametrize("formulation, cpu_bf16", [("sequence", False), ("paper", False), ("sequence", True)])
+def test_resume_mid_pass_is_exact_with_dropout(formulation, cpu_bf16, tmp_path):
+    config = {**RESUME, "formulation": formulation, "cpu_bf16": cpu_bf16}
     plain = task.run(TASK, config, CORPUS, LocalSession(tmp_path / "plain"))
     session, resumed = run_interrupted(config, tmp_path / "resumed", fail_at=3)
     assert [r[M.EPOCH] for r in session.reports] == [1, 2, 3, 4]
@@ -140,6 +140,24 @@ def test_training_learns_beyond_uniform_guessing(formulation, gain):
     assert after[M.VAL_LOSS] < before - gain
     assert after[M.VAL_ACC] >= after[M.BASELINE_MAJORITY_VAL_ACC] - 0.02
     assert after[M.VAL_BPC] == pytest.approx(after[M.VAL_LOSS] / math.log(2))
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_cpu_bf16_trains_in_bfloat16_and_learns_as_float32_does(cell, monkeypatch):
+    """The forward passes of training run in bfloat16, scoring in float32; 40 steps land near float32's loss."""
+    dtypes = []
+    real = torch.nn.Linear.forward
+    monkeypatch.setattr(torch.nn.Linear, "forward", lambda self, x: (out := real(self, x), dtypes.append(out.dtype))[0])
+    losses = {}
+    for bf16 in (False, True):
+        trainer = tiny_trainer(cell=cell, cpu_bf16=bf16, n_chars=6000, lr=1e-2, hidden_size=32, steps_per_epoch=40)
+        dtypes.clear()
+        trainer.train_epoch()
+        assert set(dtypes) == {torch.bfloat16 if bf16 else torch.float32}
+        dtypes.clear()
+        losses[bf16] = trainer.validate()[M.VAL_LOSS]
+        assert set(dtypes) == {torch.float32}
+    assert losses[True] != losses[False] and losses[True] == pytest.approx(losses[False], abs=0.05)
 
 
 def test_an_epoch_is_a_full_pass_unless_a_round_is_asked_for():

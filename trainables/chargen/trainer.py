@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from typing import Any
 
 import torch
@@ -51,6 +52,7 @@ class CharTrainer:
         self.steps_per_epoch = cfg.steps_per_epoch or self.batches.steps_per_pass()
         self.total_steps = cfg.epochs * self.steps_per_epoch
         self.precision = runtime.MixedPrecision(device, cfg.amp)
+        self.cpu_bf16 = cfg.cpu_bf16 and device.type == "cpu"
         self.step, self.chars, self.train_s, self.hidden = 0, 0, 0.0, None
         self.val = val_targets(data, cfg)
 
@@ -73,7 +75,7 @@ class CharTrainer:
             for group in self.optimizer.param_groups:
                 group["lr"] = cfg.lr * lr_factor(cfg.lr_schedule, self.progress(loop.clock() - started))
             state = None if fresh or cfg.formulation == "paper" else self.hidden
-            with self.precision.autocast():
+            with self.train_autocast():
                 logits, state = model(x, state)
             self.hidden = detach(state) if cfg.formulation == "sequence" else None
             loss = self.loss_fn(logits.float(), y)
@@ -88,6 +90,12 @@ class CharTrainer:
         return {M.TRAIN_LOSS: loss_sum.item() / self.steps_per_epoch, M.TRAIN_ACC: correct.item() / max(count, 1),
                 M.TRAIN_CHARS: self.chars, M.TRAIN_STEPS: self.step,
                 M.TRAIN_PASSES: self.step / self.batches.steps_per_pass()}
+
+    def train_autocast(self) -> AbstractContextManager:
+        """bfloat16 on a CPU when asked (no gradient scaling needed: bfloat16 has float32's range)."""
+        if self.cpu_bf16:
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return self.precision.autocast()
 
     def validate(self) -> dict[str, float]:
         loss, acc = self.evaluate(self.val)
