@@ -70,8 +70,8 @@ class CharConfig(TrialConfig):
     cpu_bf16: bool = False
     """bfloat16 autocast of the training steps on a CPU (ignored on GPUs, where ``amp`` does this): the matrix
     products and oneDNN's LSTM run in bfloat16 with float32 weights, optimizer and scores. On CPUs with
-    AVX-512 BF16 or AMX about twice the characters per second (the LSTM gains most; see
-    benchmarks/RESULTS.md); the numbers differ slightly from float32's, so it is off by default."""
+    AVX-512 BF16 or AMX about twice the characters per second (the LSTM gains most; measure with
+    ``benchmarks/q2_budget.py --levers``); the numbers differ slightly from float32's, so it is off by default."""
     val_max_chars: int = 20_000
     """Validation characters scored each epoch (the first ones of the validation part; 0: all).
     The paper formulation runs a whole window per scored character, hence the cap."""
