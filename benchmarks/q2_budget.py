@@ -110,9 +110,11 @@ def held_out_scores(trainer: CharTrainer, folder: str, corpus_text: str) -> dict
             ("last10", "last 10% (validation + test parts)", held_out_part(trainer.data), n_train,
              unknown_val + unknown_test)):
         loss, acc = trainer.evaluate(targets)
+        scored = describe_part(label, corpus_text, start, unknown, targets, trainer)
+        if key == "last10" and int(len(corpus_text) * 0.9) != start:  # each 5% part is rounded down
+            scored += f" (nanoGPT's last 10% starts at {int(len(corpus_text) * 0.9):,})"
         out[key] = {"loss": round(loss, 4), "bpc": round(loss / math.log(2), 4), "acc": round(acc, 4),
-                    "chars": len(targets), "span": [start, len(corpus_text)], "unknown": unknown,
-                    "scored": describe_part(label, corpus_text, start, unknown, targets, trainer)}
+                    "chars": len(targets), "span": [start, len(corpus_text)], "unknown": unknown, "scored": scored}
     return out
 
 

@@ -52,13 +52,16 @@ def test_budget_ends_the_run_and_both_held_out_parts_are_scored(preset, tmp_path
 
 def test_budget_benchmark_refuses_to_count_a_starved_run(tmp_path, capsys):
     bench = load_benchmark("q2_budget")
-    (tmp_path / "input.txt").write_text(tiny_text(8000))
+    (tmp_path / "input.txt").write_text(tiny_text(8013))  # 5% parts of 400, rounded down: 2 fewer than 10%
     result = bench.main(["--data", str(tmp_path / "input.txt"), "--budget-s", "0.2", "--threads", "1",
                          "--eval-steps", "1", "--val-chars", "32", "--min-cpu-share", "50", *TINY,
                          "--out", str(tmp_path / "q2.json")])
     assert not result["counted"] and result["cpu_share"] < 50
     assert result["curve"][-1]["train_s"] >= 0.2  # the budget, not the round count, ended it
-    assert "NOT COUNTED: CPU share below 50.00" in capsys.readouterr().out
+    assert result["scores"]["last10"]["span"] == [7213, 8013]
+    printed = capsys.readouterr().out
+    assert "NOT COUNTED: CPU share below 50.00" in printed
+    assert "[7,213, 8,013) of 8,013, cased; 800 scored" in printed and "nanoGPT's last 10% starts at 7,211" in printed
 
 
 def test_the_benchmark_refuses_to_change_what_it_fixes(tmp_path):
