@@ -1,42 +1,89 @@
-"""benchmarks/q2_budget.py on a tiny budget, model and text: it runs, scores, and refuses a starved run."""
+"""benchmarks/q2_budget.py on a tiny budget, model and text: it runs, scores the held-out parts, refuses a starved run."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
 from chargen_helpers import tiny_text
 
 from tests.helpers import load_benchmark
+from trainables.common import loop
 
-TINY = [f"--set={v}:{k}" for v in "ab" for k in ("hidden_size=8", "num_layers=1", "batch_size=4", "seq_len=16")]
+TINY = ["--hidden-size", "8", "--num-layers", "1", "--batch-size", "4", "--seq-len", "16", "--embed-size", "4"]
 
 
-def test_budget_benchmark_runs_both_rows_through_the_shared_loop(tmp_path, capsys):
+class TickClock:
+    """A fake ``loop.clock``: each reading is 0.1 s after the last."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 0.1
+        return self.now
+
+
+@pytest.mark.parametrize("preset", ["default", "paper"])
+def test_budget_ends_the_run_and_both_held_out_parts_are_scored(preset, tmp_path, capsys, monkeypatch):
     bench = load_benchmark("q2_budget")
-    assert bench.VARIANTS["b"][1]["formulation"] == "paper" and bench.VARIANTS["b"][1]["cell"] == "lstm"
-    text = tmp_path / "input.txt"
-    text.write_text(tiny_text(8000))
+    monkeypatch.setattr(loop, "clock", TickClock())
+    text = tiny_text(8000)
+    (tmp_path / "input.txt").write_text(text)
     out = tmp_path / "q2.json"
-    results = bench.main(["--data", str(text), "--budget-s", "0.5", "--threads", "1", "--eval-steps", "2",
-                          "--val-chars", "64", "--min-cpu-share", "0", "--set", "a:embed_size=4", *TINY,
-                          "--out", str(out)])
-    assert [r["variant"] for r in results] == ["a", "b"] and results[1]["label"] == "paper formulation"
-    for r in results:
-        assert r["counted"] and r["cpu_share"] > 0
-        assert r["steps"] == 2 * len(r["curve"]) and r["chars"] == r["steps"] * 4 * 16
-        assert r["curve"][-1]["seconds"] >= 0.5  # the budget ended it
-        assert r["test_chars"] == 400 and 0 < r["test_loss"] < 10  # the whole 5% test part
-        assert r["best_val_loss"] <= r["val_loss"]
-    assert json.loads(out.read_text())["results"][1]["config"]["dropout"] == 0.2
-    assert "CPU share" in capsys.readouterr().out
+    r = bench.main(["--data", str(tmp_path / "input.txt"), "--preset", preset, "--budget-s", "1.2", "--threads", "1",
+                    "--eval-steps", "2", "--val-chars", "64", "--min-cpu-share", "0", *TINY,
+                    "--set", "lr=0.01", "--out", str(out)])
+    # A round reads the clock 6 times, 5 ticks (0.5 s) of them around train_epoch: 3 rounds reach 1.2 s.
+    assert [c["train_s"] for c in r["curve"]] == [0.5, 1.0, 1.5] and r["steps"] == 6 and r["chars"] == 6 * 4 * 16
+    assert r["counted"] and r["cpu_share"] > 0 and r["config"]["lr"] == 0.01
+    assert r["config"]["formulation"] == ("paper" if preset == "paper" else "sequence")
+    assert r["config"]["lowercase"] is False and r["best_val_loss"] <= r["val_loss"]
+    test, last10 = r["scores"]["test"], r["scores"]["last10"]
+    assert (test["span"], test["chars"]) == ([7600, 8000], 400)  # the last 5%
+    assert (last10["span"], last10["chars"]) == ([7200, 8000], 800)  # the last 10%: validation and test parts
+    assert 0 < r["test_loss"] < 10 and 0 < r["last10_loss"] < 10 and r["test_loss"] != r["last10_loss"]
+    printed = capsys.readouterr().out
+    assert "corpus characters [7,200, 8,000) of 8,000, cased; 800 scored, 0 outside" in printed
+    assert repr(text[7200:7230]) in printed and repr(text[-30:]) in printed
+    assert f"last 10%: {r['last10_loss']:.4f} nats per character" in printed and "CPU share" in printed
+    assert json.loads(out.read_text())["result"]["last10_chars"] == 800
 
 
 def test_budget_benchmark_refuses_to_count_a_starved_run(tmp_path, capsys):
     bench = load_benchmark("q2_budget")
-    text = tmp_path / "input.txt"
-    text.write_text(tiny_text(8000))
-    (result,) = bench.main(["--data", str(text), "--only", "a", "--budget-s", "0.2", "--threads", "1",
-                            "--eval-steps", "1", "--val-chars", "32", "--min-cpu-share", "50", *TINY,
-                            "--out", str(tmp_path / "q2.json")])
+    (tmp_path / "input.txt").write_text(tiny_text(8013))  # 5% parts of 400, rounded down: 2 fewer than 10%
+    result = bench.main(["--data", str(tmp_path / "input.txt"), "--budget-s", "0.2", "--threads", "1",
+                         "--eval-steps", "1", "--val-chars", "32", "--min-cpu-share", "50", *TINY,
+                         "--out", str(tmp_path / "q2.json")])
     assert not result["counted"] and result["cpu_share"] < 50
-    assert "NOT COUNTED: CPU share below 50.00" in capsys.readouterr().out
+    assert result["curve"][-1]["train_s"] >= 0.2  # the budget, not the round count, ended it
+    assert result["scores"]["last10"]["span"] == [7213, 8013]
+    printed = capsys.readouterr().out
+    assert "NOT COUNTED: CPU share below 50.00" in printed
+    assert "[7,213, 8,013) of 8,013, cased; 800 scored" in printed and "nanoGPT's last 10% starts at 7,211" in printed
+
+
+def test_the_benchmark_refuses_to_change_what_it_fixes(tmp_path):
+    bench = load_benchmark("q2_budget")
+    for item in ("lowercase=true", "test_fraction=0.1", "budget_s=5", "hidden=3"):
+        with pytest.raises(SystemExit):
+            bench.main(["--data", str(tmp_path / "none.txt"), "--set", item])
+
+
+def test_levers_interleave_their_arms_and_report_each(tmp_path, capsys):
+    bench = load_benchmark("q2_budget")
+    (tmp_path / "input.txt").write_text(tiny_text(8000))
+    out = tmp_path / "levers.json"
+    result = bench.main(["--data", str(tmp_path / "input.txt"), "--levers", "fp32-1t,bf16-1t", "--arm-s", "0.1",
+                         "--repeats", "2", "--lever-steps", "2", *TINY, "--out", str(out)])
+    rows = result["levers"]
+    assert [r["arm"] for r in rows] == ["fp32-1t", "bf16-1t"] and all(r["threads"] == 1 for r in rows)
+    for r in rows:
+        assert len(r["per_slice"]) == 2 and min(r["per_slice"]) <= r["chars_per_s"] <= max(r["per_slice"])
+        assert r["chars_per_cpu_s"] > 0 and r["first_call_s"] >= 0
+    assert json.loads(out.read_text())["levers"][1]["arm"] == "bf16-1t"
+    printed = capsys.readouterr().out
+    assert "| arm | char/s |" in printed and "| bf16-1t |" in printed
+    with pytest.raises(SystemExit):
+        bench.main(["--data", str(tmp_path / "input.txt"), "--levers", "fp64-9t", "--out", str(out)])

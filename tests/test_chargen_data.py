@@ -18,6 +18,7 @@ from trainables.chargen.data import (
     build_vocab,
     download,
     embedded_text,
+    held_out_part,
     held_out_start,
     load,
     load_corpus,
@@ -148,6 +149,16 @@ def test_vocabulary_comes_from_the_training_part_and_held_out_strangers_are_coun
     assert len(kept.ids) == 6000 and "~" in kept.vocab.chars  # replaced, and scored as "~"
     assert map_held_out("aZb", Vocab(tuple("ab")), "") == ("ab", 1)
     assert whole_test_part(data).tolist() == list(range(data.n_train + data.n_val, len(data.ids)))
+
+
+def test_the_held_out_part_is_exactly_the_last_ten_percent():
+    """Validation and test parts together, as nanoGPT's validation split: the last 10% of the text."""
+    text = tiny_text(8000)
+    data = prepare(Corpus(text, "t"), tiny_config())
+    part = held_out_part(data)
+    assert part.tolist() == list(range(7200, 8000)) and data.n_train == 7200
+    assert data.vocab.decode(data.ids[part]) == text[-800:] == text[int(len(text) * 0.9):]
+    assert part.tolist() == val_targets(data, tiny_config(val_max_chars=0)).tolist() + whole_test_part(data).tolist()
 
 
 def test_rare_characters_are_counted_on_the_training_part_only():

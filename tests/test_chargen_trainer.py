@@ -9,10 +9,11 @@ import torch
 from chargen_helpers import TINY, tiny_text, tiny_trainer
 
 from trainables.chargen.data import Corpus, majority_accuracy, whole_test_part
+from trainables.chargen.losses import lr_factor
 from trainables.chargen.model import state_to
 from trainables.chargen.task import TASK
 from trainables.chargen.trainer import WARM_CHARS, CharTrainer
-from trainables.common import checkpoint, task
+from trainables.common import checkpoint, loop, task
 from trainables.common import metrics as M
 from trainables.common.faults import InjectedFault
 from trainables.common.loop import LocalSession
@@ -37,9 +38,9 @@ def scores(metrics: dict) -> dict:
     return {k: metrics[k] for k in keys}
 
 
-@pytest.mark.parametrize("formulation", ["sequence", "paper"])
-def test_resume_mid_pass_is_exact_with_dropout(formulation, tmp_path):
-    config = {**RESUME, "formulation": formulation}
+@pytest.mark.parametrize("formulation, cpu_bf16", [("sequence", False), ("paper", False), ("sequence", True)])
+def test_resume_mid_pass_is_exact_with_dropout(formulation, cpu_bf16, tmp_path):
+    config = {**RESUME, "formulation": formulation, "cpu_bf16": cpu_bf16}
     plain = task.run(TASK, config, CORPUS, LocalSession(tmp_path / "plain"))
     session, resumed = run_interrupted(config, tmp_path / "resumed", fail_at=3)
     assert [r[M.EPOCH] for r in session.reports] == [1, 2, 3, 4]
@@ -86,6 +87,48 @@ def test_loaded_hidden_state_lands_on_the_trainers_device():
     assert state_to(None, torch.device("meta")) is None
 
 
+class TickClock:
+    """A fake ``loop.clock``: every reading is one second after the last, so timings are exact."""
+
+    def __init__(self) -> None:
+        self.now = -1.0
+
+    def __call__(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
+def test_a_budget_runs_the_schedule_over_its_training_seconds(monkeypatch):
+    monkeypatch.setattr(loop, "clock", TickClock())
+    budgeted = tiny_trainer(budget_s=100.0, lr_schedule="cosine")
+    budgeted.train_epoch()  # clock readings: 0 at the start, 1, 2, 3 at the steps, 4 at the end
+    assert budgeted.train_s == 4.0
+    assert budgeted.optimizer.param_groups[0]["lr"] == pytest.approx(3e-3 * lr_factor("cosine", 3 / 100))
+    stepped = tiny_trainer(lr_schedule="cosine")  # no budget: over 2 epochs x 3 steps
+    stepped.train_epoch()
+    assert stepped.optimizer.param_groups[0]["lr"] == pytest.approx(3e-3 * lr_factor("cosine", 2 / 6))
+
+
+BUDGET = {**RESUME, "epochs": 10, "budget_s": 20.0}  # 6 clock seconds of training an epoch: ends after epoch 4
+
+
+@pytest.mark.parametrize("formulation", ["sequence", "paper"])
+def test_resume_with_a_budget_is_exact(formulation, tmp_path, monkeypatch):
+    """The spent budget and the schedule's seconds come back from the checkpoint; lose the latter and it diverges."""
+    config = {**BUDGET, "formulation": formulation}
+    monkeypatch.setattr(loop, "clock", TickClock())
+    plain_session = LocalSession(tmp_path / "plain")
+    plain = task.run(TASK, config, CORPUS, plain_session)
+    session, resumed = run_interrupted(config, tmp_path / "resumed", fail_at=3)
+    assert [r[M.TIME_TRAIN] for r in plain_session.reports] == [6.0, 12.0, 18.0, 24.0]
+    assert [r[M.EPOCH] for r in session.reports] == [1, 2, 3, 4] and resumed[M.TIME_TRAIN] == 24.0
+    assert scores(resumed) == scores(plain)
+    real = CharTrainer.load_state_dict
+    monkeypatch.setattr(CharTrainer, "load_state_dict", lambda self, state: real(self, {**state, "train_s": 0.0}))
+    _, forgetful = run_interrupted(config, tmp_path / "forgetful", fail_at=3)
+    assert forgetful[M.VAL_LOSS] != plain[M.VAL_LOSS]
+
+
 @pytest.mark.parametrize("formulation, gain", [("sequence", 0.5), ("paper", 0.25)])
 def test_training_learns_beyond_uniform_guessing(formulation, gain):
     """40 steps; the paper's formulation learns from 1/16 as many predictions, so less."""
@@ -97,6 +140,24 @@ def test_training_learns_beyond_uniform_guessing(formulation, gain):
     assert after[M.VAL_LOSS] < before - gain
     assert after[M.VAL_ACC] >= after[M.BASELINE_MAJORITY_VAL_ACC] - 0.02
     assert after[M.VAL_BPC] == pytest.approx(after[M.VAL_LOSS] / math.log(2))
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_cpu_bf16_trains_in_bfloat16_and_learns_as_float32_does(cell, monkeypatch):
+    """The forward passes of training run in bfloat16, scoring in float32; 40 steps land near float32's loss."""
+    dtypes = []
+    real = torch.nn.Linear.forward
+    monkeypatch.setattr(torch.nn.Linear, "forward", lambda self, x: (out := real(self, x), dtypes.append(out.dtype))[0])
+    losses = {}
+    for bf16 in (False, True):
+        trainer = tiny_trainer(cell=cell, cpu_bf16=bf16, n_chars=6000, lr=1e-2, hidden_size=32, steps_per_epoch=40)
+        dtypes.clear()
+        trainer.train_epoch()
+        assert set(dtypes) == {torch.bfloat16 if bf16 else torch.float32}
+        dtypes.clear()
+        losses[bf16] = trainer.validate()[M.VAL_LOSS]
+        assert set(dtypes) == {torch.float32}
+    assert losses[True] != losses[False] and losses[True] == pytest.approx(losses[False], abs=0.05)
 
 
 def test_an_epoch_is_a_full_pass_unless_a_round_is_asked_for():

@@ -61,3 +61,24 @@ def test_mistyped_key_fails_at_once():
 def test_stock_config_rejects_bad_values(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         StockConfig(**kwargs)
+
+
+def test_check_range_refuses_nan():
+    """NaN compares false with both bounds, so a plain comparison would let it through."""
+    with pytest.raises(ConfigError, match="lr: expected a number, got nan"):
+        check_range("lr", float("nan"), 0.0, low_inclusive=False)
+    with pytest.raises(ConfigError, match="dropout"):
+        StockConfig(dropout=float("nan"))
+
+
+def test_budget_is_a_documented_trial_field_validated_at_once():
+    from trainables.chargen.config import CharConfig
+    from trainables.common.config import TrialConfig, field_docs
+
+    assert TrialConfig().budget_s == 0.0 and CharConfig(budget_s=np.int64(90)).budget_s == 90.0
+    assert type(CharConfig(budget_s=90).budget_s) is float
+    assert "time/train_s" in field_docs(CharConfig)["budget_s"]
+    for bad, message in ((-1.0, r"budget_s: -1.0 is outside \[0.0"), (float("nan"), "budget_s: expected a number"),
+                         (float("inf"), "budget_s: inf is not a budget"), ("60", "budget_s: expected a number")):
+        with pytest.raises(ConfigError, match=message):
+            StockConfig(budget_s=bad)

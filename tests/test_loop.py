@@ -8,10 +8,11 @@ import pytest
 import torch
 
 from tests.helpers import synthetic_prices
-from trainables.common import checkpoint, task
+from trainables.common import checkpoint, loop, task
 from trainables.common import metrics as M
+from trainables.common.config import TrialConfig
 from trainables.common.faults import InjectedFault
-from trainables.common.loop import LocalSession
+from trainables.common.loop import LocalSession, run_trial
 from trainables.stock.task import TASK as STOCK
 
 # Dropout on, so a resume that forgot a generator would draw other masks.
@@ -94,6 +95,97 @@ def test_patience_stops_early_and_the_checkpoint_says_where(tmp_path):
     assert last < 40 and last - final[M.BEST_EPOCH] == 2
     assert checkpoint.load_state(tmp_path)["progress"]["epoch"] == last
     assert math.isfinite(final[M.TEST_MAPE])
+
+
+class FakeClock:
+    """Stands in for ``loop.clock``: time moves only when a fake trainer says so."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class ClockTrainer:
+    """Each epoch spends ``train_s`` fake seconds training and ``val_s`` validating.
+
+    Its one weight is the number of epochs trained, so the test loss (that
+    weight) tells which epoch's weights were scored.
+    """
+
+    def __init__(self, clock: FakeClock, train_s: float, val_s: float, val_losses: list[float]):
+        self.model, self.device = torch.nn.Linear(1, 1, bias=False), torch.device("cpu")
+        self.clock, self.train_s, self.val_s, self.val_losses, self.trained = clock, train_s, val_s, val_losses, 0
+
+    def train_epoch(self) -> dict[str, float]:
+        self.clock.now += self.train_s
+        self.trained += 1
+        with torch.no_grad():
+            self.model.weight.fill_(self.trained)
+        return {M.TRAIN_LOSS: 1.0}
+
+    def validate(self) -> dict[str, float]:
+        self.clock.now += self.val_s
+        return {M.VAL_LOSS: self.val_losses[self.trained - 1]}
+
+    def test(self) -> tuple[dict[str, float], dict[str, str]]:
+        return {M.TEST_LOSS: float(self.model.weight.detach())}, {}
+
+    def state_dict(self) -> dict:
+        return {"model": self.model.state_dict(), "trained": self.trained}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.trained = int(state["trained"])
+
+
+LOSSES = [3.0, 1.0, 2.0, 2.5, 2.6, 2.7, 2.8, 2.9]  # the best validation epoch is the second
+
+
+def budgeted(monkeypatch, session: LocalSession, budget_s: float, epochs: int = 8, **cfg) -> dict:
+    """10 s of training and 100 s of validation an epoch, on a fake clock; the final report."""
+    clock = FakeClock()
+    monkeypatch.setattr(loop, "clock", clock)
+    return run_trial(ClockTrainer(clock, 10.0, 100.0, LOSSES), TrialConfig(epochs=epochs, budget_s=budget_s, **cfg),
+                     session, M.VAL_LOSS, "min")
+
+
+@pytest.mark.parametrize("budget_s, last", [(35.0, 4), (30.0, 3), (0.5, 1), (0.0, 8), (1000.0, 8)])
+def test_the_budget_ends_the_trial_after_the_epoch_that_reaches_it(monkeypatch, tmp_path, budget_s, last):
+    """Only training time counts: validation takes ten times as long and would end every budget at epoch 1-2."""
+    session = LocalSession(tmp_path)
+    final = budgeted(monkeypatch, session, budget_s)
+    assert [r[M.EPOCH] for r in session.reports] == list(range(1, last + 1))
+    assert [r[M.TIME_TRAIN] for r in session.reports] == [10.0 * e for e in range(1, last + 1)]
+    assert [r[M.TIME_TOTAL] for r in session.reports] == [110.0 * e for e in range(1, last + 1)]
+    assert final[M.COMPLETED] == 1 and all(M.COMPLETED not in r for r in session.reports[:-1])
+    best = 1 if last == 1 else 2
+    assert final[M.BEST_EPOCH] == best and final[M.TEST_LOSS] == best  # scored with the best epoch's weights
+    assert checkpoint.load_state(tmp_path)["progress"]["train_s"] == 10.0 * last
+
+
+def test_a_resumed_trial_keeps_its_spent_budget(monkeypatch, tmp_path):
+    """Killed at epoch 3 with 20 s spent, it trains two more epochs, not four (a forgotten budget)."""
+    plain = LocalSession(tmp_path / "plain")
+    plain_final = budgeted(monkeypatch, plain, 35.0)
+    session = LocalSession(tmp_path / "resumed")
+    with pytest.raises(InjectedFault):
+        budgeted(monkeypatch, session, 35.0, fail_at_epoch=3)
+    final = budgeted(monkeypatch, session, 35.0, fail_at_epoch=3)  # a new trainer and clock, as a new worker
+    assert [r[M.EPOCH] for r in session.reports] == [1, 2, 3, 4]
+    assert [r[M.TIME_TRAIN] for r in session.reports] == [r[M.TIME_TRAIN] for r in plain.reports]
+    assert {k: final[k] for k in (M.BEST_EPOCH, M.TEST_LOSS, M.TIME_TRAIN)} == \
+        {k: plain_final[k] for k in (M.BEST_EPOCH, M.TEST_LOSS, M.TIME_TRAIN)} == \
+        {M.BEST_EPOCH: 2, M.TEST_LOSS: 2.0, M.TIME_TRAIN: 40.0}
+
+
+def test_every_epoch_reports_training_seconds_on_the_real_clock(tmp_path):
+    session = LocalSession(tmp_path)
+    task.run(STOCK, {**STOCK_CFG, "epochs": 3}, synthetic_prices(n=160), session)
+    train = [r[M.TIME_TRAIN] for r in session.reports]
+    assert all(b > a >= 0 for a, b in zip([0.0, *train], train))
+    assert all(r[M.TIME_TRAIN] < r[M.TIME_TOTAL] for r in session.reports)  # validation is off the training clock
 
 
 @pytest.mark.gpu

@@ -53,7 +53,8 @@ class CharConfig(TrialConfig):
     lr: float = 3e-3
     """Peak learning rate of Adam (Keras' default, the paper's, is 1e-3)."""
     lr_schedule: str = "cosine"
-    """constant (the paper's), cosine (short warm-up, then cosine decay) or onecycle, over the trial's steps."""
+    """constant (the paper's), cosine (short warm-up, then cosine decay) or onecycle, over the trial's steps
+    (``epochs * steps_per_epoch``), or over its training seconds when ``budget_s`` gives it a budget."""
     grad_clip: float = 1.0
     """Clip the gradient's global norm to this (0: no clipping, as the paper)."""
     lowercase: bool = False
@@ -66,6 +67,11 @@ class CharConfig(TrialConfig):
     """Share of the corpus, after the training part, for validation (choosing the best epoch)."""
     test_fraction: float = 0.05
     """Share of the corpus, at its end, held out for the final test (scored once, whole)."""
+    cpu_bf16: bool = False
+    """bfloat16 autocast of the training steps on a CPU (ignored on GPUs, where ``amp`` does this): the matrix
+    products and oneDNN's LSTM run in bfloat16 with float32 weights, optimizer and scores. On CPUs with
+    AVX-512 BF16 or AMX about twice the characters per second (the LSTM gains most; measure with
+    ``benchmarks/q2_budget.py --levers``); the numbers differ slightly from float32's, so it is off by default."""
     val_max_chars: int = 20_000
     """Validation characters scored each epoch (the first ones of the validation part; 0: all).
     The paper formulation runs a whole window per scored character, hence the cap."""

@@ -312,6 +312,17 @@ def whole_test_part(data: CharData) -> torch.Tensor:
     return torch.arange(data.n_train + data.n_val, len(data.ids))
 
 
+def held_out_part(data: CharData) -> torch.Tensor:
+    """Positions of the validation and test parts together: the corpus' last 10% at the 90/5/5 split.
+
+    nanoGPT reports its validation loss on the last 10% of Tiny Shakespeare;
+    scored whole with the test part's rules, this is the number to set
+    beside it (held-out characters outside the training vocabulary are
+    dropped or mapped as in ``prepare``, and counted there).
+    """
+    return torch.arange(data.n_train, len(data.ids))
+
+
 def majority_accuracy(data: CharData, targets: torch.Tensor) -> float:
     """Share of the most frequent character among the scored validation characters."""
     counts = torch.bincount(data.ids[targets], minlength=len(data.vocab))

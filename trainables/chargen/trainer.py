@@ -2,15 +2,15 @@
 
 The shared loop (``trainables.common.loop``) drives it; through Ray Tune as
 ``trainables.common.task.trainable(TASK)`` with the corpus in the object
-store, and in benchmarks/q2_budget.py under a wall-clock budget.
+store, and in benchmarks/q2_budget.py under a training-time budget.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import time
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from typing import Any
 
 import torch
@@ -21,19 +21,25 @@ from trainables.chargen.config import CharConfig
 from trainables.chargen.data import EVAL_STREAMS, Corpus, majority_accuracy, prepare, val_targets, whole_test_part
 from trainables.chargen.losses import lr_factor, make_loss
 from trainables.chargen.model import build_model, detach, state_to
+from trainables.common import loop, runtime
 from trainables.common import metrics as M
-from trainables.common import runtime
 
 VOCAB_FILE = "vocab.json"
 WARM_CHARS = 100  # context read before the first scored character of a stream (the paper's window)
 
 
-class CharTrainer:
-    """``schedule_s``: run the learning-rate schedule over that many training seconds
-    instead of over ``epochs * steps_per_epoch`` steps (the benchmark's time budgets)."""
+def stream_layout(n: int) -> tuple[int, int, int]:
+    """How ``n`` contiguous held-out characters are scored: (streams, characters each, rest in one more)."""
+    streams = EVAL_STREAMS if n >= EVAL_STREAMS else 1
+    return streams, n // streams, n - streams * (n // streams)
 
-    def __init__(self, cfg: CharConfig, corpus: Corpus, device: torch.device, schedule_s: float | None = None):
-        self.cfg, self.device, self.schedule_s = cfg, device, schedule_s
+
+class CharTrainer:
+    """With ``cfg.budget_s`` the learning-rate schedule runs over the budget's training
+    seconds (``loop.clock``, the loop's own clock) instead of over ``epochs * steps_per_epoch`` steps."""
+
+    def __init__(self, cfg: CharConfig, corpus: Corpus, device: torch.device):
+        self.cfg, self.device = cfg, device
         self.data = data = prepare(corpus, cfg)
         self.model = build_model(cfg, len(data.vocab)).to(device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
@@ -46,29 +52,30 @@ class CharTrainer:
         self.steps_per_epoch = cfg.steps_per_epoch or self.batches.steps_per_pass()
         self.total_steps = cfg.epochs * self.steps_per_epoch
         self.precision = runtime.MixedPrecision(device, cfg.amp)
+        self.cpu_bf16 = cfg.cpu_bf16 and device.type == "cpu"
         self.step, self.chars, self.train_s, self.hidden = 0, 0, 0.0, None
         self.val = val_targets(data, cfg)
 
     def progress(self, running_s: float = 0.0) -> float:
         """Share of training done, 0..1: what the learning-rate schedule follows."""
-        if self.schedule_s:
-            return (self.train_s + running_s) / self.schedule_s
+        if self.cfg.budget_s:
+            return (self.train_s + running_s) / self.cfg.budget_s
         return self.step / self.total_steps
 
     def train_epoch(self) -> dict[str, float]:
         """``steps_per_epoch`` optimizer steps (a full pass unless the config makes it a round)."""
         cfg, model = self.cfg, self.model
         model.train()
-        started = time.perf_counter()
+        started = loop.clock()
         # Sums stay on the device: reading them every step would make a GPU wait for each step.
         loss_sum, correct, count = torch.zeros((), device=self.device), torch.zeros((), device=self.device), 0
         for _ in range(self.steps_per_epoch):
             x, y, fresh = self.batches.next()
             x, y = runtime.to_device(x, self.device), runtime.to_device(y, self.device)
             for group in self.optimizer.param_groups:
-                group["lr"] = cfg.lr * lr_factor(cfg.lr_schedule, self.progress(time.perf_counter() - started))
+                group["lr"] = cfg.lr * lr_factor(cfg.lr_schedule, self.progress(loop.clock() - started))
             state = None if fresh or cfg.formulation == "paper" else self.hidden
-            with self.precision.autocast():
+            with self.train_autocast():
                 logits, state = model(x, state)
             self.hidden = detach(state) if cfg.formulation == "sequence" else None
             loss = self.loss_fn(logits.float(), y)
@@ -79,10 +86,16 @@ class CharTrainer:
             count += y.numel()
             self.step += 1
             self.chars += x.numel()
-        self.train_s += time.perf_counter() - started
+        self.train_s += loop.clock() - started
         return {M.TRAIN_LOSS: loss_sum.item() / self.steps_per_epoch, M.TRAIN_ACC: correct.item() / max(count, 1),
                 M.TRAIN_CHARS: self.chars, M.TRAIN_STEPS: self.step,
                 M.TRAIN_PASSES: self.step / self.batches.steps_per_pass()}
+
+    def train_autocast(self) -> AbstractContextManager:
+        """bfloat16 on a CPU when asked (no gradient scaling needed: bfloat16 has float32's range)."""
+        if self.cpu_bf16:
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return self.precision.autocast()
 
     def validate(self) -> dict[str, float]:
         loss, acc = self.evaluate(self.val)
@@ -127,16 +140,19 @@ class CharTrainer:
         least the paper's 100), so no scored character lacks context. What
         does not divide evenly into the streams is scored as one more.
         """
-        first, n = int(targets[0]), len(targets)
-        streams = EVAL_STREAMS if n >= EVAL_STREAMS else 1
-        per = n // streams
+        first = int(targets[0])
+        streams, per, rest = stream_layout(len(targets))
         yield from self._streams([first + s * per for s in range(streams)], per)
-        if n - streams * per:
-            yield from self._streams([first + streams * per], n - streams * per)
+        if rest:
+            yield from self._streams([first + streams * per], rest)
+
+    def warm_chars(self, first: int) -> int:
+        """Characters a scoring stream reads, unscored, before its first target at position ``first``."""
+        return min(max(WARM_CHARS, self.cfg.seq_len), first - 1)
 
     def _streams(self, starts: list[int], length: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         ids = self.data.ids
-        warm = min(max(WARM_CHARS, self.cfg.seq_len), starts[0] - 1)
+        warm = self.warm_chars(starts[0])
         x = runtime.to_device(torch.stack([ids[b - 1 - warm: b - 1 + length] for b in starts]), self.device)
         y = torch.stack([ids[b - warm: b + length] for b in starts])
         state = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import numbers
 import typing
 from collections.abc import Iterable
@@ -76,7 +77,12 @@ def check_range(
     name: str, value: float, low: float | None = None, high: float | None = None,
     *, low_inclusive: bool = True, high_inclusive: bool = True,
 ) -> None:
-    """Raise unless ``low <= value <= high`` (bounds optional, each may be open)."""
+    """Raise unless ``low <= value <= high`` (bounds optional, each may be open).
+
+    NaN compares false with everything, so it would slip past both bounds; it is refused.
+    """
+    if isinstance(value, float) and math.isnan(value):
+        raise ConfigError(f"{name}: expected a number, got nan")
     too_low = low is not None and (value < low if low_inclusive else value <= low)
     too_high = high is not None and (value > high if high_inclusive else value >= high)
     if too_low or too_high:
@@ -102,6 +108,10 @@ class TrialConfig:
     """Most epochs a trial trains (with ``patience``, it may stop sooner)."""
     patience: int = 0
     """Stop after this many epochs without a better validation score (0: train every epoch)."""
+    budget_s: float = 0.0
+    """Training-time budget in seconds (0: none): the trial ends after the first epoch whose cumulative
+    training time (inside train_epoch only; validation and checkpoints are off the clock) reaches it,
+    reported as time/train_s. Epochs still end it first if fewer fit; a resumed trial keeps what it spent."""
     seed: int = 0
     """Seeds initialisation, dropout and shuffling; studies repeat trials over seeds."""
     checkpoint_every: int = 1
@@ -117,6 +127,9 @@ class TrialConfig:
             check_range(name, getattr(self, name), 1)
         check_range("patience", self.patience, 0)
         check_range("seed", self.seed, 0)
+        check_range("budget_s", self.budget_s, 0.0)
+        if math.isinf(self.budget_s):
+            raise ConfigError("budget_s: inf is not a budget (0 means none)")
 
 
 def field_docs(cls: type) -> dict[str, str]:
