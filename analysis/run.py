@@ -146,7 +146,7 @@ def read_run(path: str | Path) -> Run:
     done = trials["status"] == export.COMPLETED
     history = results.history[results.history["trial_id"].isin(trials.loc[done, "trial_id"])]
     completed = with_derived(trials[done].reset_index(drop=True), task)
-    if task.schema is not None:
+    if task.schema is not None and not completed.empty:
         task.schema.check_columns(completed.columns, what=f"{run_dir}: the completed trials")
     return Run(path=run_dir, info=info, trials=completed, history=history.reset_index(drop=True),
                unfinished=trials[~done].reset_index(drop=True))

@@ -28,12 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import psutil
 
 from analysis.results import load_run
-from studies import cli, q1
+from studies import launch, q1
 from trainables.common import metrics as M
 from trainables.common import task
 from trainables.common.config import to_dict
 from trainables.common.loop import LocalSession
-from trainables.stock import data as stock_data
 
 
 class PeakMemory:
@@ -66,10 +65,8 @@ class PeakMemory:
 
 def study_arms(argv: list[str]):
     """The arms the study would run for ``argv``, and the prices it would load (its own code)."""
-    args = q1.STUDY.parser().parse_args(argv)
-    options = cli.build(args, stock_data.DataOptions)
-    _, arms = q1.STUDY.space(args, options)
-    return arms, q1.STUDY.load(options, arms)
+    ctx, plan = launch.prepare(q1.STUDY, argv)
+    return plan.arms, q1.STUDY.load(ctx.options, plan.arms)
 
 
 def plain_loop(arms, prices, folder: Path) -> list[dict]:
@@ -83,15 +80,25 @@ def run_benchmark(argv: list[str], storage: Path) -> dict:
 
     started_ray = not ray.is_initialized()
     study_argv = [*argv, "--storage-path", str(storage), "--name", "bench"]
-    with PeakMemory() as mem_a:
-        started = time.perf_counter()
-        path = q1.STUDY.main(study_argv)
-        wall_a = time.perf_counter() - started
-    from analysis.report import finish_run  # the study's closing analysis, timed apart from the trials
+    import analysis.report
 
-    started = time.perf_counter()
-    finish_run(path)
-    report_s = time.perf_counter() - started
+    timed, finish = {}, analysis.report.finish_run
+
+    def timed_finish(path, quiet=False):  # the study's closing analysis, timed apart from the trials
+        started = time.perf_counter()
+        out = finish(path, quiet)
+        timed["report_s"] = time.perf_counter() - started
+        return out
+
+    analysis.report.finish_run = timed_finish
+    try:
+        with PeakMemory() as mem_a:
+            started = time.perf_counter()
+            path = q1.STUDY.main(study_argv)
+            wall_a = time.perf_counter() - started - timed["report_s"]
+    finally:
+        analysis.report.finish_run = finish
+    report_s = timed["report_s"]
     trials = load_run(path).trials
     if started_ray:
         ray.shutdown()  # (b) gets the machine to itself

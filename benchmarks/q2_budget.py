@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch
 
 from studies.cli import add_dataclass_flags, chosen
-from studies.q2 import STUDY
+from trainables.chargen.paper import MODEL as PAPER_SETTINGS
 from trainables.chargen.config import CharConfig
 from trainables.chargen.data import CharData, held_out_part, load_corpus, split_sizes, whole_test_part
 from trainables.chargen.task import TASK
@@ -60,7 +60,7 @@ from trainables.common.loop import LocalSession, run_trial
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare" / "input.txt"
 # The grid's model and optimisation, without its CPU-sized rounds and lower-casing.
-PAPER = {k: v for k, v in STUDY.paper.items() if k not in ("epochs", "steps_per_epoch", "lowercase")}
+PAPER = {k: v for k, v in PAPER_SETTINGS.items() if k not in ("epochs", "steps_per_epoch", "lowercase")}
 PRESETS = {"default": {}, "paper": {**PAPER, "formulation": "paper", "batch_size": 128}}
 # What every run shares: cased text, the 90/5/5 split, rounds until the budget ends the trial.
 FIXED = {"lowercase": False, "val_fraction": 0.05, "test_fraction": 0.05, "epochs": 10**6,

@@ -66,27 +66,27 @@ def main(argv: list[str] | None = None) -> str:
     os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
     storage = Path(args.out or tempfile.mkdtemp(prefix="scaling-"))
     base = ["--storage-path", str(storage)] + (["--hidden-size", "8", "--cell", "gru"] if args.smoke_test else [])
-    grid = ["--smoke-test"] if args.smoke_test else []
+    grid = ["--smoke-test"] if args.smoke_test else ["--design", "factorial", "--seeds", "1"]
 
     rows = []
     for conc in (1, 2):
         wall = run_q1([*base, *grid, "--epochs", str(args.epochs), "--max-concurrent", str(conc),
                        "--name", f"grid-c{conc}"])
-        n = len(load_run(storage / f"grid-c{conc}").trials)
+        n = len(load_run(storage / f"grid-c{conc}" / "latest").trials)
         rows.append((conc, n, wall))
         print(f"grid, {conc} concurrent: {n} trials in {wall:.1f} s", flush=True)
 
     started = time.time()
     grid_wall = run_q1([*base, *grid, "--epochs", str(args.search_epochs), "--max-concurrent", "2",
                         "--name", "search-grid"])
-    best = float(load_run(storage / "search-grid").trials[METRIC].min())
-    grid_hit = time_to_within(storage / "search-grid", best * 1.05, started)
-    grid_n = len(load_run(storage / "search-grid").trials)
+    best = float(load_run(storage / "search-grid" / "latest").trials[METRIC].min())
+    grid_hit = time_to_within(storage / "search-grid" / "latest", best * 1.05, started)
+    grid_n = len(load_run(storage / "search-grid" / "latest").trials)
     started = time.time()
     opt_wall = run_q1([*base, "--search", "optuna", "--num-samples", str(args.samples), "--epochs",
                        str(args.search_epochs), "--max-concurrent", "2", "--name", "search-optuna"])
-    opt = load_run(storage / "search-optuna")
-    opt_hit = time_to_within(storage / "search-optuna", best * 1.05, started)
+    opt = load_run(storage / "search-optuna" / "latest")
+    opt_hit = time_to_within(storage / "search-optuna" / "latest", best * 1.05, started)
     if started_ray:
         ray.shutdown()
 

@@ -94,8 +94,10 @@ def checkpoint_epochs_with_mtime(trial_dir: Path) -> list[tuple[int, float]]:
 
 
 def optuna_trials(run_dir: Path, study_name: str | None = None) -> list:
-    """The trials of the run's Optuna study (optuna.db in the run folder, named after the run)."""
+    """The trials of the run's Optuna study (optuna.db in the run folder, named NAME/RUN_ID)."""
     import optuna
 
+    run_dir = run_dir.resolve()
     storage = f"sqlite:///{run_dir / 'optuna.db'}"
-    return optuna.load_study(study_name=study_name or run_dir.name, storage=storage).get_trials(deepcopy=False)
+    name = study_name or f"{run_dir.parent.name}/{run_dir.name}"
+    return optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False)

@@ -33,4 +33,4 @@ def test_scaling_runs_grid_and_optuna_through_the_study(ray_cluster, tmp_path):
     assert re.search(r"^\| 1 \| [\d.]+ \| [\d.]+ \| 1\.00 \|$", text, re.MULTILINE)
     assert re.search(r"^\| grid \| 1 \| ", text, re.MULTILINE) and re.search(r"^\| optuna\+asha \| 2 \| ", text, re.MULTILINE)
     for name in ("grid-c1", "grid-c2", "search-grid", "search-optuna"):
-        assert (tmp_path / name / "study.json").exists()
+        assert (tmp_path / name / "latest" / "study.json").exists()

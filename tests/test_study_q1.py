@@ -53,6 +53,7 @@ def test_a_config_flag_fixes_the_field_for_every_arm():
     ctx, plan = plan_of(["--formulation", "paper", "--features", "all", "--seeds", "1"])
     assert {a.formulation for a in plan.arms} == {"paper"} and {a.features for a in plan.arms} == {FIELDS}
     assert len(plan.arms) == 15  # the formulation arms collapse into the reference ones
+    assert "formulation given on the command line: one value for every trial" in ctx.notes
 
 
 def test_optuna_arms_share_the_largest_window_as_split_window():

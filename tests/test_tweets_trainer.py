@@ -177,7 +177,7 @@ def test_tuned_rule_is_chosen_on_validation_with_the_best_epochs_weights(data, t
 def test_baselines_come_from_the_study_or_the_trial(data, tmp_path, tiny_bert, monkeypatch):
     monkeypatch.setenv("RNN_STUDIES_CACHE", str(tmp_path / "default-cache"))  # where a lone trial caches
     cfg = TweetConfig(**{**arm_config("frozen", tiny_bert, ""), "epochs": 1})
-    given = {M.BASELINE_TFIDF_TEST_MACRO_F1: 0.123}
+    given = {**baselines_for(data.tweets, cfg), M.BASELINE_TFIDF_TEST_MACRO_F1: 0.123}  # marked: the study's
     shared = StudyData(data.tweets, data.cache_root, {baseline_key(cfg): given})
     final = task.run(TASK, to_dict(cfg), shared, LocalSession(tmp_path / "given"))
     assert final[M.BASELINE_TFIDF_TEST_MACRO_F1] == 0.123

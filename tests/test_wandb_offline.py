@@ -27,13 +27,15 @@ def files_under(path: Path) -> list[Path]:
 def test_wandb_flag_logs_trials_offline(ray_cluster, tmp_path, offline, capsys):
     from ray import tune
 
-    from studies import runner, tracking
+    from studies import flags
+    from studies.q1 import STUDY
+    from trainables.common import tracking
 
     def tiny_trainable(config):  # defined here so Ray ships it by value (workers cannot import tests/)
         for epoch in range(1, 3):
             tune.report({"epoch": epoch, "val/loss": config["x"] / epoch})
 
-    args = runner.base_parser("t", "wb").parse_args(
+    args = flags.parser(STUDY).parse_args(
         ["--wandb", "--wandb-project", "proj", "--storage-path", str(tmp_path), "--name", "wb"])
     run_dir = str(tmp_path / "wb")
     callbacks, info = tracking.callbacks(args, run_dir)
@@ -45,16 +47,18 @@ def test_wandb_flag_logs_trials_offline(ray_cluster, tmp_path, offline, capsys):
     runs = sorted(Path(run_dir, "wandb").glob("offline-run-*"))
     assert len(runs) == 2  # one W&B run per trial, in the run folder
     assert all(list(r.glob("*.wandb")) for r in runs)
-    logged = " ".join(p.read_text(errors="ignore") for r in runs for p in files_under(r) if p.suffix in (".yaml", ".json"))
-    assert "val/loss" in logged or any(list(r.glob("*.wandb")) for r in runs)
+    logged = b" ".join(p.read_bytes() for r in runs for p in r.glob("*.wandb"))
+    assert b"val/loss" in logged  # every trial's reported metric is in its W&B run
     for p in files_under(tmp_path / "wb"):
         assert SECRET.encode() not in p.read_bytes(), f"API key written to {p}"
 
 
 def test_without_flag_no_callback():
-    from studies import runner, tracking
+    from studies import flags
+    from studies.q1 import STUDY
+    from trainables.common import tracking
 
-    args = runner.base_parser("t", "x").parse_args([])
+    args = flags.parser(STUDY).parse_args([])
     assert tracking.callbacks(args, "/tmp/x") == ([], None)
 
 
@@ -66,7 +70,7 @@ def test_wandb_report_offline_points_to_static_report(tmp_path, offline):
 
 
 def test_mode_without_key_is_offline(monkeypatch, tmp_path):
-    from studies import tracking
+    from trainables.common import tracking
 
     monkeypatch.delenv("WANDB_MODE", raising=False)
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
@@ -84,8 +88,7 @@ def test_mode_without_key_is_offline(monkeypatch, tmp_path):
 def test_q1_smoke_study_with_wandb_offline(ray_cluster, tmp_path, offline):
     from studies import q1
 
-    q1.main(["--smoke-test", "--wandb", "--storage-path", str(tmp_path), "--name", "smoke"])
-    run = tmp_path / "smoke"
+    run = Path(q1.main(["--smoke-test", "--wandb", "--storage-path", str(tmp_path), "--name", "smoke"]))
     runs = sorted(p.name for p in (run / "wandb").glob("offline-run-*"))
     assert len(runs) == 4  # one a trial, and the final plots, tables and claims
     for name in ("trials.parquet", "history.parquet", "claims.md", "report.html", "provenance.json"):
@@ -95,7 +98,7 @@ def test_q1_smoke_study_with_wandb_offline(ray_cluster, tmp_path, offline):
 
 
 def test_api_key_found_in_netrc_or_env(monkeypatch, tmp_path):
-    from studies.tracking import has_api_key
+    from trainables.common.tracking import has_api_key
 
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("NETRC", str(tmp_path / "missing"))

@@ -44,6 +44,9 @@ def design_arms(ctx: Any) -> tuple[list[dict[str, Any]], str]:
 def configs(ctx: Any) -> tuple[list[dict[str, Any]], str]:
     """Every trial's config values, seed by seed, with the command line's choices applied."""
     arms, what = design_arms(ctx)
+    replaced = sorted(k for k in ctx.chosen if len({repr(arm.get(k)) for arm in arms}) > 1)
+    if replaced:
+        ctx.notes.append(f"{', '.join(replaced)} given on the command line: one value for every trial")
     arms = unique([{**arm, **ctx.chosen} for arm in arms])
     seeds = [0] if ctx.args.smoke_test else range(ctx.args.seeds)
     replicate = ctx.study.task.replicate

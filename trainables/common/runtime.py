@@ -99,11 +99,6 @@ def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
     return tensor.to(device)
 
 
-def loader_kwargs(device: torch.device) -> dict[str, bool]:
-    """``DataLoader`` options for ``device``: pinned host memory when it feeds a GPU."""
-    return {"pin_memory": device.type == "cuda"}
-
-
 class MixedPrecision:
     """Float16 autocast plus gradient scaling, on CUDA only.
 
