@@ -49,9 +49,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch
 
 from studies.cli import add_dataclass_flags, chosen
-from trainables.chargen.paper import MODEL as PAPER_SETTINGS
 from trainables.chargen.config import CharConfig
 from trainables.chargen.data import CharData, held_out_part, load_corpus, split_sizes, whole_test_part
+from trainables.chargen.paper import MODEL as PAPER_SETTINGS
 from trainables.chargen.task import TASK
 from trainables.chargen.trainer import CharTrainer, stream_layout
 from trainables.common import checkpoint, runtime

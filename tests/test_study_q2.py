@@ -11,7 +11,6 @@ from chargen_helpers import tiny_text
 
 from studies import cli, launch, q2
 from trainables.chargen import data
-from trainables.common import metrics as M
 
 
 def arms(argv: list[str]) -> list:
