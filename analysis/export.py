@@ -23,6 +23,7 @@ analysis uses.
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from analysis.results import RunResults, config_columns, load_run
 from trainables.common import metrics as M
 from trainables.common import storage
 from trainables.common.layout import CONFIG_PREFIX, HISTORY, PROVENANCE_FILE, STUDY_FILE, TRIALS
+from trainables.common.task import Task
 
 BEST_PREFIX = "best/"
 COMPLETED, ERROR, UNFINISHED = "completed", "error", "unfinished"
@@ -104,12 +106,20 @@ def status_of(last: pd.DataFrame) -> pd.Series:
     return pd.Series(UNFINISHED, index=last.index).mask(errored, ERROR).mask(completed, COMPLETED)
 
 
+def load_task(info: dict) -> Task:
+    """The task study.json names: its module (``trainables.stock.task``), or a package name of older runs."""
+    name = info.get("task") or ""
+    module = name if "." in name else f"trainables.{name}.task"
+    try:
+        return importlib.import_module(module).TASK
+    except ModuleNotFoundError as exc:
+        raise FileNotFoundError(f"{STUDY_FILE} names the task {name!r}, which cannot be imported ({exc})") from None
+
+
 def selection(info: dict) -> tuple[str, str]:
     """(metric, mode) a run selected on: from study.json, else from the task it names."""
     if info.get("metric") and info.get("mode"):
         return info["metric"], info["mode"]
-    from analysis.run import load_task
-
     task = load_task(info)
     return task.metric, task.mode
 

@@ -60,7 +60,7 @@ def read_text(path: str | Path, name: str) -> str | None:
 
 def uses_weights(path: str | Path) -> bool:
     """Whether the run's task loads trained weights in its report (its study.json names the task)."""
-    from analysis.run import load_task
+    from analysis.export import load_task
 
     info = json.loads(read_text(path, STUDY_FILE) or "{}")
     return bool(info.get("task")) and load_task(info).uses_weights

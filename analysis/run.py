@@ -11,7 +11,6 @@ computed from, and the unfinished or errored ones, which are only named.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -20,21 +19,12 @@ from typing import Any
 import pandas as pd
 
 from analysis import export
+from analysis.export import load_task
 from trainables.common import runs
 from trainables.common.layout import CONFIG_PREFIX, STUDY_FILE
 from trainables.common.task import Task
 
 WHY = {export.ERROR: "failed", export.UNFINISHED: "stopped early or still running"}
-
-
-def load_task(info: dict[str, Any]) -> Task:
-    """The task study.json names: its module (``trainables.stock.task``), or a package name of older runs."""
-    name = info.get("task") or ""
-    module = name if "." in name else f"trainables.{name}.task"
-    try:
-        return importlib.import_module(module).TASK
-    except ModuleNotFoundError as exc:
-        raise FileNotFoundError(f"{STUDY_FILE} names the task {name!r}, which cannot be imported ({exc})") from None
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from studies.flags import fail
-from studies.study import Study
 from trainables.common.config import ConfigError, to_dict
 
 
 @dataclass
 class Context:
-    study: Study
+    study: Any
+    """The study's declaration (``studies.study.Study``)."""
     args: argparse.Namespace
     options: Any
     chosen: dict[str, Any]

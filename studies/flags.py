@@ -11,7 +11,6 @@ import os
 from typing import Any
 
 from studies import cli, searchers
-from studies.study import Study
 from trainables.common import tracking
 
 DEFAULT_STORAGE = "results"
@@ -28,7 +27,7 @@ def fail(message: str) -> None:
     raise SystemExit(2)
 
 
-def parser(study: Study) -> argparse.ArgumentParser:
+def parser(study: Any) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=study.description, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_search_flags(p)
     add_resource_flags(p)

@@ -20,14 +20,13 @@ from typing import Any
 from studies import checks, cli, flags, runner, searchers
 from studies.context import Context
 from studies.flags import fail
-from studies.study import Study
 from trainables.common import provenance, runs, storage
 from trainables.common.config import ConfigError
 from trainables.common.errors import DataError
 from trainables.common.layout import STUDY_FILE
 
 
-def main(study: Study, argv: list[str] | None = None) -> str:
+def main(study: Any, argv: list[str] | None = None) -> str:
     """Parse, check, run, report; the run folder."""
     ctx, plan = prepare(study, argv)
     options = ctx.options
@@ -45,7 +44,7 @@ def main(study: Study, argv: list[str] | None = None) -> str:
     return ctx.run_dir
 
 
-def prepare(study: Study, argv: list[str] | None = None) -> tuple[Context, Any]:
+def prepare(study: Any, argv: list[str] | None = None) -> tuple[Context, Any]:
     """Everything before the data: the command line checked, the run's context and the searcher's plan
     (every arm's config built and validated). Nothing is written."""
     args = flags.parser(study).parse_args(argv)
@@ -60,7 +59,7 @@ def prepare(study: Study, argv: list[str] | None = None) -> tuple[Context, Any]:
     return ctx, searchers.available()[args.search].plan(ctx)
 
 
-def context(study: Study, args: argparse.Namespace, options: Any) -> Context:
+def context(study: Any, args: argparse.Namespace, options: Any) -> Context:
     """The run's context: a new run folder, or the one ``--resume`` continues."""
     name_dir = storage.join(runner.storage_uri(args.storage_path), args.name)
     run_id, resuming = None, False

@@ -1,0 +1,147 @@
+"""The code's shape, checked: no import cycles, layers kept apart, private Ray and Optuna members in one adapter.
+
+Every import counts, at module level or inside a function (and under
+TYPE_CHECKING): a cycle through a late import is still a cycle.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("trainables", "studies", "analysis")
+ADAPTER = "studies/adapter.py"
+
+
+def modules() -> dict[str, Path]:
+    """Module name -> file, for every module of the project's packages."""
+    out = {}
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+            out[name] = path
+    return out
+
+
+def imports(path: Path, known: set[str]) -> set[str]:
+    """The project modules ``path`` imports anywhere in it (``from a.b import c`` counts a.b.c if a module)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found |= {f"{node.module}.{a.name}" for a in node.names}
+    return {m for m in found if m in known}
+
+
+def graph() -> dict[str, set[str]]:
+    mods = modules()
+    known = set(mods)
+    return {name: imports(path, known) - {name} for name, path in mods.items()}
+
+
+def cycle(edges: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of ``edges`` if there is any (depth-first search)."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(edges.get(node, ())):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        state[node] = 2
+        stack.pop()
+        return None
+
+    for node in sorted(edges):
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def package_of(module: str) -> str:
+    return module.split(".")[0]
+
+
+def test_no_module_imports_one_that_imports_it_back():
+    assert cycle(graph()) is None
+
+
+def test_packages_form_layers_with_one_join():
+    """trainables below both; analysis never imports studies; of studies only launch (the entry) imports analysis."""
+    edges = graph()
+    between = {(package_of(a), package_of(b), a) for a, targets in edges.items() for b in targets
+               if package_of(a) != package_of(b)}
+    assert {(p, q) for p, q, _ in between} <= {("studies", "trainables"), ("analysis", "trainables"),
+                                              ("studies", "analysis")}
+    assert {a for p, q, a in between if (p, q) == ("studies", "analysis")} == {"studies.launch"}
+    assert cycle({p: {q for x, q, _ in between if x == p} for p in PACKAGES}) is None
+
+
+def test_the_cycle_check_finds_a_cycle():
+    assert cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert cycle({"a": {"b"}, "b": set()}) is None
+
+
+def private_members() -> set[str]:
+    """Private names of the Ray and Optuna classes the project subclasses or handles."""
+    import optuna
+    from ray.tune import Callback, Tuner
+    from ray.tune.experiment.trial import Trial
+    from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.search import SearchGenerator, Searcher
+
+    names = set()
+    for cls in (Callback, Tuner, Trial, ASHAScheduler, SearchGenerator, Searcher, optuna.Study, optuna.Trial,
+                optuna.trial.FrozenTrial, optuna.storages.RDBStorage):
+        for klass in cls.__mro__:
+            if klass.__module__.startswith(("ray", "optuna")):
+                source = inspect.getsource(klass)
+                names |= set(re.findall(r"self\.(_[a-z]\w*)", source))
+                names |= {n for n in vars(klass) if n.startswith("_") and not n.startswith("__")}
+    return names
+
+
+def own_attributes(tree: ast.AST) -> set[str]:
+    """Private attributes the project's own classes in a file set on ``self``."""
+    return {t.attr for node in ast.walk(tree) if isinstance(node, (ast.Assign, ast.AnnAssign))
+            for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+            if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self"}
+
+
+def test_private_ray_and_optuna_members_only_in_the_adapter():
+    private = private_members()
+    offenders = []
+    for name, path in modules().items():
+        rel = path.relative_to(ROOT).as_posix()
+        if rel == ADAPTER:
+            continue
+        tree = ast.parse(path.read_text())
+        mine = own_attributes(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr in private and node.attr not in mine:
+                offenders.append(f"{rel}:{node.lineno} .{node.attr}")
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(("ray", "optuna")):
+                hidden = [p for p in node.module.split(".") if p.startswith("_")] + \
+                    [a.name for a in node.names if a.name.startswith("_")]
+                if hidden:
+                    offenders.append(f"{rel}:{node.lineno} from {node.module} import ...")
+    assert offenders == []
+
+
+def test_the_private_member_check_sees_one():
+    tree = ast.parse("def f(gen):\n    gen._counter = 3\n")
+    assert any(isinstance(n, ast.Attribute) and n.attr in private_members() for n in ast.walk(tree))
