@@ -8,9 +8,9 @@ wall_time_s, node, device``, the flattened config as ``config/<field>``,
 every metric's final value under its own name (``test/mape``) and, for the
 per-epoch train/val metrics, their value at the best epoch as
 ``best/<metric>``; ``trial_dir`` points back at Ray's folder. ``status`` is
-``completed`` (the final report has ``completed`` = 1: test metrics
-present), ``error`` (the trial raised) or ``unfinished`` (stopped early by a
-scheduler, or still running). ``best/epoch`` is the epoch whose weights
+``finished`` (the final report has the loop's ``completed`` = 1: test
+metrics present), ``failed`` (the trial raised) or ``unfinished`` (stopped
+early by a scheduler, or still running). ``best/epoch`` is the epoch whose weights
 the test metrics were scored with, as the trial loop reported it.
 
 history: ``trial_id, study, run, seed, epoch, training_iteration``, the config
@@ -36,7 +36,8 @@ from trainables.common.layout import CONFIG_PREFIX, HISTORY, PROVENANCE_FILE, ST
 from trainables.common.task import Task
 
 BEST_PREFIX = "best/"
-COMPLETED, ERROR, UNFINISHED = "completed", "error", "unfinished"
+# A trial's status in the results (not the loop's ``completed`` metric, which marks its final report).
+FINISHED, FAILED, UNFINISHED = "finished", "failed", "unfinished"
 ID_COLUMNS = ["trial_id", "study", "run", "seed", "status", "epochs_run", M.BEST_EPOCH, "wall_time_s", "node",
               "device"]
 HISTORY_ID_COLUMNS = ["trial_id", "study", "run", "seed", M.EPOCH, M.TRAINING_ITERATION]
@@ -103,7 +104,7 @@ def at_best_epoch(hist: pd.DataFrame, best: pd.Series, names: list[str]) -> pd.D
 def status_of(last: pd.DataFrame) -> pd.Series:
     completed = last[M.COMPLETED].eq(1) if M.COMPLETED in last else pd.Series(False, index=last.index)
     errored = last["errored"].fillna(False).astype(bool) if "errored" in last else pd.Series(False, index=last.index)
-    return pd.Series(UNFINISHED, index=last.index).mask(errored, ERROR).mask(completed, COMPLETED)
+    return pd.Series(UNFINISHED, index=last.index).mask(errored, FAILED).mask(completed, FINISHED)
 
 
 def load_task(info: dict) -> Task:

@@ -95,7 +95,7 @@ def predictions(run: Run, options: Mapping[str, Any]) -> list[Block]:
     by = [C + b for b in run.task.paper.blocks if C + b in run.trials]
     found = {}
     for _, row in best_per_group(run, by).iterrows():
-        folder = final_checkpoint(row["trial_dir"])
+        folder = checkpoint.latest_folder(row["trial_dir"])
         if folder is not None and (folder / name).exists():
             found[label(row, by).split("=")[-1]] = pd.read_csv(folder / name, parse_dates=["date"])
     images = plots.real_vs_predicted(found, run.path / PLOTS_DIR) if found else []
@@ -107,7 +107,7 @@ def confusion(run: Run, options: Mapping[str, Any]) -> list[Block]:
     name = run.task.artifacts[str(options.get("artifact", "confusion"))]
     by, images = groups(run), []
     for _, row in best_per_group(run).iterrows():
-        folder = final_checkpoint(row["trial_dir"])
+        folder = checkpoint.latest_folder(row["trial_dir"])
         if folder is not None and (folder / name).exists():
             title = label(row, by)
             stem = "".join(ch if ch.isalnum() else "_" for ch in title).strip("_") or "all"
@@ -179,7 +179,7 @@ def samples(run: Run, options: Mapping[str, Any]) -> list[Block]:
         return []
     seed_text, length, by, parts = run.info.get("seed_text") or str(options.get("seed_text", "")), 300, groups(run), []
     for _, row in best_per_group(run).iterrows():
-        folder = final_checkpoint(row["trial_dir"])
+        folder = checkpoint.latest_folder(row["trial_dir"])
         if folder is None or not seed_text:
             continue
         greedy = run.task.generate(folder, seed_text, length, greedy=True)
@@ -188,12 +188,6 @@ def samples(run: Run, options: Mapping[str, Any]) -> list[Block]:
                      f"Sampled, temperature 0.8, seed 0:\n```\n{sampled}\n```\n")
     text = f"Seed text:\n```\n{seed_text}\n```\n\n" + "\n".join(parts)
     return [Block("Generated text", text)] if parts else []
-
-
-def final_checkpoint(trial_dir: str) -> Path | None:
-    """The trial's newest checkpoint folder (its final one, for a completed trial)."""
-    names = checkpoint.folders(trial_dir)
-    return Path(trial_dir, names[-1]) if names else None
 
 
 KINDS: dict[str, Callable[[Run, Mapping[str, Any]], list[Block]]] = {

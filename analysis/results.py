@@ -57,8 +57,3 @@ def load_run(run_dir: str | Path) -> RunResults:
 
 def config_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if c.startswith(CONFIG_PREFIX)]
-
-
-def latest_checkpoint(trial_dir: str | Path) -> Path | None:
-    ckpts = sorted(Path(trial_dir).glob("checkpoint_*"))
-    return ckpts[-1] if ckpts else None

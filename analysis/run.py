@@ -24,7 +24,7 @@ from trainables.common import runs
 from trainables.common.layout import CONFIG_PREFIX, STUDY_FILE
 from trainables.common.task import Task
 
-WHY = {export.ERROR: "failed", export.UNFINISHED: "stopped early or still running"}
+WHY = {export.FAILED: "failed", export.UNFINISHED: "stopped early or still running"}
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ def read_run(path: str | Path) -> Run:
     trials = results.trials
     if "trial_dir" in trials:  # where the trials are now: the folder may have moved or be a copy
         trials = trials.assign(trial_dir=[str(run_dir / Path(str(d)).name) for d in trials["trial_dir"]])
-    done = trials["status"] == export.COMPLETED
+    done = trials["status"] == export.FINISHED
     history = results.history[results.history["trial_id"].isin(trials.loc[done, "trial_id"])]
     completed = with_derived(trials[done].reset_index(drop=True), task)
     if task.schema is not None and not completed.empty:

@@ -66,7 +66,7 @@ class PeakMemory:
 def study_arms(argv: list[str]):
     """The arms the study would run for ``argv``, and the prices it would load (its own code)."""
     ctx, plan = launch.prepare(q1.STUDY, argv)
-    return plan.arms, q1.STUDY.load(ctx.options, plan.arms)
+    return plan.configs, q1.STUDY.load(ctx.options, plan.configs)
 
 
 def plain_loop(arms, prices, folder: Path) -> list[dict]:

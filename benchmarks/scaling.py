@@ -63,7 +63,6 @@ def main(argv: list[str] | None = None) -> str:
     if started_ray:
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
                  runtime_env={"env_vars": {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}})
-    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
     storage = Path(args.out or tempfile.mkdtemp(prefix="scaling-"))
     base = ["--storage-path", str(storage)] + (["--hidden-size", "8", "--cell", "gru"] if args.smoke_test else [])
     grid = ["--smoke-test"] if args.smoke_test else ["--design", "factorial", "--seeds", "1"]

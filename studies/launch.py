@@ -30,7 +30,7 @@ def main(study: Any, argv: list[str] | None = None) -> str:
     """Parse, check, run, report; the run folder."""
     ctx, plan = prepare(study, argv)
     options = ctx.options
-    data = _checked(lambda: _with_notes(lambda: study.load(options, plan.arms)))
+    data = _checked(lambda: _with_notes(lambda: study.load(options, plan.configs)))
     for note in ctx.notes:
         print(f"note: {note}")
     print(f"{study.name}: {study.describe(data)}")

@@ -16,6 +16,7 @@ from ray.tune.experiment import Trial
 
 from studies.console import Console, fit
 from trainables.common import metrics as M
+from trainables.common.config import differing
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # pyarrow's file system names that differ from their URI schemes.
@@ -94,9 +95,8 @@ def best_so_far(results: Iterable[tuple[dict, dict]], metric: str, mode: str) ->
 
 
 def differing_keys(configs: list[dict]) -> list[str]:
-    """The config keys whose values are not the same in every config."""
-    keys = sorted({k for c in configs for k in c})
-    return [k for k in keys if len({repr(c.get(k)) for c in configs}) > 1]
+    """The config keys whose values are not the same in every config, sorted."""
+    return sorted(differing(configs))
 
 
 def short_label(config: dict, keys: list[str], limit: int = 60) -> str:

@@ -45,8 +45,8 @@ def run_with_left_out_trials(path):
 def test_unfinished_and_errored_trials_are_left_out_and_named(tmp_path):
     run_dir = run_with_left_out_trials(tmp_path / "q1")
     run = read_run(run_dir)
-    assert len(run.trials) == 7 and set(run.trials["status"]) == {"completed"}
-    assert dict(zip(run.unfinished["trial_id"], run.unfinished["status"])) == {"00002": "error", "00005": "unfinished"}
+    assert len(run.trials) == 7 and set(run.trials["status"]) == {"finished"}
+    assert dict(zip(run.unfinished["trial_id"], run.unfinished["status"])) == {"00002": "failed", "00005": "unfinished"}
     assert set(run.history["trial_id"]) == set(run.trials["trial_id"])
     finish_run(run_dir, quiet=True)
     left_out = ("2 of 9 trials left out of the tables and claims, having no completed final report with test "
@@ -68,7 +68,7 @@ def test_written_results_keep_every_trial_with_its_status(tmp_path):
     run_dir = run_with_left_out_trials(tmp_path / "q1")
     finish_run(run_dir, quiet=True)
     trials = pd.read_parquet(run_dir / "trials.parquet")
-    assert len(trials) == 9 and trials["status"].value_counts().to_dict() == {"completed": 7, "error": 1,
+    assert len(trials) == 9 and trials["status"].value_counts().to_dict() == {"finished": 7, "failed": 1,
                                                                              "unfinished": 1}
     assert trials.set_index("trial_id").loc["00005", M.BEST_EPOCH] == 1
 

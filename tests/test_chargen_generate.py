@@ -98,3 +98,18 @@ def test_the_model_loaded_has_the_best_epochs_weights(tmp_path):
     best = state["progress"]["best_model"]
     assert all(torch.equal(model.state_dict()[k], best[k]) for k in best)
     assert cfg.epochs == 3 and list(vocab.chars) == state["trainer"]["vocab"]
+
+
+def test_a_run_of_another_study_is_refused_in_one_line(tmp_path, capsys):
+    """A q1 run's checkpoints hold a StockConfig: refused by name, not a TypeError from deep inside."""
+    from trainables.common.checkpoint import save_state
+    from trainables.common.config import to_dict
+    from trainables.stock.config import StockConfig
+
+    folder = tmp_path / "q1" / "train_stock_1" / "checkpoint_000000"
+    folder.mkdir(parents=True)
+    save_state(folder, {"config": to_dict(StockConfig()), "progress": {"best_value": 1.0}, "trainer": {}})
+    with pytest.raises(SystemExit):
+        main(["--run", str(tmp_path / "q1")])
+    err = capsys.readouterr().err
+    assert "not a q2 run" in err and err.count("\n") == 1 and "Traceback" not in err

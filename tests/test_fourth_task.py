@@ -24,7 +24,7 @@ def test_the_fourth_task_runs_study_report_claims_and_html(ray_cluster, tmp_path
     info = json.loads((run / "study.json").read_text())
     assert info["study"] == "toy" and info["task"] == "tests.toytask.task" and info["design"] == "paper"
     trials = pd.read_csv(run / "trials.csv")
-    assert len(trials) == 2 * 3 and (trials["status"] == "completed").all()
+    assert len(trials) == 2 * 3 and (trials["status"] == "finished").all()
     report = (run / "report.md").read_text()
     assert report.index("## Summary") < report.index("## Cells compared")
     assert "The GRU beats the RNN (test loss)" in report and "the mean" in report

@@ -31,7 +31,7 @@ def test_trial_and_history_tables_round_trip(tmp_path):
     assert len(trials) == 6 and len(history) == 18
     assert list(trials.columns[:len(export.ID_COLUMNS)]) == export.ID_COLUMNS
     assert set(trials["study"]) == {"q1"} and set(trials["node"]) == {"node-a"} and set(trials["device"]) == {"cpu"}
-    assert trials["epochs_run"].tolist() == [3] * 6 and trials["status"].tolist() == ["completed"] * 6
+    assert trials["epochs_run"].tolist() == [3] * 6 and trials["status"].tolist() == ["finished"] * 6
     assert trials["best/epoch"].tolist() == [3] * 6  # val/mape falls every epoch
     assert trials["wall_time_s"].tolist() == [6.0] * 6  # time/total_s of the last epoch
     gru = trials[trials["config/cell"] == "gru"].sort_values("seed")

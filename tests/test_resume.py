@@ -111,3 +111,16 @@ def test_a_trial_whose_checkpoints_are_all_gone_starts_over(ray_cluster, tmp_pat
     assert [s["status"] for s in states.values()] == ["TERMINATED"]
     assert final_row(broken)["test/mape"] == final_row(clean)["test/mape"]
     assert (broken / RESUME_BACKUP).is_dir()
+
+
+def test_resume_with_a_damaged_snapshot_recovers_it_from_its_copy(ray_cluster, tmp_path, capfd):
+    run = Path(q1.main(["--smoke-test", "--storage-path", str(tmp_path), "--name", "cut"]))
+    (state,) = run.glob("experiment_state-*.json")
+    state.write_bytes(state.read_bytes()[:-50])  # what a kill during Ray's in-place write leaves
+    capfd.readouterr()
+    assert Path(q1.main(["--smoke-test", "--storage-path", str(tmp_path), "--name", "cut", "--resume"])) == run
+    out = capfd.readouterr().out
+    assert f"{state.name} was damaged" in out and "restored from its last intact copy" in out
+    assert (run / f"damaged-{state.name}").exists()
+    states, _ = trial_states(run)
+    assert len(states) == 3 and {s["status"] for s in states.values()} == {"TERMINATED"}

@@ -102,7 +102,7 @@ def private_members() -> set[str]:
     from ray.tune import Callback, Tuner
     from ray.tune.experiment.trial import Trial
     from ray.tune.schedulers import ASHAScheduler
-    from ray.tune.search import SearchGenerator, Searcher
+    from ray.tune.search import Searcher, SearchGenerator
 
     names = set()
     for cls in (Callback, Tuner, Trial, ASHAScheduler, SearchGenerator, Searcher, optuna.Study, optuna.Trial,
@@ -125,7 +125,7 @@ def own_attributes(tree: ast.AST) -> set[str]:
 def test_private_ray_and_optuna_members_only_in_the_adapter():
     private = private_members()
     offenders = []
-    for name, path in modules().items():
+    for path in modules().values():
         rel = path.relative_to(ROOT).as_posix()
         if rel == ADAPTER:
             continue

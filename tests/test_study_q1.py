@@ -5,9 +5,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis.extras import final_checkpoint
 from analysis.results import load_run
 from studies import launch, q1
+from trainables.common import checkpoint
 from trainables.common import metrics as M
 from trainables.stock.config import FIELDS
 from trainables.stock.trainer import PREDICTIONS_FILE
@@ -34,13 +34,13 @@ def test_smoke_test_writes_results_tables_and_plots(ray_cluster, tmp_path):
 def test_the_default_is_the_papers_design_over_five_seeds():
     ctx, plan = plan_of([])
     assert ctx.args.design == "paper" and ctx.args.seeds == 5
-    assert plan.total == 18 * 5 and len(plan.arms) == 90
-    arms = {(a.cell, a.loss, a.optimizer, a.dropout, a.formulation) for a in plan.arms}
+    assert plan.total == 18 * 5 and len(plan.configs) == 90
+    arms = {(a.cell, a.loss, a.optimizer, a.dropout, a.formulation) for a in plan.configs}
     assert len(arms) == 18 and ("gru", "mse", "adam", 0.0, "returns") in arms
     assert ("gru", "mape", "adagrad", 0.0, "returns") not in arms  # two factors changed: not in the paper's design
-    assert {a.seed for a in plan.arms} == {0, 1, 2, 3, 4}
-    assert {a.features for a in plan.arms} == {("close",)}  # the paper's factors on closes, not its 12 inputs
-    assert {(a.hidden_size, a.num_layers, a.window, a.epochs, a.patience) for a in plan.arms} == {(64, 2, 30, 100, 10)}
+    assert {a.seed for a in plan.configs} == {0, 1, 2, 3, 4}
+    assert {a.features for a in plan.configs} == {("close",)}  # the paper's factors on closes, not its 12 inputs
+    assert {(a.hidden_size, a.num_layers, a.window, a.epochs, a.patience) for a in plan.configs} == {(64, 2, 30, 100, 10)}
     assert "paper design: 18 arm(s) x 5 seed(s) = 90 trials" in plan.describe
 
 
@@ -51,15 +51,15 @@ def test_the_factorial_design_crosses_every_factor():
 
 def test_a_config_flag_fixes_the_field_for_every_arm():
     ctx, plan = plan_of(["--formulation", "paper", "--features", "all", "--seeds", "1"])
-    assert {a.formulation for a in plan.arms} == {"paper"} and {a.features for a in plan.arms} == {FIELDS}
-    assert len(plan.arms) == 15  # the formulation arms collapse into the reference ones
+    assert {a.formulation for a in plan.configs} == {"paper"} and {a.features for a in plan.configs} == {FIELDS}
+    assert len(plan.configs) == 15  # the formulation arms collapse into the reference ones
     assert "formulation given on the command line: one value for every trial" in ctx.notes
 
 
 def test_optuna_arms_share_the_largest_window_as_split_window():
     _, plan = plan_of(["--search", "optuna"])
     assert plan.space["split_window"] == max(q1.WINDOWS) == 60
-    assert {a.window for a in plan.arms} == set(q1.WINDOWS) and {a.split_window for a in plan.arms} == {60}
+    assert {a.window for a in plan.configs} == set(q1.WINDOWS) and {a.split_window for a in plan.configs} == {60}
 
 
 def long_closes(path: Path, days: int = 400) -> Path:
@@ -123,7 +123,7 @@ def test_optuna_trials_are_tested_on_the_same_days(ray_cluster, tmp_path):
     assert len(trials) == 3 and (trials[M.COMPLETED] == 1).all()
     assert trials["config/lr"].between(1e-4, 1e-2).all() and trials["config/window"].isin(q1.WINDOWS).all()
     assert (trials["config/split_window"] == 60).all()
-    days = [pd.read_csv(final_checkpoint(d) / PREDICTIONS_FILE)["date"].tolist() for d in trials["trial_dir"]]
+    days = [pd.read_csv(checkpoint.latest_folder(d) / PREDICTIONS_FILE)["date"].tolist() for d in trials["trial_dir"]]
     assert days[0] and all(d == days[0] for d in days)
     assert len(set(trials[M.PERSISTENCE_TEST_MAPE].round(9))) == 1  # the same days, the same persistence error
     assert (Path(path) / "tables" / "param_importance.md").exists()
@@ -144,3 +144,34 @@ def test_null_rows_become_a_note_and_the_study_goes_on(tmp_path, capsys, monkeyp
     out = capsys.readouterr().out
     assert "note: " + str(folder / "GOOG.csv") + ": dropped 2 row(s) of null (no prices) on 2015-05-21, 2015-05-22" in out
     assert "q1: 298 days of GOOG,AAPL" in out and len(ran) == 1
+
+
+def test_the_console_of_a_smoke_study_is_a_few_lines_and_rays_output_goes_to_the_log(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.studyrun import ROOT, study_env
+
+    done = subprocess.run([sys.executable, "studies/q1.py", "--smoke-test", "--storage-path", str(tmp_path)],
+                          cwd=ROOT, env=study_env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = (done.stdout + done.stderr).splitlines()
+    assert len(lines) <= 20, lines  # set-up, the live line, the closing line, the verdicts, the report
+    assert any(line.startswith("finished in ") and "3 done, 0 failed of 3" in line for line in lines)
+    assert not any("Checkpoint successfully created" in line or "Trial status" in line for line in lines)
+    log = (tmp_path / "q1" / "latest" / "study.log").read_text()
+    assert "Started a local Ray instance" in log and "Trial status:" in log
+
+
+def test_a_repeated_run_never_mixes_with_the_first(ray_cluster, tmp_path):
+    """The same command twice, then with other arguments: three runs, three folders, each report its own."""
+    argv = ["--smoke-test", "--storage-path", str(tmp_path), "--name", "again"]
+    first = Path(q1.main(argv))
+    second = Path(q1.main(argv))
+    third = Path(q1.main([*argv, "--hidden-size", "4"]))
+    assert len({first, second, third}) == 3 and (tmp_path / "again" / "latest").resolve() == third.resolve()
+    for run, hidden in ((first, 8), (second, 8), (third, 4)):
+        trials = load_run(run).trials
+        assert len(trials) == 3 and set(trials["config/hidden_size"]) == {hidden}
+        assert pd.read_csv(run / "trials.csv")["trial_id"].isin(trials["trial_id"]).all()
+    assert not set(load_run(first).trials["trial_id"]) & set(load_run(second).trials["trial_id"])

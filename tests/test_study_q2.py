@@ -15,7 +15,7 @@ from trainables.chargen import data
 
 def arms(argv: list[str]) -> list:
     """Every arm's config, as the study builds them before Ray starts."""
-    return launch.prepare(q2.STUDY, argv + ["--storage-path", "/tmp/never-written"])[1].arms
+    return launch.prepare(q2.STUDY, argv + ["--storage-path", "/tmp/never-written"])[1].configs
 
 
 def test_the_paper_design_trains_the_papers_lstm_in_every_arm():

@@ -96,7 +96,7 @@ def test_grid_without_network_says_so(tmp_path, tweets_csv, capsys, monkeypatch)
 
 def test_the_paper_design_is_its_three_model_families():
     _, plan = plan_of(["--seeds", "2"])
-    assert sorted((a.encoder, a.model_type, a.seed, a.split_seed) for a in plan.arms) == sorted(
+    assert sorted((a.encoder, a.model_type, a.seed, a.split_seed) for a in plan.configs) == sorted(
         (e, "t5" if e == "t5-small" else "encoder_lstm", s, s)
         for e in ("bert-base-uncased", "GroNLP/hateBERT", "t5-small") for s in (0, 1))
     assert set(plan.space) <= set(TweetConfig.__dataclass_fields__)
@@ -106,8 +106,8 @@ def test_the_search_fine_tunes_the_top_layers():
     _, plan = plan_of(["--search", "optuna", "--num-samples", "3", "--epochs", "4"])
     assert set(plan.space) <= set(TweetConfig.__dataclass_fields__)
     assert plan.space["epochs"] == 4 and plan.space["encoder"] == "offline-minilm"
-    assert {a.encoder_training for a in plan.arms} == {"top"} and {a.frozen_layers for a in plan.arms} == {2, 3, 4, 5}
-    assert {a.lstm_hidden for a in plan.arms} == {64, 128, 256} and all(a.epochs == 4 for a in plan.arms)
+    assert {a.encoder_training for a in plan.configs} == {"top"} and {a.frozen_layers for a in plan.configs} == {2, 3, 4, 5}
+    assert {a.lstm_hidden for a in plan.configs} == {64, 128, 256} and all(a.epochs == 4 for a in plan.configs)
 
 
 def test_old_flags_keep_working():
@@ -115,7 +115,7 @@ def test_old_flags_keep_working():
         "--epochs", "3", "--batch-size", "8", "--max-length", "24", "--lr", "0.002", "--encoder-lr", "1e-4",
         "--t5-lr", "1e-3", "--no-class-weights", "--hashtags", "drop", "--encoder-training", "full",
         "--bert", "b", "--hatebert", "h", "--t5", "t", "--seeds", "1"])
-    arms = plan.arms
+    arms = plan.configs
     assert {(a.epochs, a.batch_size, a.max_length, a.lr, a.encoder_lr, a.t5_lr, a.class_weighted, a.hashtags,
              a.encoder_training) for a in arms} == {(3, 8, 24, 0.002, 1e-4, 1e-3, False, "drop", "full")}
     assert sorted(a.encoder for a in arms) == ["b", "h", "t"]
@@ -131,7 +131,7 @@ def test_old_flags_keep_working():
 
 def test_smoke_test_defaults_to_offline_synthetic_tweets():
     ctx, plan = plan_of(["--smoke-test", "--encoder", "e"])
-    assert [(a.encoder, a.model_type, a.epochs, a.lstm_hidden) for a in plan.arms] == [("e", "encoder_lstm", 1, 8)]
+    assert [(a.encoder, a.model_type, a.epochs, a.lstm_hidden) for a in plan.configs] == [("e", "encoder_lstm", 1, 8)]
     assert ctx.options.data == "synthetic"
     ctx, _ = plan_of(["--smoke-test", "--encoder", "e", "--data", "x.csv"])
     assert ctx.options.data == "x.csv"

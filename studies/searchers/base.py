@@ -32,8 +32,9 @@ class Plan:
 
     space: dict[str, Any]
     """Tune's param space: the fixed config values (and, for searchers that take them, the domains)."""
-    arms: list[Any]
-    """Every config the search can propose (grid points; each category and range end), built and validated."""
+    configs: list[Any]
+    """Every config the search can propose (each design arm at each seed; each category and range end of a
+    searched space), built and so validated before Ray starts."""
     tune_config: tune.TuneConfig
     total: int
     """Trials planned (the live line's denominator)."""
@@ -202,11 +203,6 @@ def asha(run_dir: str, max_t: int, grace_period: int) -> ResumableASHA:
     return ResumableASHA(run_dir, time_attr=M.EPOCH, max_t=max_t, grace_period=min(grace_period, max_t))
 
 
-def varying(configs: list[dict[str, Any]]) -> list[str]:
-    """The fields whose value differs between ``configs``."""
-    return [k for k in configs[0] if len({json.dumps(c[k], default=str) for c in configs}) > 1]
-
-
 def list_plan(ctx: Any, values: list[dict[str, Any]], describe: str, scheduler: Any = None,
               record: dict[str, Any] | None = None) -> Plan:
     """A plan that runs exactly ``values`` (config values), each once, in order.
@@ -214,13 +210,13 @@ def list_plan(ctx: Any, values: list[dict[str, Any]], describe: str, scheduler: 
     Tune's param space holds what every trial shares; the searcher proposes
     only what varies, so trial names and Tune's tables stay short.
     """
-    from trainables.common.config import to_dict
+    from trainables.common.config import differing, to_dict
 
-    arms = ctx.build_configs(values)
-    full = [to_dict(a) for a in arms]
-    keys = varying(full)
+    configs = ctx.build_configs(values)
+    full = [to_dict(c) for c in configs]
+    keys = differing(full)
     searcher = ListSearcher([{k: c[k] for k in keys} for c in full], ctx.metric, ctx.mode, ctx.args.max_concurrent)
     config = tune.TuneConfig(metric=ctx.metric, mode=ctx.mode, num_samples=len(full),
                              search_alg=DurableSearchGenerator(searcher), scheduler=scheduler)
     common = {k: v for k, v in full[0].items() if k not in keys}
-    return Plan(common, arms, config, len(full), describe, record=record or {}, searcher=searcher)
+    return Plan(common, configs, config, len(full), describe, record=record or {}, searcher=searcher)

@@ -34,7 +34,7 @@ from ray.tune.search.optuna import OptunaSearch
 
 from studies import adapter
 from studies.searchers import base
-from studies.searchers.spaces import checked_arms, split_space
+from studies.searchers.spaces import checked_configs, split_space
 from trainables.common import metrics as M
 from trainables.common import storage
 from trainables.common.layout import OPTUNA_DB
@@ -232,13 +232,13 @@ class OptunaSearcher(Searcher):
 def plan(ctx: Any) -> base.Plan:
     """TPE over the study's space with ASHA; every category and range end checked before Ray starts."""
     fixed, domains = split_space(ctx.declared_space())
-    arms = checked_arms(ctx, fixed, domains)
+    configs = checked_configs(ctx, fixed, domains)
     url = ctx.optuna_url
     searcher = OptunaSearcher(domains, url, ctx.study_name, ctx.metric, ctx.mode, seed=0,
                               max_concurrent=ctx.args.max_concurrent)
     config = tune.TuneConfig(metric=ctx.metric, mode=ctx.mode, num_samples=ctx.args.num_samples,
                              search_alg=base.DurableSearchGenerator(searcher),
-                             scheduler=base.asha(ctx.run_dir, max(a.epochs for a in arms), ctx.study.grace_period))
-    return base.Plan(ctx.fixed_space(fixed), arms, config, ctx.args.num_samples,
+                             scheduler=base.asha(ctx.run_dir, max(c.epochs for c in configs), ctx.study.grace_period))
+    return base.Plan(ctx.fixed_space(fixed), configs, config, ctx.args.num_samples,
                      f"Optuna TPE + ASHA: {ctx.args.num_samples} trials, study {ctx.study_name!r} in {redacted(url)}",
                      record={"optuna_study": ctx.study_name}, searcher=searcher)

@@ -14,7 +14,7 @@ import numpy as np
 from ray.tune.search.sample import Function
 
 from studies.searchers import base
-from studies.searchers.spaces import checked_arms, split_space
+from studies.searchers.spaces import checked_configs, split_space
 
 NAME = "random"
 HELP = "random search over the study's search space (seeded), ASHA stopping weak trials"
@@ -38,8 +38,8 @@ def draw(fixed: dict[str, Any], domains: dict[str, Any], n: int, seed: int) -> l
 
 def plan(ctx: Any) -> base.Plan:
     fixed, domains = split_space(ctx.declared_space())
-    checked = checked_arms(ctx, fixed, domains)
+    checked = checked_configs(ctx, fixed, domains)
     values = draw(fixed, domains, ctx.args.num_samples, ctx.args.search_seed)
-    scheduler = base.asha(ctx.run_dir, max(a.epochs for a in checked), ctx.study.grace_period)
+    scheduler = base.asha(ctx.run_dir, max(c.epochs for c in checked), ctx.study.grace_period)
     return base.list_plan(ctx, values, f"random search + ASHA: {len(values)} trials (seed {ctx.args.search_seed})",
                           scheduler=scheduler, record={"search_seed": ctx.args.search_seed})

@@ -60,6 +60,6 @@ def product(factors: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
     return [dict(zip(names, combo)) for combo in itertools.product(*factors.values())]
 
 
-def checked_arms(ctx: Any, fixed: Mapping[str, Any], domains: Mapping[str, Domain]) -> list[Any]:
+def checked_configs(ctx: Any, fixed: Mapping[str, Any], domains: Mapping[str, Domain]) -> list[Any]:
     """Every corner of a searched space built as the task's config (so validated) before Ray starts."""
     return ctx.build_configs(corner_configs(fixed, domains))

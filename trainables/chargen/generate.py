@@ -12,6 +12,7 @@ not. ``--seed`` makes sampling repeatable.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 from pathlib import Path
@@ -21,7 +22,7 @@ import torch
 from trainables.chargen.config import CharConfig
 from trainables.chargen.data import UNKNOWN_CHOICES, Vocab
 from trainables.chargen.model import CharRNN, build_model
-from trainables.common.checkpoint import STATE_FILE, load_state
+from trainables.common.checkpoint import FOLDER_PREFIX, STATE_FILE, load_state
 from trainables.common.errors import DataError
 
 DEFAULT_SEED_TEXT = "ROMEO:\nWhat light is this that through the window breaks?\n"
@@ -99,12 +100,16 @@ def pick(logits: torch.Tensor, *, temperature: float, top_k: int, greedy: bool, 
 
 
 def best_checkpoint(run_dir: str | Path) -> Path:
-    """The checkpoint with the lowest validation loss under ``run_dir`` (a run or one trial)."""
+    """The checkpoint with the lowest validation loss under ``run_dir`` (a run, a name folder or one trial)."""
+    fields = {f.name for f in dataclasses.fields(CharConfig)}
     found = []
     for state_file in Path(run_dir).rglob(STATE_FILE):
-        if not state_file.parent.name.startswith("checkpoint_"):
+        if not state_file.parent.name.startswith(FOLDER_PREFIX):
             continue
-        loss = best_value(load_state(state_file.parent))
+        state = load_state(state_file.parent)
+        if not set(state.get("config", {})) <= fields:
+            raise DataError(f"{run_dir}: not a q2 run (its checkpoints are another task's)")
+        loss = best_value(state)
         if loss is not None:
             found.append((float(loss), state_file.parent))
     if not found:

@@ -82,6 +82,12 @@ def peek_state(folder: str | os.PathLike) -> dict[str, Any] | None:
         return None
 
 
+def latest_folder(trial_dir: str | os.PathLike) -> Path | None:
+    """A local trial's newest checkpoint folder (its final one, once the trial completed); None without any."""
+    names = folders(trial_dir)
+    return Path(trial_dir, names[-1]) if names else None
+
+
 def newest_complete(trial_dir: str | os.PathLike) -> tuple[str, dict[str, Any]] | None:
     """(folder name, state) of the trial's newest complete checkpoint; None when there is none."""
     for name in reversed(folders(trial_dir)):

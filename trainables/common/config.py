@@ -91,6 +91,17 @@ def check_range(
         raise ConfigError(f"{name}: {value!r} is outside {lo or '(-inf'}, {hi or 'inf)'}")
 
 
+def differing(configs: list[dict[str, Any]]) -> list[str]:
+    """The fields whose value is not the same in every one of ``configs`` (plain dicts), in order: the one
+    definition of "the settings that vary" between configs (``analysis.run.varying`` is its table form)."""
+    import json
+
+    if not configs:
+        return []
+    keys = list(dict.fromkeys(k for c in configs for k in c))
+    return [k for k in keys if len({json.dumps(c.get(k), default=str, sort_keys=True) for c in configs}) > 1]
+
+
 def to_dict(cfg: Any) -> dict[str, Any]:
     """Plain dict (tuples as lists) for checkpoints and JSON."""
     return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()}

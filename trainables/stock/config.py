@@ -36,8 +36,8 @@ class StockConfig(TrialConfig):
     validation epoch of the returns formulation comes early (benchmarks/RESULTS.md, q1 early stopping), so
     training on past it spends time that changes no test number."""
     batch_size: int = 64
-    """Windows per step. Keras' default is 32; 64 trains the full grid in
-    about 2/3 of the time (benchmarks/RESULTS.md) with the same errors."""
+    """Windows per step. Keras' default is 32; 64 trains a grid faster with the same errors
+    (benchmarks/RESULTS.md, q1); ``--batch-size 32`` restores the paper's."""
     window: int = 30
     """Past days the model sees to predict the next day."""
     split_window: int = 0
