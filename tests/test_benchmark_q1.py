@@ -34,3 +34,14 @@ def test_scaling_runs_grid_and_optuna_through_the_study(ray_cluster, tmp_path):
     assert re.search(r"^\| grid \| 1 \| ", text, re.MULTILINE) and re.search(r"^\| optuna\+asha \| 2 \| ", text, re.MULTILINE)
     for name in ("grid-c1", "grid-c2", "search-grid", "search-optuna"):
         assert (tmp_path / name / "latest" / "study.json").exists()
+
+
+def test_patience_table_reads_what_early_stopping_would_have_chosen(tmp_path):
+    from fakerun import q1_run
+
+    bench = load_benchmark("q1_patience")
+    assert bench.stopped([3.0, 2.0, 2.5, 2.6, 1.0], patience=2) == (2, 4)  # stops before the late best
+    assert bench.stopped([3.0, 2.0, 2.5, 2.6, 1.0], patience=3) == (5, 5)
+    table = bench.table(q1_run(tmp_path / "q1", seeds=2))
+    # The fake curves fall every epoch: every patience keeps the full run's choice.
+    assert (table["same_epoch"] == 1.0).all() and (table["trials"] == 6).all()

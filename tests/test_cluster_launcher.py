@@ -179,7 +179,7 @@ def test_local_yaml_up_submit_job_submit_down(host, tmp_path):
                 assert host.port_open(8265) and not host.port_open(8265, SLIRP_ADDRESS), \
                     "the head's dashboard listens beyond its loopback"
             elif verb in ("submit", "job submit"):
-                assert_run_folder(storage / run_name(args), venv_python)
+                assert_run_folder(storage / run_name(args) / "latest", venv_python)
                 assert not stale.exists(), "results went to the folder of an earlier `ray up`"
                 # It joined the cluster (RAY_ADDRESS=auto), not a Ray of its own on the head.
                 sessions = list((host.work / "tmp" / "ray").glob("session_2*"))

@@ -73,7 +73,7 @@ def test_job_runs_trials_on_both_nodes_and_stores_everything(cluster, tmp_path):
     logs = client.get_job_logs(job)
     assert status == "SUCCEEDED", logs[-3000:]
 
-    run_dir = storage / "multi"
+    run_dir = storage / "multi" / "latest"
     nodes = trial_nodes(cluster, run_dir)
     assert len(nodes) == 3
     used = set().union(*nodes.values())
@@ -100,7 +100,7 @@ def test_losing_a_node_mid_study_reschedules_its_trials(cluster, tmp_path):
     storage = tmp_path / "storage"
     client, job = submit(cluster, ["--smoke-test", "--set", "epochs=16", "--set", "checkpoint_every=2",
                                    "--max-failures", "3", "--storage-path", str(storage), "--name", "lost"])
-    run_dir = storage / "lost"
+    run_dir = storage / "lost" / "latest"
     worker = cluster.worker_node_id()
     victim = wait_for_checkpoint_on(cluster, run_dir, worker)
     cluster.worker.stop()  # the node goes away with its running trial

@@ -40,7 +40,9 @@ def test_the_default_is_the_papers_design_over_five_seeds():
     assert ("gru", "mape", "adagrad", 0.0, "returns") not in arms  # two factors changed: not in the paper's design
     assert {a.seed for a in plan.configs} == {0, 1, 2, 3, 4}
     assert {a.features for a in plan.configs} == {("close",)}  # the paper's factors on closes, not its 12 inputs
-    assert {(a.hidden_size, a.num_layers, a.window, a.epochs, a.patience) for a in plan.configs} == {(64, 2, 30, 100, 10)}
+    assert {(a.hidden_size, a.num_layers, a.window, a.epochs) for a in plan.configs} == {(64, 2, 30, 100)}
+    # Early stopping, except the paper's formulation: it improves until its last epochs.
+    assert {(a.formulation, a.patience) for a in plan.configs} == {("returns", 10), ("paper", 0)}
     assert "paper design: 18 arm(s) x 5 seed(s) = 90 trials" in plan.describe
 
 

@@ -38,7 +38,7 @@ def design_arms(ctx: Any) -> tuple[list[dict[str, Any]], str]:
         return [{**fixed, **arm} for arm in product(lists)], "smoke test"
     paper = ctx.study.task.paper
     arms = paper.one_at_a_time() if ctx.args.design == "paper" else paper.factorial()
-    return [{**paper.settings, **ctx.study.arm(arm, ctx.options)} for arm in arms], f"{ctx.args.design} design"
+    return [{**paper.settings_of(arm), **ctx.study.arm(arm, ctx.options)} for arm in arms], f"{ctx.args.design} design"
 
 
 def configs(ctx: Any) -> tuple[list[dict[str, Any]], str]:

@@ -130,6 +130,9 @@ class Paper:
     """Factors whose every level gets its own reference arm (q1: the cell): the others vary per block."""
     settings: Mapping[str, Any] = field(default_factory=dict)
     """Config values every arm of the paper's designs shares (e.g. the paper's model), beyond the defaults."""
+    level_settings: Mapping[tuple[str, Any], Mapping[str, Any]] = field(default_factory=dict)
+    """Config values an arm takes with one factor's level: (factor, level) -> values (q1's paper formulation
+    trains the paper's fixed epochs, since it improves until the last ones)."""
     columns: Mapping[str, Callable[[Mapping[str, Any]], Any]] = field(default_factory=dict)
     """Derived settings computed from a trial's config (e.g. q3's model family), usable as factors."""
 
@@ -152,6 +155,14 @@ class Paper:
                     continue
                 arms += [{**base, name: level} for level in levels if level != self.reference[name]]
         return arms
+
+    def settings_of(self, arm: Mapping[str, Any]) -> dict[str, Any]:
+        """The config values ``arm`` runs with beyond its factors: the shared ones, then its levels' own."""
+        out = dict(self.settings)
+        for (name, level), values in self.level_settings.items():
+            if arm.get(name) == level:
+                out.update(values)
+        return out
 
     def factorial(self) -> list[dict[str, Any]]:
         names = list(self.factors)

@@ -32,9 +32,10 @@ class StockConfig(TrialConfig):
     epochs: int = 100
     """Most passes over the training windows (the paper: 100; with ``patience`` a trial may stop sooner)."""
     patience: int = 10
-    """Stop after this many epochs without a better validation MAPE (0: every epoch, as the paper). The best
-    validation epoch of the returns formulation comes early (benchmarks/RESULTS.md, q1 early stopping), so
-    training on past it spends time that changes no test number."""
+    """Stop after this many epochs without a better validation MAPE (0: every epoch, as the paper). The
+    returns formulation's best validation epoch comes early, so training past it changes almost no test
+    number (benchmarks/RESULTS.md, q1 early stopping); the paper's design trains the paper formulation's
+    arms every epoch, as it improves until its last ones."""
     batch_size: int = 64
     """Windows per step. Keras' default is 32; 64 trains a grid faster with the same errors
     (benchmarks/RESULTS.md, q1); ``--batch-size 32`` restores the paper's."""
