@@ -30,7 +30,7 @@ def fail(message: str) -> None:
 def parser(study: Any) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=study.description, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_search_flags(p)
-    add_resource_flags(p)
+    add_resource_flags(p, study.cpus_per_trial)
     add_output_flags(p, study.name)
     tracking.add_flags(p)
     cli.add_dataclass_flags(p, study.options, "data and study options", defaults=True)
@@ -55,9 +55,10 @@ def add_search_flags(p: argparse.ArgumentParser) -> None:
         module.add_flags(g)
 
 
-def add_resource_flags(p: argparse.ArgumentParser) -> None:
+def add_resource_flags(p: argparse.ArgumentParser, cpus: float = 1.0) -> None:
     g = p.add_argument_group("resources")
-    g.add_argument("--cpus-per-trial", type=float, default=1.0, help="CPUs reserved per trial (default: 1)")
+    g.add_argument("--cpus-per-trial", type=float, default=cpus,
+                   help=f"CPUs reserved per trial; a fraction packs several small trials on a core (default: {cpus:g})")
     g.add_argument("--gpus-per-trial", type=float, default=0.0,
                    help="GPUs per trial; fractions (0.5) pack several trials on one GPU (default: 0)")
     g.add_argument("--max-concurrent", type=int, default=0, help="trials at once (default 0: as many as fit)")

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import math
 import pickletools
+import time
 from typing import Any
 
 from ray import tune
@@ -93,11 +95,15 @@ class SnapshotGuard(tune.Callback):
     holds the last intact copy of each.
     """
 
-    def __init__(self, run_dir: str) -> None:
-        self.run_dir = run_dir
+    def __init__(self, run_dir: str, every_s: float = 5.0) -> None:
+        self.run_dir, self.every_s = run_dir, every_s
+        self.last = -math.inf
 
     def get_state(self) -> dict | None:
-        backup(self.run_dir)
+        # Tune may snapshot after every checkpoint: a copy every few seconds keeps what a resume needs.
+        if time.monotonic() - self.last >= self.every_s:
+            backup(self.run_dir)
+            self.last = time.monotonic()
         return None  # nothing of its own to save
 
 

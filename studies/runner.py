@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ray import tune
+from ray.tune.logger import JsonLoggerCallback
 
 from studies import adapter, checks, console, resume
 from studies.context import Context
@@ -39,6 +40,9 @@ def init_ray(args: Any) -> bool:
     # Checkpointing every few epochs in many short trials trips Tune's warning
     # about frequent experiment snapshots; they are small, so it is noise here.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    # Tune's CSV and TensorBoard loggers write every report of every trial a second and third time (the
+    # results format is built from result.json): the driver keeps its time for the trials.
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     address = args.address or os.environ.get("RAY_ADDRESS")
     if not address:
         # "local", not None: None would join any `ray start` cluster that happens
@@ -104,7 +108,8 @@ def run(ctx: Context, plan: base.Plan, data: Any) -> None:
         callbacks, wandb_info = tracking.callbacks(args, ctx.run_dir)
         if wandb_info:
             provenance.update(ctx.run_dir, wandb=wandb_info)
-        callbacks += [resume.SnapshotGuard(ctx.run_dir), ProgressCallback(con, plan.total, ctx.metric, ctx.mode)]
+        callbacks += [JsonLoggerCallback(), resume.SnapshotGuard(ctx.run_dir),
+                      ProgressCallback(con, plan.total, ctx.metric, ctx.mode)]
         tuner = restored(ctx, fn, plan, callbacks, con) if ctx.resuming else None
         if tuner is None:
             tuner = new_tuner(ctx, fn, plan, callbacks)

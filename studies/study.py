@@ -43,6 +43,9 @@ class Study:
     onto the encoder the options name)."""
     grace_period: int = 1
     """Epochs before ASHA may stop a trial."""
+    cpus_per_trial: float = 1.0
+    """The default of ``--cpus-per-trial``: below 1 for trials too small to keep a core busy while Ray starts
+    the next one."""
     aliases: dict[str, list[str]] = field(default_factory=dict)
     """Old flag spellings kept for scripts: field -> extra flags."""
     describe: Callable[[Any], str] = str

@@ -155,7 +155,7 @@ def test_the_console_of_a_smoke_study_is_a_few_lines_and_rays_output_goes_to_the
     from tests.studyrun import ROOT, study_env
 
     done = subprocess.run([sys.executable, "studies/q1.py", "--smoke-test", "--storage-path", str(tmp_path)],
-                          cwd=ROOT, env=study_env(), capture_output=True, text=True, timeout=300)
+                          cwd=ROOT, env=study_env(), capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     lines = (done.stdout + done.stderr).splitlines()
     assert len(lines) <= 20, lines  # set-up, the live line, the closing line, the verdicts, the report

@@ -3,7 +3,8 @@
 ``--design paper`` runs the reference setting in every block (q1: every cell)
 plus one factor changed at a time, exactly the arms the paper's sections and
 claims compare; ``--design factorial`` runs every combination of the factors'
-levels (tables of every combination, interactions). Each arm runs once per
+levels (tables of every combination, interactions); ``--design reference``
+runs the reference setting alone (a setting confirmed over seeds). Each arm runs once per
 seed (``--seeds``), seeds paired across arms. Configs are served in order,
 seed by seed, by a searcher that never proposes one twice across resumes.
 """
@@ -19,7 +20,8 @@ from studies.searchers.spaces import product, unique
 NAME = "grid"
 HELP = "the paper's design (--design) repeated over --seeds; the default"
 DESIGNS = {"paper": "the reference per block plus one factor changed at a time (the arms the claims compare)",
-           "factorial": "every combination of the factors' levels"}
+           "factorial": "every combination of the factors' levels",
+           "reference": "the reference per block alone (a setting confirmed over seeds)"}
 
 
 def add_flags(group: argparse._ArgumentGroup) -> None:
@@ -37,7 +39,8 @@ def design_arms(ctx: Any) -> tuple[list[dict[str, Any]], str]:
         fixed = {k: v for k, v in declared.items() if k not in lists}
         return [{**fixed, **arm} for arm in product(lists)], "smoke test"
     paper = ctx.study.task.paper
-    arms = paper.one_at_a_time() if ctx.args.design == "paper" else paper.factorial()
+    arms = {"paper": paper.one_at_a_time, "factorial": paper.factorial,
+            "reference": lambda: [{**paper.reference, **block} for block in paper.block_levels()]}[ctx.args.design]()
     return [{**paper.settings_of(arm), **ctx.study.arm(arm, ctx.options)} for arm in arms], f"{ctx.args.design} design"
 
 
