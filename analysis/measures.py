@@ -21,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.run import varying
 from trainables.common import metrics as M
 from trainables.common.layout import CONFIG_PREFIX
 from trainables.common.paper import AT_EQUAL, CHOSEN, CURVE, FINAL, PER_EPOCH, Claim, Compare
@@ -142,8 +143,7 @@ def chosen_rows(trials: pd.DataFrame) -> pd.DataFrame:
     if SELECTION not in trials:
         raise Missing("the selection metric at each trial's best epoch")
     skip = {SEED, *replicate_columns(trials)}
-    settings = [c for c in trials.columns if c.startswith(C) and c not in skip
-                and trials[c].astype(str).nunique(dropna=False) > 1]
+    settings = [c for c in varying(trials) if c not in skip]
     if not settings:
         return trials.assign(chosen="")
     means = trials.groupby(settings, dropna=False)[SELECTION].mean()

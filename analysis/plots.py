@@ -68,27 +68,42 @@ VERDICT_COLOURS = {"supported": "#2e7d32", "contradicted": "#c62828", "equivalen
                    "inconclusive": "#9e9e9e"}
 
 
-def forest(rows: list[tuple[str, float, float, float, float, str]], path: Path) -> Path:
+def forest(rows: list[tuple[str, float, float, float, float, str]], path: Path, reach: float = 5.0) -> Path:
     """Every comparison on one axis: (label, difference, low, high, margin, verdict) per row.
 
     Each difference and its 95% interval is drawn in units of its own claim's
     margin, so the band from -1 to 1 is "no difference that matters" for
-    every row alike and zero is "no difference at all".
+    every row alike and zero is "no difference at all". The axis spans
+    ``reach`` margins either way; a difference beyond it is drawn at the edge
+    as an arrow with its value written beside it.
     """
-    fig, ax = plt.subplots(figsize=(9, 0.42 * len(rows) + 1.4))
-    ax.axvspan(-1, 1, color="#e3f2fd", zorder=0, label="within the margin")
+    fig, ax = plt.subplots(figsize=(9, 0.4 * len(rows) + 1.4))
+    ax.axvspan(-1, 1, color="#e3f2fd", zorder=0)
     ax.axvline(0, color="black", lw=0.8, zorder=1)
-    for y, (label, diff, low, high, margin, verdict) in enumerate(reversed(rows)):
+    for y, (_, diff, low, high, margin, verdict) in enumerate(reversed(rows)):
         colour = VERDICT_COLOURS.get(verdict, "black")
         scale = margin if margin > 0 else 1.0
+        centre = diff / scale
         if not math.isnan(low):  # there is an interval
-            ax.plot([low / scale, high / scale], [y, y], color=colour, lw=2, zorder=2)
-        ax.plot([diff / scale], [y], "o", color=colour, zorder=3)
-    ax.set_yticks(range(len(rows)), [r[0] for r in reversed(rows)], fontsize=8)
-    ax.set_xlabel("difference a − b, in units of the claim's margin (the band: ±1 margin)")
+            ax.plot([max(low / scale, -reach), min(high / scale, reach)], [y, y], color=colour, lw=2, zorder=2)
+        if abs(centre) <= reach:
+            ax.plot([centre], [y], "o", color=colour, zorder=3)
+        else:
+            edge = math.copysign(reach, centre)
+            ax.plot([edge], [y], ">" if centre > 0 else "<", color=colour, ms=9, zorder=3)
+            ax.annotate(f"{centre:+.0f}", (edge, y), xytext=(-4 if centre > 0 else 4, 6), textcoords="offset points",
+                        ha="right" if centre > 0 else "left", fontsize=7, color=colour)
+    ax.set_xlim(-reach - 0.3, reach + 0.3)
+    ax.set_yticks(range(len(rows)), [shorten(r[0]) for r in reversed(rows)], fontsize=8)
+    ax.set_xlabel("a − b, in margins (shaded: within ±1 margin, no difference that matters)", fontsize=9)
     handles = [plt.Line2D([], [], color=c, marker="o", lw=2, label=v) for v, c in VERDICT_COLOURS.items()]
-    ax.legend(handles=handles, fontsize=7, loc="lower right")
+    ax.legend(handles=handles, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.06 - 0.3 / len(rows)),
+              ncol=len(handles), frameon=False)
     return save(fig, path)
+
+
+def shorten(label: str, limit: int = 56) -> str:
+    return label if len(label) <= limit else label[:limit - 1] + "…"
 
 
 def confusion(cm: dict, title: str, path: Path) -> Path:

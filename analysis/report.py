@@ -31,6 +31,7 @@ from analysis.sections import Block, declared_tables, trials_block
 from analysis.tables import write_table
 from trainables.common import provenance, storage
 from trainables.common.layout import CLAIMS_MD, PLOTS_DIR, REPORT_HTML, REPORT_MD, TABLES_DIR
+from trainables.common.layout import CONFIG_PREFIX as C
 
 COMPARISONS = "comparisons"
 
@@ -50,12 +51,20 @@ def comparisons_table(results: list[ClaimResult]) -> pd.DataFrame:
 
 
 def design_line(run: Run) -> str:
+    """What ran: the design or search, the trials, and a training budget when trials had one."""
     info = run.info
     if info.get("search") in ("grid", "smoke"):
         what = f"the {info.get('design', 'paper')} design" if info.get("search") == "grid" else "a smoke test"
-        return (f"{what.capitalize()}, {info.get('trials', '?')} trials planned over {info.get('seeds', 1)} seed(s), "
-                f"paired by seed.")
-    return f"A {info.get('search')} search of {info.get('trials', '?')} trials."
+        line = (f"{what.capitalize()}, {info.get('trials', '?')} trials planned over {info.get('seeds', 1)} "
+                "seed(s), paired by seed.")
+    else:
+        line = f"A {info.get('search')} search of {info.get('trials', '?')} trials."
+    budgets = run.trials.get(C + "budget_s", pd.Series(dtype=float)).dropna()
+    if len(budgets) and (budgets > 0).any():
+        line += (f" Every trial trained for a budget of {budgets.min():g}" +
+                 (f" to {budgets.max():g}" if budgets.max() > budgets.min() else "") +
+                 " seconds (validation and checkpoints off the clock), so they compare at equal compute.")
+    return line
 
 
 def summary(run: Run, results: list[ClaimResult]) -> list[Block]:
@@ -125,7 +134,7 @@ def write_all(run_dir: Path) -> tuple[list[Path], list[ClaimResult]]:
         (run_dir / TABLES_DIR).mkdir(exist_ok=True)
         table.to_csv(run_dir / TABLES_DIR / f"{COMPARISONS}.csv", index=False)
         written.append(run_dir / TABLES_DIR / f"{COMPARISONS}.csv")
-    title = f"{run.study}: {run.info.get('name', run.path.parent.name)} / {run.path.name}"
+    title = f"{run.study} study report: {run.info.get('name', run.path.parent.name)} / {run.path.name}"
     (run_dir / REPORT_MD).write_text(markdown(title, blocks, run_dir))
     (run_dir / CLAIMS_MD).write_text(markdown(f"{title}: claims", summary_text(run, results) + [evidence(results)],
                                               run_dir))

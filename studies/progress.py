@@ -67,10 +67,12 @@ class Running:
 def time_left(running: list[Running], durations: list[float], pending: int, slots: int) -> float | None:
     """Seconds until the last trial ends, or None until something tells.
 
-    A running trial keeps its pace so far (seconds per epoch); one that has not
-    reported yet, and every pending one, takes the mean duration of the trials
-    finished in this run, or before any has, the projected duration of the
-    running ones. Trials run ``slots`` at a time.
+    Once trials have finished in this run, every trial takes their mean
+    duration (a running one what is left of it): trials that stop early
+    (patience, ASHA, a budget) make their planned epochs a poor guide. Before
+    that, a running trial keeps its pace so far (seconds per epoch) over its
+    planned epochs, and pending ones take the mean of those projections.
+    Trials run ``slots`` at a time.
     """
     paced = [r for r in running if r.epochs_run > 0 and r.epochs_left is not None]
     projected = [r.elapsed / r.epochs_run * (r.epochs_run + r.epochs_left) for r in paced]
@@ -78,7 +80,8 @@ def time_left(running: list[Running], durations: list[float], pending: int, slot
     if (pending or len(paced) < len(running)) and not typical:
         return None
     mean = sum(typical) / len(typical) if typical else 0.0
-    left = [r.elapsed / r.epochs_run * r.epochs_left if r in paced else max(mean - r.elapsed, 0.0) for r in running]
+    left = [max(mean - r.elapsed, 0.0) if durations or r not in paced else r.elapsed / r.epochs_run * r.epochs_left
+            for r in running]
     return max(max(left, default=0.0), (sum(left) + pending * mean) / max(slots, 1))
 
 

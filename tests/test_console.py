@@ -92,10 +92,11 @@ def test_time_left_from_the_pace_of_running_trials_and_the_finished_ones():
     running = [P.Running(10.0, 2, 8), P.Running(30.0, 3, 3)]
     # Nothing finished yet: a pending trial takes the projected durations' mean, (50 + 60) / 2 = 55 s.
     assert P.time_left(running, [], pending=2, slots=2) == pytest.approx((40 + 30 + 2 * 55) / 2)
-    # With finished trials their mean is used: 20 s each.
-    assert P.time_left(running, [10.0, 30.0], pending=2, slots=2) == pytest.approx((40 + 30 + 40) / 2)
-    # The last trial bounds it: nothing queued, one slow trial among fast slots.
-    assert P.time_left(running, [20.0], pending=0, slots=4) == pytest.approx(40)
+    # With finished trials their mean duration is used for every trial, 20 s each: the running ones have
+    # 10 s and 0 s of it left (early stopping makes planned epochs a poor guide), the pending 20 s each.
+    assert P.time_left(running, [10.0, 30.0], pending=2, slots=2) == pytest.approx((10 + 0 + 40) / 2)
+    # The longest running trial bounds it: nothing queued, fast slots to spare.
+    assert P.time_left(running, [40.0], pending=0, slots=4) == pytest.approx(30)
     # A trial that has not reported yet is expected to take the typical duration.
     assert P.time_left([P.Running(5.0, 0, 10)], [20.0], pending=0, slots=1) == pytest.approx(15)
 
@@ -213,8 +214,9 @@ def test_progress_callback_counts_estimates_and_names_the_best():
     line = out.getvalue().splitlines()[-1]
     assert line.startswith("trials: 1 done, 1 running, 0 failed of 4 | 50s elapsed")
     assert line.endswith("| best val/loss 0.4 (cell=rnn)")  # only the cell differs between trials
-    # t1 has 5 epochs left at 10 s each; a pending trial takes t0's 50 s; two slots: (50 + 2 * 50) / 2.
-    assert "~1m15s left" in line
+    # Once a trial has finished, every trial takes its 50 s (early stopping makes planned epochs a poor
+    # guide): t1 has run 50 s already, so it ends about now; two pending trials, two slots: 2 * 50 / 2.
+    assert "~50s left" in line
 
 
 def test_progress_callback_failure_line_and_summary(tmp_path):

@@ -37,7 +37,9 @@ def test_the_fourth_task_runs_study_report_claims_and_html(ray_cluster, tmp_path
 
 
 def test_no_file_outside_its_folder_names_the_fourth_task():
+    """No code or configuration has to list it (the docs may point at it as the example)."""
     tracked = subprocess.run(["git", "-C", str(ROOT), "ls-files"], capture_output=True, text=True, check=True)
-    others = [p for p in tracked.stdout.split() if not p.startswith(HOME) and p != "tests/test_fourth_task.py"]
+    others = [p for p in tracked.stdout.split() if not p.startswith(HOME) and p != "tests/test_fourth_task.py"
+              and not p.endswith(".md")]
     naming = [p for p in others if (ROOT / p).is_file() and "toytask" in (ROOT / p).read_text(errors="ignore")]
     assert naming == []

@@ -30,7 +30,7 @@ def add_flags(group: argparse._ArgumentGroup) -> None:
 
 
 def design_arms(ctx: Any) -> tuple[list[dict[str, Any]], str]:
-    """The design's arms as config values (seed not yet set), and how to describe them."""
+    """The design's arms as factor levels (seed not yet set), and how to describe them."""
     if ctx.args.smoke_test:
         declared = ctx.smoke()
         if isinstance(declared, list):  # the arms themselves
@@ -41,15 +41,25 @@ def design_arms(ctx: Any) -> tuple[list[dict[str, Any]], str]:
     paper = ctx.study.task.paper
     arms = {"paper": paper.one_at_a_time, "factorial": paper.factorial,
             "reference": lambda: [{**paper.reference, **block} for block in paper.block_levels()]}[ctx.args.design]()
-    return [{**paper.settings_of(arm), **ctx.study.arm(arm, ctx.options)} for arm in arms], f"{ctx.args.design} design"
+    return arms, f"{ctx.args.design} design"
+
+
+def settle(ctx: Any, arm: dict[str, Any]) -> dict[str, Any]:
+    """An arm's config values: its levels' settings, then the study's mapping of the arm."""
+    if ctx.args.smoke_test:
+        return arm
+    return {**ctx.study.task.paper.settings_of(arm), **ctx.study.arm(arm, ctx.options)}
 
 
 def configs(ctx: Any) -> tuple[list[dict[str, Any]], str]:
     """Every trial's config values, seed by seed, with the command line's choices applied."""
     arms, what = design_arms(ctx)
-    replaced = sorted(k for k in ctx.chosen if len({repr(arm.get(k)) for arm in arms}) > 1)
+    settled = [settle(ctx, arm) for arm in arms]
+    replaced = sorted(k for k in ctx.chosen if any(len({repr(a.get(k)) for a in group}) > 1 for group in (arms, settled)))
     if replaced:
         ctx.notes.append(f"{', '.join(replaced)} given on the command line: one value for every trial")
+    # A factor given on the command line is every arm's level, so that level's settings follow it.
+    arms = [settle(ctx, {**arm, **{k: v for k, v in ctx.chosen.items() if k in arm}}) for arm in arms]
     arms = unique([{**arm, **ctx.chosen} for arm in arms])
     seeds = [0] if ctx.args.smoke_test else range(ctx.args.seeds)
     replicate = ctx.study.task.replicate

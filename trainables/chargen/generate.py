@@ -22,7 +22,8 @@ import torch
 from trainables.chargen.config import CharConfig
 from trainables.chargen.data import UNKNOWN_CHOICES, Vocab
 from trainables.chargen.model import CharRNN, build_model
-from trainables.common.checkpoint import FOLDER_PREFIX, STATE_FILE, load_state
+from trainables.common import runs
+from trainables.common.checkpoint import STATE_FILE, latest_folder, load_state
 from trainables.common.errors import DataError
 
 DEFAULT_SEED_TEXT = "ROMEO:\nWhat light is this that through the window breaks?\n"
@@ -102,16 +103,23 @@ def pick(logits: torch.Tensor, *, temperature: float, top_k: int, greedy: bool, 
 def best_checkpoint(run_dir: str | Path) -> Path:
     """The checkpoint with the lowest validation loss under ``run_dir`` (a run, a name folder or one trial)."""
     fields = {f.name for f in dataclasses.fields(CharConfig)}
+    try:
+        run_dir = Path(runs.resolve(run_dir))  # a name folder means its newest run
+    except FileNotFoundError:
+        run_dir = Path(run_dir)  # a trial's folder, or any folder of trial folders
+    if not run_dir.is_dir():
+        raise DataError(f"{run_dir}: no such folder")
+    trials = [run_dir] if latest_folder(run_dir) else [p for p in sorted(run_dir.iterdir()) if p.is_dir()]
     found = []
-    for state_file in Path(run_dir).rglob(STATE_FILE):
-        if not state_file.parent.name.startswith(FOLDER_PREFIX):
+    for folder in filter(None, map(latest_folder, trials)):  # a trial's last checkpoint keeps its best weights
+        if not (folder / STATE_FILE).exists():
             continue
-        state = load_state(state_file.parent)
+        state = load_state(folder)
         if not set(state.get("config", {})) <= fields:
             raise DataError(f"{run_dir}: not a q2 run (its checkpoints are another task's)")
         loss = best_value(state)
         if loss is not None:
-            found.append((float(loss), state_file.parent))
+            found.append((float(loss), folder))
     if not found:
         raise DataError(f"{run_dir}: no q2 checkpoints found (is this a q2 run folder?)")
     return min(found)[1]

@@ -61,7 +61,7 @@ PAPER = Paper(
              "formulation": FORMULATIONS},
     blocks=("cell",),
     claims=CLAIMS,
-    # The paper's formulation improves until its last epochs (best epoch ~92 of 100, benchmarks/RESULTS.md):
-    # early stopping would cut it short, so its arms train the paper's 100 fixed epochs.
+    # The paper's formulation improves until its last epochs (benchmarks/RESULTS.md, q1 early stopping):
+    # early stopping would cut it short, so its arms train the paper's fixed epochs.
     level_settings={("formulation", "paper"): {"patience": 0}},
 )
