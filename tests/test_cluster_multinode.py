@@ -98,7 +98,8 @@ def wait_for_checkpoint_on(cluster: LocalCluster, run_dir: Path, node_id: str, t
 
 def test_losing_a_node_mid_study_reschedules_its_trials(cluster, tmp_path):
     storage = tmp_path / "storage"
-    client, job = submit(cluster, ["--smoke-test", "--set", "epochs=16", "--set", "checkpoint_every=2",
+    # patience=0: every trial runs all 16 epochs, so the last row says where the moved trial ended.
+    client, job = submit(cluster, ["--smoke-test", "--set", "epochs=16", "--set", "checkpoint_every=2", "--set", "patience=0",
                                    "--max-failures", "3", "--storage-path", str(storage), "--name", "lost"])
     run_dir = storage / "lost" / "latest"
     worker = cluster.worker_node_id()
