@@ -112,7 +112,7 @@ def recover(run_dir: str) -> list[str]:
 
     A damaged file is kept under ``damaged-NAME`` for inspection. Returns
     ``["fresh"]`` when no snapshot is left (the driver died as the run
-    started, before Tune saved one: the run starts over). Raises
+    started, before Tune saved one, or damaged it: the run starts over). Raises
     ``ResumeError`` when a damaged file has no intact copy and nothing older
     of its kind is left.
     """
@@ -125,7 +125,9 @@ def recover(run_dir: str) -> list[str]:
             storage.delete(path)
             damaged[pattern] = name
     if not damaged:
-        return []
+        # Tune restores a Tuner without a snapshot as a new run of one trial (its resume passes no
+        # num_samples), so a run killed before its first snapshot starts over here instead.
+        return [] if SNAPSHOT_PATTERN in state_files(run_dir) else ["fresh"]
     notes = [f"{name} was damaged (cut short); kept as {DAMAGED_PREFIX}{name}" for name in damaged.values()]
     saved = state_files(storage.join(run_dir, RESUME_BACKUP))
     for pattern in damaged:

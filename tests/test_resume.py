@@ -124,3 +124,19 @@ def test_resume_with_a_damaged_snapshot_recovers_it_from_its_copy(ray_cluster, t
     assert (run / f"damaged-{state.name}").exists()
     states, _ = trial_states(run)
     assert len(states) == 3 and {s["status"] for s in states.values()} == {"TERMINATED"}
+
+
+def test_a_driver_killed_before_the_first_snapshot_resumes_every_planned_trial(ray_cluster, tmp_path, capfd):
+    """Tune's own restore of a run without a snapshot restarts it with one trial (its resume passes no
+    num_samples); the run must start over with all of them instead."""
+    run = Path(q1.main(["--smoke-test", "--storage-path", str(tmp_path), "--name", "early"]))
+    # What a kill after tuner.pkl and before Tune's first snapshot leaves: the Tuner file and trial folders.
+    for pattern in ("experiment_state-*", "search_gen_state-*", "searcher-state-*", f"{RESUME_BACKUP}/*"):
+        for path in run.glob(pattern):
+            path.unlink()
+    assert (run / "tuner.pkl").exists()
+    capfd.readouterr()
+    assert Path(q1.main(["--smoke-test", "--storage-path", str(tmp_path), "--name", "early", "--resume"])) == run
+    assert "nothing saved yet" in capfd.readouterr().out
+    states, _ = trial_states(run)
+    assert len(states) == 3 and {s["status"] for s in states.values()} == {"TERMINATED"}
