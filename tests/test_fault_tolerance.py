@@ -126,7 +126,7 @@ KILL_ARGS = ["--search", "optuna", "--num-samples", str(PLANNED), "--max-concurr
 
 
 @pytest.mark.slow
-def test_sigkill_driver_at_random_moments_then_resume_loses_nothing(tmp_path):
+def test_sigkill_driver_at_random_moments_then_resume_loses_nothing(tmp_path, capsys):
     """The driver is SIGKILLed at random moments (Ray starting, trials running, analysis
     writing, a resume resuming) and resumed, again and again; each run ends with every
     planned trial exactly once, in Tune and in the Optuna database alike."""
@@ -155,7 +155,8 @@ def test_sigkill_driver_at_random_moments_then_resume_loses_nothing(tmp_path):
                 kill_group(proc)
             break
         tally.check_finished_run((tmp_path / name / "latest").resolve())
-    print(f"seed {seed}: {tally.summary()}")
+    with capsys.disabled():  # the tally belongs in the test log, passed or not
+        print(f"\nkill test, seed {seed}: {tally.summary()}")
     assert tally.runs >= 3 and tally.duplicated == tally.lost == 0
 
 
