@@ -91,6 +91,20 @@ def test_run_picks_the_checkpoint_with_the_lowest_validation_loss(tmp_path):
     assert best_checkpoint(tmp_path) == better != worse
 
 
+def test_a_name_folder_means_its_newest_run(tmp_path):
+    from trainables.common import runs
+    from trainables.common.layout import STUDY_FILE
+
+    old = make_checkpoint(tmp_path / "q2" / "2026-01-01_00-00-00" / "trial_a" / "checkpoint_000003", epochs=2)
+    new = make_checkpoint(tmp_path / "q2" / "2026-01-02_00-00-00" / "trial_b" / "checkpoint_000001", epochs=1,
+                          lr=1e-4)
+    for run_id in ("2026-01-01_00-00-00", "2026-01-02_00-00-00"):
+        (tmp_path / "q2" / run_id / STUDY_FILE).write_text('{"study": "q2"}')
+    runs.set_latest(str(tmp_path / "q2"), "2026-01-02_00-00-00")
+    assert best_checkpoint(tmp_path / "q2") == new != old  # the newest run's best, not the best of all runs
+    assert best_checkpoint(tmp_path / "q2" / "2026-01-01_00-00-00") == old
+
+
 def test_the_model_loaded_has_the_best_epochs_weights(tmp_path):
     folder = make_checkpoint(tmp_path / "checkpoint_000002", lr=0.3)  # a high rate: later epochs may be worse
     state = load_state(folder)
