@@ -267,7 +267,13 @@ class ProgressCallback(tune.Callback):
     def _running(self, trial: Any, now: float) -> Running:
         since, first = self._started.get(trial.trial_id, (now, 0))
         epoch, epochs = _epoch(_last(trial)), self.epochs_of(trial.config)
-        return Running(now - since, max(epoch - first, 0), None if epochs is None else max(epochs - epoch, 0))
+        left = None if epochs is None else max(epochs - epoch, 0)
+        # A training-time budget ends the trial long before its epoch cap: pace it by training seconds.
+        budget, trained = trial.config.get("budget_s") or 0.0, _last(trial).get(M.TIME_TRAIN) or 0.0
+        if budget > 0 and trained > 0 and epoch > 0:
+            by_budget = math.ceil(max(budget - trained, 0.0) * epoch / trained)
+            left = by_budget if left is None else min(left, by_budget)
+        return Running(now - since, max(epoch - first, 0), left)
 
     def _best(self, trials: list) -> str:
         best = best_so_far(((t.config, _last(t)) for t in trials), self.metric, self.mode)

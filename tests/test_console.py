@@ -219,6 +219,24 @@ def test_progress_callback_counts_estimates_and_names_the_best():
     assert "~50s left" in line
 
 
+def test_a_budgeted_trial_is_paced_by_its_budget_not_its_epoch_cap():
+    """A trial that a training-time budget ends plans 100,000 epochs: the estimate follows the budget."""
+    out, clock, cb, trials = drive()
+    for t in trials:
+        t.config = {**t.config, "epochs": 100_000, "budget_s": 60.0}
+    t0, t1 = trials[0], trials[1]
+    for t in (t0, t1):
+        t.status = "RUNNING"
+        cb.on_trial_start(iteration=1, trials=trials, trial=t)
+    clock.now = 130.0  # 30 s in: 10 epochs in 20 training seconds; 40 of the 60 left buy 20 more epochs
+    for t in (t0, t1):
+        t.last_result, t.has_reported_at_least_once = {M.EPOCH: 10, M.TIME_TRAIN: 20.0, "val/loss": 1.0}, True
+    cb.on_trial_result(iteration=2, trials=trials, trial=t1, result=t1.last_result)
+    # Running: 20 epochs at 3 s of wall time each (validation included): 60 s left; the pending two take
+    # the running ones' projected 90 s; two slots: (60 + 60 + 2 * 90) / 2 = 150 s.
+    assert "30s elapsed, ~2m30s left" in out.getvalue().splitlines()[-1]
+
+
 def test_progress_callback_failure_line_and_summary(tmp_path):
     out, clock, cb, trials = drive()
     bad = trials[3] = failed_trial(tmp_path, config=trials[3].config)
