@@ -58,7 +58,8 @@ def design_line(run: Run) -> str:
         line = (f"{what.capitalize()}, {info.get('trials', '?')} trials planned over {info.get('seeds', 1)} "
                 "seed(s), paired by seed.")
     else:
-        line = f"A {info.get('search')} search of {info.get('trials', '?')} trials."
+        what = {"optuna": "An Optuna (TPE + ASHA)", "random": "A random"}.get(info.get("search"), "A")
+        line = f"{what} search of {info.get('trials', '?')} trials."
     budgets = run.trials.get(C + "budget_s", pd.Series(dtype=float)).dropna()
     if len(budgets) and (budgets > 0).any():
         line += (f" Every trial trained for a budget of {budgets.min():g}" +
