@@ -21,6 +21,7 @@ import pandas as pd
 from analysis import plots
 from analysis.run import Run
 from analysis.sections import Block
+from analysis.tables import ALL, ALL_TRIALS, level, row_label
 from trainables.common import checkpoint
 from trainables.common import metrics as M
 from trainables.common.layout import CONFIG_PREFIX, PLOTS_DIR
@@ -36,12 +37,12 @@ def groups(run: Run) -> list[str]:
 
 
 def label(row: pd.Series, by: list[str]) -> str:
-    return ", ".join(f"{c.removeprefix(C)}={row[c]}" for c in by) or "all trials"
+    return ", ".join(f"{c.removeprefix(C)}={level(row[c])}" for c in by) or "all trials"
 
 
 def best_per_group(run: Run, by: list[str] | None = None) -> pd.DataFrame:
     by = groups(run) if by is None else by
-    return run.best_of(run.trials.assign(_all=0), by or ["_all"])
+    return run.best_of(run.trials.assign(**{ALL_TRIALS: ALL}), by or [ALL_TRIALS])
 
 
 def unit(run: Run, options: Mapping[str, Any]) -> str:
@@ -144,8 +145,8 @@ def points(run: Run, options: Mapping[str, Any]) -> list[Block]:
         return []
     at = hist[hist[M.EPOCH].isin(reached)].pivot_table(index="trial_id", columns=M.EPOCH, values=metric)
     at.columns = [f"{metric} @ {unit(run, options)} {e}" for e in at.columns]
-    by = groups(run) or ["_all"]
-    frame = run.trials.assign(_all="all").set_index("trial_id")[by].join(at)
+    by = groups(run) or [ALL_TRIALS]
+    frame = run.trials.assign(**{ALL_TRIALS: ALL}).set_index("trial_id")[by].join(at)
     table = mean_pm_std(summarize(frame, by, list(at.columns)))
     return [Block(f"{metric} at {unit(run, options)}s {', '.join(map(str, reached))}", "Mean ± std over seeds.",
                   table, "points")]
@@ -154,20 +155,20 @@ def points(run: Run, options: Mapping[str, Any]) -> list[Block]:
 def reach(run: Run, options: Mapping[str, Any]) -> list[Block]:
     """Epochs, characters (or other work) and seconds until a metric first reaches each threshold, per group."""
     metric, thresholds, work = str(options["metric"]), options["thresholds"], options.get("work")
-    hist, by = run.history, groups(run) or ["_all"]
+    hist, by = run.history, groups(run) or [ALL_TRIALS]
     if metric not in hist:
         return []
     cols = [c for c in (M.EPOCH, work, M.TIME_TOTAL) if c and c in hist]
     table: dict[str, dict[str, str]] = {}
     for t in thresholds:
         hit = hist[hist[metric] <= t].groupby("trial_id")[cols].first()
-        frame = run.trials.assign(_all="all").set_index("trial_id")[by].join(hit)
+        frame = run.trials.assign(**{ALL_TRIALS: ALL}).set_index("trial_id")[by].join(hit)
         for key, rows in frame.groupby(by, sort=True, dropna=False):
             done = rows.dropna(subset=[M.EPOCH])
             cell = "never" if done.empty else ", ".join(f"{done[c].mean():.4g} {c.split('/')[-1]}" for c in cols)
             if 0 < len(done) < len(rows):
                 cell += f" ({len(done)}/{len(rows)})"
-            table.setdefault(" / ".join(map(str, key if isinstance(key, tuple) else (key,))), {})[f"≤ {t}"] = cell
+            table.setdefault(row_label(key), {})[f"≤ {t}"] = cell
     frame = pd.DataFrame.from_dict(table, orient="index")
     return [Block(f"When {metric} first reaches each threshold", "Mean over the seeds that reached it.", frame,
                   "reach")]

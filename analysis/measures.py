@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.run import varying
+from analysis.tables import level
 from trainables.common import metrics as M
 from trainables.common.layout import CONFIG_PREFIX
 from trainables.common.paper import AT_EQUAL, CHOSEN, CURVE, FINAL, PER_EPOCH, Claim, Compare
@@ -150,5 +151,5 @@ def chosen_rows(trials: pd.DataFrame) -> pd.DataFrame:
     best = means.idxmin() if trials.attrs.get("mode", "min") == "min" else means.idxmax()
     best = best if isinstance(best, tuple) else (best,)
     keep = (trials[settings].astype(str) == pd.Series([str(v) for v in best], index=settings)).all(axis=1)
-    label = ", ".join(f"{k[len(C):]}={v}" for k, v in zip(settings, best))
+    label = ", ".join(f"{k[len(C):]}={level(v)}" for k, v in zip(settings, best))
     return trials[keep].assign(chosen=label)

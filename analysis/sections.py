@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.run import Run, varying
-from analysis.tables import interval_cells, mean_pm_std, summarize
+from analysis.tables import ALL, ALL_TRIALS, interval_cells, mean_pm_std, row_label, summarize
 from trainables.common import metrics as M
 from trainables.common.layout import CONFIG_PREFIX
 from trainables.common.report import Table
@@ -60,13 +60,13 @@ def table(run: Run, spec: Table) -> pd.DataFrame | None:
     rows, by = rows_of(run, spec)
     if rows.empty or (spec.vary and (C + spec.vary not in rows or rows[C + spec.vary].nunique() < 2)):
         return None
-    by = by or ["_all"]
-    rows = rows.assign(_all="all") if by == ["_all"] else rows
+    by = by or [ALL_TRIALS]
+    rows = rows.assign(**{ALL_TRIALS: ALL}) if by == [ALL_TRIALS] else rows
     metrics = expand(spec.metrics, rows.columns)
     shown = mean_pm_std(summarize(rows, by, metrics))
     if spec.interval and spec.interval in rows:
         shown[f"{spec.interval} 95% CI"] = interval_cells(rows, by, spec.interval).to_numpy()
-    shown.index = shown.index.map(lambda k: " / ".join(map(str, k if isinstance(k, tuple) else (k,))))
+    shown.index = shown.index.map(row_label)
     for label, prefix in spec.baselines.items():
         values = {m: rows[prefix + m].mean() for m in metrics if prefix + m in rows}
         if values:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -54,6 +55,22 @@ def write_table(table: pd.DataFrame, stem: Path, title: str, note: str = "") -> 
     return [md, csv]
 
 
+# The one group of a run whose settings do not vary: the column a table is grouped by, and its row's label.
+ALL_TRIALS = "trials"
+ALL = "all"
+
+
+def level(value: Any) -> str:
+    """A setting's value for a reader: a float to 4 significant digits, since a search draws them at full
+    precision and 17 digits say nothing."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def row_label(key: Any) -> str:
+    """A table row's label from its settings, e.g. 'gru / 0.1'."""
+    return " / ".join(map(level, key if isinstance(key, tuple) else (key,)))
+
+
 def to_markdown(table: pd.DataFrame) -> str:
     """A GitHub-style Markdown table of ``table`` (index first).
 
@@ -62,7 +79,7 @@ def to_markdown(table: pd.DataFrame) -> str:
     """
     index_name = " / ".join(str(n).removeprefix(CONFIG_PREFIX) for n in table.index.names if n is not None)
     header = [index_name] + [str(c) for c in table.columns]
-    keys = [" / ".join(map(str, i)) if isinstance(i, tuple) else str(i) for i in table.index]
+    keys = [row_label(i) for i in table.index]
     rows = [[k] + ["" if pd.isna(v) else str(v) for v in row] for k, row in zip(keys, table.astype(object).to_numpy())]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]

@@ -64,6 +64,17 @@ class Running:
     epochs_left: int | None
 
 
+def _left(r: Running, mean: float, finished: bool, paced: bool) -> float:
+    """Seconds left of one running trial (see time_left); one that has outlived the typical duration is
+    given one more epoch at its own pace (or what its planned epochs leave), not zero."""
+    pace_left = r.elapsed / r.epochs_run * r.epochs_left if paced else None
+    if not finished:
+        return pace_left if pace_left is not None else max(mean - r.elapsed, 0.0)
+    if r.elapsed < mean or not paced:
+        return max(mean - r.elapsed, 0.0)
+    return min(r.elapsed / r.epochs_run, pace_left)
+
+
 def time_left(running: list[Running], durations: list[float], pending: int, slots: int) -> float | None:
     """Seconds until the last trial ends, or None until something tells.
 
@@ -80,16 +91,16 @@ def time_left(running: list[Running], durations: list[float], pending: int, slot
     if (pending or len(paced) < len(running)) and not typical:
         return None
     mean = sum(typical) / len(typical) if typical else 0.0
-    left = [max(mean - r.elapsed, 0.0) if durations or r not in paced else r.elapsed / r.epochs_run * r.epochs_left
-            for r in running]
+    left = [_left(r, mean, bool(durations), r in paced) for r in running]
     return max(max(left, default=0.0), (sum(left) + pending * mean) / max(slots, 1))
 
 
 def best_so_far(results: Iterable[tuple[dict, dict]], metric: str, mode: str) -> tuple[float, dict] | None:
-    """(value, config) of the best ``metric`` among (config, last result) pairs whose result has completed = 1."""
+    """(value, config) of the best ``metric`` among (config, last result) pairs whose result has completed = 1,
+    each trial at its best epoch (``best/<metric>``, what it is scored with) where it reports one."""
     best: tuple[float, dict] | None = None
     for config, result in results:
-        value = result.get(metric)
+        value = result.get(M.best(metric), result.get(metric))
         if result.get(M.COMPLETED) != 1 or not isinstance(value, numbers.Real) or not math.isfinite(value):
             continue
         if best is None or (value < best[0] if mode == "min" else value > best[0]):

@@ -24,7 +24,7 @@ class TickClock:
         return self.now
 
 
-@pytest.mark.parametrize("preset", ["default", "paper"])
+@pytest.mark.parametrize("preset", ["searched", "config", "paper"])
 def test_budget_ends_the_run_and_both_held_out_parts_are_scored(preset, tmp_path, capsys, monkeypatch):
     bench = load_benchmark("q2_budget")
     monkeypatch.setattr(loop, "clock", TickClock())
@@ -62,6 +62,14 @@ def test_budget_benchmark_refuses_to_count_a_starved_run(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "NOT COUNTED: CPU share below 50.00" in printed
     assert "[7,213, 8,013) of 8,013, cased; 800 scored" in printed and "nanoGPT's last 10% starts at 7,211" in printed
+
+
+@pytest.mark.parametrize(("preset", "val_chars"), [("searched", 0), ("config", 0), ("paper", 4000)])
+def test_rounds_are_chosen_on_the_whole_validation_part_unless_the_preset_caps_it(preset, val_chars):
+    bench = load_benchmark("q2_budget")
+    p = bench.parser()
+    assert bench.config(p.parse_args(["--preset", preset]), p).val_max_chars == val_chars  # 0: all of it
+    assert bench.config(p.parse_args(["--preset", preset, "--val-chars", "64"]), p).val_max_chars == 64
 
 
 def test_the_benchmark_refuses_to_change_what_it_fixes(tmp_path):

@@ -93,10 +93,14 @@ def test_time_left_from_the_pace_of_running_trials_and_the_finished_ones():
     # Nothing finished yet: a pending trial takes the projected durations' mean, (50 + 60) / 2 = 55 s.
     assert P.time_left(running, [], pending=2, slots=2) == pytest.approx((40 + 30 + 2 * 55) / 2)
     # With finished trials their mean duration is used for every trial, 20 s each: the running ones have
-    # 10 s and 0 s of it left (early stopping makes planned epochs a poor guide), the pending 20 s each.
-    assert P.time_left(running, [10.0, 30.0], pending=2, slots=2) == pytest.approx((10 + 0 + 40) / 2)
+    # 10 s of it left (early stopping makes planned epochs a poor guide), the pending 20 s each; the one
+    # that has outlived it gets one more epoch at its pace (10 s), not zero.
+    assert P.time_left(running, [10.0, 30.0], pending=2, slots=2) == pytest.approx((10 + 10 + 40) / 2)
     # The longest running trial bounds it: nothing queued, fast slots to spare.
     assert P.time_left(running, [40.0], pending=0, slots=4) == pytest.approx(30)
+    # The last trial, past the others' mean: one more epoch at its pace, at most what its epochs leave.
+    assert P.time_left([P.Running(400.0, 2, 3)], [300.0], pending=0, slots=2) == pytest.approx(200)
+    assert P.time_left([P.Running(400.0, 4, 1)], [300.0], pending=0, slots=2) == pytest.approx(100)
     # A trial that has not reported yet is expected to take the typical duration.
     assert P.time_left([P.Running(5.0, 0, 10)], [20.0], pending=0, slots=1) == pytest.approx(15)
 
@@ -109,6 +113,13 @@ def test_best_so_far_counts_only_completed_trials_by_mode():
     assert P.best_so_far(results, "loss", "min") == (0.5, {"cell": "gru"})
     assert P.best_so_far(results, "loss", "max") == (0.9, {"cell": "lstm2"})
     assert P.best_so_far(results[1:2], "loss", "min") is None
+
+
+def test_best_so_far_reads_a_trial_at_its_best_epoch_not_its_last():
+    # Early stopping ends a trial epochs after its best one; the best epoch's weights are what it is scored with.
+    results = [({"lr": 1}, {"val/f1": 0.66, M.best("val/f1"): 0.74, M.COMPLETED: 1}),
+               ({"lr": 2}, {"val/f1": 0.70, M.best("val/f1"): 0.72, M.COMPLETED: 1})]
+    assert P.best_so_far(results, "val/f1", "max") == (0.74, {"lr": 1})
 
 
 def test_label_names_the_settings_that_differ():
@@ -215,8 +226,9 @@ def test_progress_callback_counts_estimates_and_names_the_best():
     assert line.startswith("trials: 1 done, 1 running, 0 failed of 4 | 50s elapsed")
     assert line.endswith("| best val/loss 0.4 (cell=rnn)")  # only the cell differs between trials
     # Once a trial has finished, every trial takes its 50 s (early stopping makes planned epochs a poor
-    # guide): t1 has run 50 s already, so it ends about now; two pending trials, two slots: 2 * 50 / 2.
-    assert "~50s left" in line
+    # guide): t1 has run its 50 s already, so it gets one more epoch at its pace (10 s); two pending
+    # trials, two slots: (10 + 2 * 50) / 2.
+    assert "~55s left" in line
 
 
 def test_a_budgeted_trial_is_paced_by_its_budget_not_its_epoch_cap():

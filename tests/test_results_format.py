@@ -186,3 +186,14 @@ def test_html_report_renders_in_headless_chromium(tmp_path):
     assert pixels.shape[0] >= 1000 and pixels.shape[1] >= 1000
     # A rendered page is not blank: several distinct colours (text, verdict cells, plots).
     assert len(np.unique(pixels.reshape(-1, pixels.shape[-1]).round(2), axis=0)) > 20
+
+
+def test_rows_are_labelled_with_searched_floats_shortened():
+    from analysis.tables import level, row_label, to_markdown
+
+    assert level(0.3353189348090797) == "0.3353" and level(True) == "True" and level(64) == "64"
+
+    assert row_label(("gru", 0.10247755607813525, 64, 1e-05)) == "gru / 0.1025 / 64 / 1e-05"
+    assert row_label(np.float64(0.0092953203404718)) == "0.009295" and row_label("all") == "all"
+    table = pd.DataFrame({"loss": [1.5]}, index=pd.MultiIndex.from_tuples([("lstm", 0.00899315326242902)]))
+    assert "| lstm / 0.008993 | 1.5 |" in to_markdown(table)

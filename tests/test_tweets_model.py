@@ -79,6 +79,15 @@ def test_encoder_classifier_on_a_tiny_bert(tiny_bert):
     assert torch.allclose(model(single["input_ids"], single["attention_mask"]), logits[1:], atol=1e-5)
 
 
+def test_loading_a_model_prints_no_progress_bar(tiny_bert, capfd):
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.enable_progress_bar()
+    load_encoder(tiny_bert)
+    assert not hf_logging.is_progress_bar_enabled()
+    assert "Loading weights" not in capfd.readouterr().err
+
+
 @pytest.mark.parametrize("k", [0, 1, 2, 3])
 def test_top_layers_on_hidden_state_k_are_the_whole_encoder(tiny_bert3, k):
     """The layers above k, fed hidden state k (padding zeroed, as the cache stores it), give the whole

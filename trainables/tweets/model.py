@@ -52,6 +52,9 @@ def hub_reachable(timeout: float = 3.0) -> bool:
 
 
 def _load(kind: str, name: str, loader):
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # a weight-loading bar per load would break the study's one progress line
     source = resolve_encoder(name)
     offline = not Path(source).exists() and not hub_reachable()
     try:
