@@ -197,3 +197,17 @@ def test_rows_are_labelled_with_searched_floats_shortened():
     assert row_label(np.float64(0.0092953203404718)) == "0.009295" and row_label("all") == "all"
     table = pd.DataFrame({"loss": [1.5]}, index=pd.MultiIndex.from_tuples([("lstm", 0.00899315326242902)]))
     assert "| lstm / 0.008993 | 1.5 |" in to_markdown(table)
+
+
+def test_a_run_of_one_setting_is_one_row_named_for_all_its_trials(tmp_path):
+    from analysis import sections
+    from analysis.run import read_run
+    from trainables.common import metrics as M
+    from trainables.common.report import Table
+
+    trials = [({"cell": "gru", "loss": "mse", "optimizer": "adam", "dropout": 0.0, "seed": s, "features": ["close"],
+                "epochs": 3, "formulation": "returns"}, q1_epochs(2.0 + s / 10)) for s in range(3)]
+    run = read_run(write_run(tmp_path / "one", "q1", trials))
+    shown = sections.table(run, Table("all", "All trials", (M.TEST_MAPE,), reference=False))
+    assert shown.index.name == "trials" and list(shown.index) == ["all"]
+    assert shown.iloc[0][M.TEST_MAPE.removeprefix("test/")].startswith("2.100 ± 0.100")
