@@ -286,8 +286,15 @@ class ProgressCallback(tune.Callback):
             left = by_budget if left is None else min(left, by_budget)
         return Running(now - since, max(epoch - first, 0), left)
 
+    def _at_best(self, trial: Any) -> dict:
+        """A trial's last result with the best value of the metric over all its epochs (Tune keeps it per
+        trial): early stopping reports epochs after the best one, whose weights the trial is scored with."""
+        result = _last(trial)
+        seen = (getattr(trial, "metric_analysis", None) or {}).get(self.metric, {}).get(self.mode)
+        return {**result, M.best(self.metric): seen} if isinstance(seen, numbers.Real) else result
+
     def _best(self, trials: list) -> str:
-        best = best_so_far(((t.config, _last(t)) for t in trials), self.metric, self.mode)
+        best = best_so_far(((t.config, self._at_best(t)) for t in trials), self.metric, self.mode)
         if best is None:
             return ""
         value, config = best

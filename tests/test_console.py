@@ -122,6 +122,16 @@ def test_best_so_far_reads_a_trial_at_its_best_epoch_not_its_last():
     assert P.best_so_far(results, "val/f1", "max") == (0.74, {"lr": 1})
 
 
+def test_the_progress_line_names_a_finished_trial_at_its_best_epoch():
+    out, clock, cb, trials = drive()
+    t0 = trials[0]
+    # Stopped by patience two epochs after its best: Tune keeps each metric's min and max over the epochs.
+    t0.status, t0.last_result = "TERMINATED", {M.EPOCH: 6, "val/loss": 0.6, M.COMPLETED: 1}
+    t0.has_reported_at_least_once, t0.metric_analysis = True, {"val/loss": {"min": 0.45, "max": 0.9, "last": 0.6}}
+    cb.on_trial_complete(iteration=1, trials=trials, trial=t0)
+    assert "| best val/loss 0.45 (cell=rnn)" in out.getvalue().splitlines()[-1]
+
+
 def test_label_names_the_settings_that_differ():
     configs = [{"cell": "gru", "lr": 0.001, "epochs": 5}, {"cell": "rnn", "lr": 0.01, "epochs": 5}]
     keys = P.differing_keys(configs)

@@ -1,5 +1,6 @@
 """The q1 study end to end (smoke test, Optuna) and its command line, through its own entry point."""
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -159,8 +160,14 @@ def test_the_console_of_a_smoke_study_is_a_few_lines_and_rays_output_goes_to_the
     assert done.returncode == 0, done.stderr[-2000:]
     lines = (done.stdout + done.stderr).splitlines()
     assert len(lines) <= 20, lines  # set-up, the live line, the closing line, the verdicts, the report
-    assert any(line.startswith("finished in ") and "3 done, 0 failed of 3" in line for line in lines)
+    closing = next(line for line in lines if line.startswith("finished in "))
+    assert "3 done, 0 failed of 3" in closing
     assert not any("Checkpoint successfully created" in line or "Trial status" in line for line in lines)
+    # The best named is the best any trial reached at its best epoch (Tune's own record of each metric).
+    run = tmp_path / "q1" / "latest"
+    metric, mode = (json.loads((run / "study.json").read_text())[k] for k in ("metric", "mode"))
+    best = pd.read_csv(run / "trials.csv")[f"best/{metric}"].agg(mode)
+    assert f"| best {metric} {best:.4g} (" in closing
     log = (tmp_path / "q1" / "latest" / "study.log").read_text()
     assert "Started a local Ray instance" in log and "Trial status:" in log
 
