@@ -59,12 +59,18 @@ def read_json(path: str | Path) -> dict:
 
 
 def metric_columns(frame: pd.DataFrame) -> list[str]:
-    """Reported metrics: numeric, namespaced (``split/name``), not config, not ``best/`` and not Ray's."""
+    """Reported metrics: numbers or text (``train/precision``), namespaced (``split/name``), not config, not
+    ``best/`` and not Ray's."""
     return [
         c for c in frame.columns
         if "/" in c and not c.startswith(CONFIG_PREFIX) and not c.startswith(BEST_PREFIX)
-        and c not in RAY_COLUMNS and pd.api.types.is_numeric_dtype(frame[c])
+        and c not in RAY_COLUMNS and (pd.api.types.is_numeric_dtype(frame[c]) or is_text(frame[c]))
     ]
+
+
+def is_text(column: pd.Series) -> bool:
+    """A column of strings (and gaps), such as a trial's ``train/precision``."""
+    return pd.api.types.is_string_dtype(column) and bool(column.notna().any())
 
 
 def default_device(run_dir: Path) -> str:

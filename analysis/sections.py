@@ -63,7 +63,11 @@ def table(run: Run, spec: Table) -> pd.DataFrame | None:
     by = by or [ALL_TRIALS]
     rows = rows.assign(**{ALL_TRIALS: ALL}) if by == [ALL_TRIALS] else rows
     metrics = expand(spec.metrics, rows.columns)
-    shown = mean_pm_std(summarize(rows, by, metrics))
+    numbers = [m for m in metrics if pd.api.types.is_numeric_dtype(rows[m])]
+    shown = mean_pm_std(summarize(rows, by, numbers))
+    for m in (m for m in metrics if m not in numbers):  # text, e.g. train/precision: every value a row holds
+        shown[m] = rows.groupby(by, sort=True, dropna=False)[m].agg(lambda v: ", ".join(sorted(set(v.dropna()))))
+    shown = shown[[m for m in metrics if m in shown] + ["n"]]
     if spec.interval and spec.interval in rows:
         shown[f"{spec.interval} 95% CI"] = interval_cells(rows, by, spec.interval).to_numpy()
     shown.index = shown.index.map(row_label)

@@ -24,7 +24,10 @@ whole and as separate numbers, in nats per character:
 training steps of the same configuration for each arm (threads, bfloat16
 autocast, ``torch.compile`` with its compile time), the arms interleaved
 ``--repeats`` times for ``--arm-s`` seconds each, so a shared machine's load
-falls on all of them alike:
+falls on all of them alike. A bfloat16 arm is measured only where the CPU computes
+the cell in bfloat16 (probed; e.g. not on AVX2-only CPUs, nor the GRU anywhere
+today) and otherwise reported as unsupported here; every output names the
+precision that ran and the CPU's capability (``AVX2``, ``AVX512``):
 
     python benchmarks/q2_budget.py --levers --cell gru --arm-s 10 --repeats 2
 
@@ -131,7 +134,8 @@ def run(cfg: CharConfig, corpus, args) -> dict:
     runtime.seed_everything(cfg.seed)
     trainer = CharTrainer(cfg, corpus, torch.device("cpu"))
     params = sum(p.numel() for p in trainer.model.parameters())
-    print(f"{params / 1e6:.2f}M parameters, {args.threads} threads, {cfg.budget_s:g} s of training; {cfg}", flush=True)
+    print(f"{params / 1e6:.2f}M parameters, {args.threads} threads, {cfg.budget_s:g} s of training in "
+          f"{trainer.precision_name} (CPU: {runtime.cpu_capability()}); {cfg}", flush=True)
     load0 = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="q2-budget-") as folder:
         session = PrintingSession(folder)
@@ -145,6 +149,7 @@ def run(cfg: CharConfig, corpus, args) -> dict:
     share = cpu_s / wall_s
     assert scores["test"]["loss"] == round(final[M.TEST_LOSS], 4)  # the loop scored the same weights
     return {"config": dataclasses.asdict(cfg), "preset": args.preset, "parameters": params, "threads": args.threads,
+            "precision": trainer.precision_name, "cpu_capability": runtime.cpu_capability(),
             "budget_s": cfg.budget_s, "steps": trainer.step, "chars": trainer.chars,
             "chars_per_s": round(trainer.chars / final[M.TIME_TRAIN]), "cpu_s": round(cpu_s, 1),
             "wall_s": round(wall_s, 1), "cpu_share": round(share, 2), "counted": share >= args.min_cpu_share,
@@ -157,22 +162,32 @@ def run(cfg: CharConfig, corpus, args) -> dict:
             "train_s_to": {str(t): next((c["train_s"] for c in curve if c["val_loss"] <= t), None) for t in THRESHOLDS}}
 
 
+FP32, BF16 = {"cpu_bf16": False}, {"cpu_bf16": True}  # each arm sets it: the preset may ask for either
 LEVER_ARMS = {  # name -> (config changes, torch threads, torch.compile the model)
-    "fp32-1t": ({}, 1, False), "fp32-2t": ({}, 2, False),
-    "bf16-1t": ({"cpu_bf16": True}, 1, False), "bf16-2t": ({"cpu_bf16": True}, 2, False),
-    "compile-1t": ({}, 1, True), "compile-2t": ({}, 2, True),
+    "fp32-1t": (FP32, 1, False), "fp32-2t": (FP32, 2, False),
+    "bf16-1t": (BF16, 1, False), "bf16-2t": (BF16, 2, False),
+    "compile-1t": (FP32, 1, True), "compile-2t": (FP32, 2, True),
 }
 
 
 def measure_levers(base: dict, corpus, args) -> list[dict]:
-    """Each arm's training steps timed in slices of ``--arm-s`` seconds, the arms taking turns."""
-    arms = []
+    """Each arm's training steps timed in slices of ``--arm-s`` seconds, the arms taking turns.
+
+    A bfloat16 arm on a CPU that cannot compute the cell in bfloat16 (the trainer's probe) is not
+    measured: its row says so instead of timing float32 under another name.
+    """
+    arms, unsupported = [], {}
     for name in args.levers:
         changes, threads, compiled = LEVER_ARMS[name]
         cfg = CharConfig(**{**base, **changes, "steps_per_epoch": args.lever_steps})
         runtime.seed_everything(cfg.seed)
-        arms.append({"arm": name, "threads": threads, "compiled": compiled,
-                     "trainer": CharTrainer(cfg, corpus, torch.device("cpu")), "slices": []})
+        trainer = CharTrainer(cfg, corpus, torch.device("cpu"))
+        if cfg.cpu_bf16 and not trainer.cpu_bf16:
+            unsupported[name] = {"arm": name, "threads": threads, "compiled": compiled, "unsupported":
+                                 f"unsupported here: this CPU ({runtime.cpu_capability()}) does not compute "
+                                 f"{cfg.cell} in bfloat16"}
+            continue
+        arms.append({"arm": name, "threads": threads, "compiled": compiled, "trainer": trainer, "slices": []})
     for arm in arms:  # first calls apart: oneDNN builds its kernels, torch.compile compiles
         torch.set_num_threads(arm["threads"])
         started = time.perf_counter()
@@ -189,7 +204,8 @@ def measure_levers(base: dict, corpus, args) -> list[dict]:
                 trainer.train_epoch()
             wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
             arm["slices"].append({"chars": trainer.chars - chars0, "wall_s": wall, "cpu_s": cpu})
-    return [lever_summary(arm) for arm in arms]
+    measured = {arm["arm"]: lever_summary(arm) for arm in arms}
+    return [measured.get(name) or unsupported[name] for name in args.levers]
 
 
 def lever_summary(arm: dict) -> dict:
@@ -197,6 +213,7 @@ def lever_summary(arm: dict) -> dict:
     wall, cpu = sum(s["wall_s"] for s in arm["slices"]), sum(s["cpu_s"] for s in arm["slices"])
     first_chars = arm["trainer"].chars - chars
     return {"arm": arm["arm"], "threads": arm["threads"], "compiled": arm["compiled"],
+            "precision": arm["trainer"].precision_name,
             "chars_per_s": round(chars / wall), "per_slice": [round(s["chars"] / s["wall_s"]) for s in arm["slices"]],
             "cpu_share": round(cpu / wall, 2), "chars_per_cpu_s": round(chars / cpu),
             "first_call_s": round(arm["first_s"], 1),
@@ -205,10 +222,13 @@ def lever_summary(arm: dict) -> dict:
 
 def print_levers(rows: list[dict], cfg_text: str) -> None:
     print(f"levers for {cfg_text}")
-    print("| arm | char/s | per slice | CPU share | char per CPU-s | first call s | char/s with first call |")
-    print("|---|---|---|---|---|---|---|")
+    print("| arm | char/s | precision | per slice | CPU share | char per CPU-s | first call s | char/s with first call |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['arm']} | {r['chars_per_s']:,} | {', '.join(f'{v:,}' for v in r['per_slice'])} | "
+        if "unsupported" in r:
+            print(f"| {r['arm']} | {r['unsupported']} | | | | | | |")
+            continue
+        print(f"| {r['arm']} | {r['chars_per_s']:,} | {r['precision']} | {', '.join(f'{v:,}' for v in r['per_slice'])} | "
               f"{r['cpu_share']} | {r['chars_per_cpu_s']:,} | {r['first_call_s']} | "
               f"{r['chars_per_s_with_first_call']:,} |")
 
@@ -275,9 +295,11 @@ def main(argv: list[str] | None = None) -> dict:
             p.error(f"--levers: unknown arm(s) {', '.join(sorted(unknown))}; known: {', '.join(LEVER_ARMS)}")
         rows = measure_levers(dataclasses.asdict(cfg), corpus, args)
         cfg_text = (f"{cfg.cell} {cfg.hidden_size} x {cfg.num_layers}, seq {cfg.seq_len}, batch {cfg.batch_size}, "
-                    f"embedding {cfg.embed_size}; load {os.getloadavg()[0]:.1f} at the end")
+                    f"embedding {cfg.embed_size}; CPU {runtime.cpu_capability()}; "
+                    f"load {os.getloadavg()[0]:.1f} at the end")
         print_levers(rows, cfg_text)
         Path(args.out).write_text(json.dumps({"date": time.strftime("%Y-%m-%d %H:%M"), "argv": sys.argv,
+                                              "cpu_capability": runtime.cpu_capability(),
                                               "config": dataclasses.asdict(cfg), "levers": rows}, indent=2))
         return {"levers": rows}
     r = run(cfg, corpus, args)
@@ -292,7 +314,8 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"  {s['scored']}\n    -> {s['loss']:.4f} nats per character ({s['bpc']:.4f} bits), accuracy {s['acc']}")
     verdict = "counted" if r["counted"] else f"NOT COUNTED: CPU share below {args.min_cpu_share:.2f} (machine shared?)"
     print(f"test part: {r['test_loss']:.4f}; last 10%: {r['last10_loss']:.4f} nats per character; "
-          f"{r['chars_per_s']} char/s of training, {r['steps']} steps; CPU share {r['cpu_share']} "
+          f"{r['chars_per_s']} char/s of training in {r['precision']} (CPU: {r['cpu_capability']}), "
+          f"{r['steps']} steps; CPU share {r['cpu_share']} "
           f"of {args.threads} threads: {verdict}")
     return r
 

@@ -31,7 +31,8 @@ def main(study: Any, argv: list[str] | None = None) -> str:
     ctx, plan = prepare(study, argv)
     options = ctx.options
     data = _checked(lambda: _with_notes(lambda: study.load(options, plan.configs)))
-    for note in ctx.notes:
+    task_notes = study.task.notes(plan.configs) if study.task.notes else []
+    for note in (*ctx.notes, *task_notes):
         print(f"note: {note}")
     print(f"{study.name}: {study.describe(data)}")
     print(f"{plan.describe}; run folder {ctx.run_dir}")

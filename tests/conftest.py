@@ -20,3 +20,14 @@ def ray_cluster():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture
+def no_cpu_bf16(monkeypatch):
+    """Every bfloat16 probe answers no in this process, as on a CPU without bfloat16 kernels."""
+    from trainables.common import runtime
+
+    monkeypatch.setenv(runtime.CPU_BF16_ENV, "unsupported")
+    runtime.cpu_bf16_computes.cache_clear()
+    yield
+    runtime.cpu_bf16_computes.cache_clear()

@@ -10,10 +10,10 @@ from chargen_helpers import TINY, tiny_text, tiny_trainer
 
 from trainables.chargen.data import Corpus, majority_accuracy, whole_test_part
 from trainables.chargen.losses import lr_factor
-from trainables.chargen.model import state_to
+from trainables.chargen.model import CELLS, state_to
 from trainables.chargen.task import TASK
 from trainables.chargen.trainer import WARM_CHARS, CharTrainer
-from trainables.common import checkpoint, loop, task
+from trainables.common import checkpoint, loop, runtime, task
 from trainables.common import metrics as M
 from trainables.common.faults import InjectedFault
 from trainables.common.loop import LocalSession
@@ -40,12 +40,20 @@ def scores(metrics: dict) -> dict:
 
 @pytest.mark.parametrize("formulation, cpu_bf16", [("sequence", False), ("paper", False), ("sequence", True)])
 def test_resume_mid_pass_is_exact_with_dropout(formulation, cpu_bf16, tmp_path):
+    """In whichever precision the CPU runs cpu_bf16 (test_resume_in_float32_fallback_is_exact: the fallback)."""
     config = {**RESUME, "formulation": formulation, "cpu_bf16": cpu_bf16}
     plain = task.run(TASK, config, CORPUS, LocalSession(tmp_path / "plain"))
     session, resumed = run_interrupted(config, tmp_path / "resumed", fail_at=3)
     assert [r[M.EPOCH] for r in session.reports] == [1, 2, 3, 4]
     assert scores(resumed) == scores(plain)
     assert resumed[M.TRAIN_STEPS] == 12 and resumed[M.TRAIN_CHARS] == 12 * 4 * 16
+
+
+def test_resume_in_float32_fallback_is_exact(no_cpu_bf16, tmp_path):
+    config = {**RESUME, "cpu_bf16": True}
+    plain = task.run(TASK, config, CORPUS, LocalSession(tmp_path / "plain"))
+    _, resumed = run_interrupted(config, tmp_path / "resumed", fail_at=3)
+    assert scores(resumed) == scores(plain) and resumed[M.TRAIN_PRECISION] == runtime.FLOAT32
 
 
 def test_the_checkpoint_falls_mid_pass_with_a_hidden_state(tmp_path):
@@ -144,7 +152,10 @@ def test_training_learns_beyond_uniform_guessing(formulation, gain):
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_cpu_bf16_trains_in_bfloat16_and_learns_as_float32_does(cell, monkeypatch):
-    """The forward passes of training run in bfloat16, scoring in float32; 40 steps land near float32's loss."""
+    """The forward passes of training run in bfloat16, scoring in float32; 40 steps land near float32's loss.
+    Where this CPU cannot compute the cell in bfloat16 the trial trains in float32 (tests/test_precision.py)."""
+    if not runtime.cpu_bf16_computes(CELLS[cell]):
+        pytest.skip(f"this CPU ({runtime.cpu_capability()}) does not compute {cell} in bfloat16")
     dtypes = []
     real = torch.nn.Linear.forward
     monkeypatch.setattr(torch.nn.Linear, "forward", lambda self, x: (out := real(self, x), dtypes.append(out.dtype))[0])

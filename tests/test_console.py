@@ -123,7 +123,7 @@ def test_best_so_far_reads_a_trial_at_its_best_epoch_not_its_last():
 
 
 def test_the_progress_line_names_a_finished_trial_at_its_best_epoch():
-    out, clock, cb, trials = drive()
+    out, _clock, cb, trials = drive()
     t0 = trials[0]
     # Stopped by patience two epochs after its best: Tune keeps each metric's min and max over the epochs.
     t0.status, t0.last_result = "TERMINATED", {M.EPOCH: 6, "val/loss": 0.6, M.COMPLETED: 1}

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 from chargen_helpers import tiny_text
 
 from studies import cli, launch, q2
 from trainables.chargen import data
+from trainables.common import runtime
 
 
 def arms(argv: list[str]) -> list:
@@ -74,13 +76,20 @@ def test_short_corpus_fails_with_the_size_needed(tmp_path, capsys):
     assert "too few" in capsys.readouterr().err
 
 
-def test_smoke_study_end_to_end(ray_cluster, tmp_path):
+def test_smoke_study_end_to_end(ray_cluster, tmp_path, capsys):
+    """With cpu_bf16 asked for: the trials (on this machine's CPU) train in bfloat16 where the probe says the
+    CPU computes an LSTM in it, else in float32 with one note before the trials; the table says which."""
     corpus = tmp_path / "plays.txt"
     corpus.write_text(tiny_text(8000))
-    run = Path(q2.main(["--smoke-test", "--corpus", str(corpus), "--storage-path", str(tmp_path), "--name", "smoke"]))
+    run = Path(q2.main(["--smoke-test", "--corpus", str(corpus), "--storage-path", str(tmp_path), "--name", "smoke",
+                        "--cpu-bf16"]))
     info = json.loads((run / "study.json").read_text())
     assert info["study"] == "q2" and info["seed_text"] == tiny_text(8000)[7200:7300]
     table = pd.read_csv(run / "tables" / "final_best.csv", index_col=0)
+    bf16 = runtime.cpu_bf16_computes(torch.nn.LSTM)
+    assert set(table["train/precision"].dropna()) == {runtime.BFLOAT16 if bf16 else runtime.FLOAT32}
+    notes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("note: cpu_bf16")]
+    assert len(notes) == (0 if bf16 else 1)
     assert {"paper / ce", "sequence / mse", "always the most frequent character"} <= set(table.index)
     assert float(table.loc["paper / ce", "epochs_run"]) == 2.0 and float(table.loc["paper / ce", "loss"]) > 0
     assert (run / "plots" / "learning_curves.png").stat().st_size > 1000

@@ -71,7 +71,9 @@ class CharConfig(TrialConfig):
     """bfloat16 autocast of the training steps on a CPU (ignored on GPUs, where ``amp`` does this): the matrix
     products and oneDNN's LSTM run in bfloat16 with float32 weights, optimizer and scores. On CPUs with
     AVX-512 BF16 or AMX about twice the characters per second (the LSTM gains most; measure with
-    ``benchmarks/q2_budget.py --levers``); the numbers differ slightly from float32's, so it is off by default."""
+    ``benchmarks/q2_budget.py --levers``); the numbers differ slightly from float32's, so it is off by default.
+    Where the CPU cannot compute the cell in bfloat16 (no bfloat16 kernels, e.g. AVX2 only; the GRU on any
+    CPU), probed where the trial runs, the trial trains in float32: ``train/precision`` says which ran."""
     val_max_chars: int = 20_000
     """Validation characters scored each epoch (the first ones of the validation part; 0: all).
     The paper formulation runs a whole window per scored character, hence the cap."""

@@ -5,14 +5,14 @@ from __future__ import annotations
 from trainables.chargen.config import CharConfig
 from trainables.chargen.generate import sample
 from trainables.chargen.paper import PAPER
-from trainables.chargen.trainer import VOCAB_FILE, CharTrainer
+from trainables.chargen.trainer import VOCAB_FILE, CharTrainer, precision_notes
 from trainables.common import metrics as M
 from trainables.common.report import Extra, Table
 from trainables.common.schema import Schema
 from trainables.common.task import Task
 
 SCHEMA = Schema(
-    epoch=(M.TRAIN_LOSS, M.TRAIN_ACC, M.TRAIN_CHARS, M.TRAIN_STEPS, M.TRAIN_PASSES, M.VAL_LOSS, M.VAL_ACC, M.VAL_BPC,
+    epoch=(M.TRAIN_LOSS, M.TRAIN_ACC, M.TRAIN_CHARS, M.TRAIN_STEPS, M.TRAIN_PASSES, M.TRAIN_PRECISION, M.VAL_LOSS, M.VAL_ACC, M.VAL_BPC,
            M.VAL_UNKNOWN, M.BASELINE_MAJORITY_VAL_ACC),
     final=(M.TEST_LOSS, M.TEST_ACC, M.TEST_BPC, M.TEST_CHARS, M.TEST_UNKNOWN, M.BASELINE_MAJORITY_TEST_ACC),
 )
@@ -20,7 +20,8 @@ SCHEMA = Schema(
 ROUNDS = {"rounds_field": "steps_per_epoch"}
 FINAL = Table("final_best", "Test, final and best validation loss and accuracy",
               (M.TEST_LOSS, M.TEST_BPC, M.TEST_ACC, M.VAL_LOSS, M.best(M.VAL_LOSS), M.VAL_ACC, M.TRAIN_LOSS,
-               M.BEST_EPOCH, "epochs_run", M.TRAIN_CHARS, M.TRAIN_STEPS, M.TEST_UNKNOWN, M.TIME_TOTAL),
+               M.BEST_EPOCH, "epochs_run", M.TRAIN_CHARS, M.TRAIN_STEPS, M.TEST_UNKNOWN, M.TIME_TOTAL,
+               M.TRAIN_PRECISION),
               reference=False, baselines={"always the most frequent character": M.baseline("majority", "")},
               note="test/ and val/loss are cross-entropy in nats per character whatever the training loss; test/ is "
                    "the whole test part, scored with the best validation epoch's (round's) weights.")
@@ -34,5 +35,5 @@ TASK = Task(
     extras=(Extra("points", {"metric": M.VAL_LOSS, "epochs": (20, 40, 100), **ROUNDS}),
             Extra("reach", {"metric": M.VAL_LOSS, "thresholds": (2.5, 2.0, 1.8, 1.6), "work": M.TRAIN_CHARS}),
             Extra("curves", {"loss_field": "loss", **ROUNDS}), Extra("samples")),
-    uses_weights=True, generate=sample,
+    uses_weights=True, generate=sample, notes=precision_notes,
 )

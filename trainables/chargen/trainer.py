@@ -20,7 +20,7 @@ from trainables.chargen.batches import StreamBatches, WindowBatches, windows
 from trainables.chargen.config import CharConfig
 from trainables.chargen.data import EVAL_STREAMS, Corpus, majority_accuracy, prepare, val_targets, whole_test_part
 from trainables.chargen.losses import lr_factor, make_loss
-from trainables.chargen.model import build_model, detach, state_to
+from trainables.chargen.model import CELLS, build_model, detach, state_to
 from trainables.common import loop, runtime
 from trainables.common import metrics as M
 
@@ -32,6 +32,17 @@ def stream_layout(n: int) -> tuple[int, int, int]:
     """How ``n`` contiguous held-out characters are scored: (streams, characters each, rest in one more)."""
     streams = EVAL_STREAMS if n >= EVAL_STREAMS else 1
     return streams, n // streams, n - streams * (n // streams)
+
+
+def precision_notes(configs: list[CharConfig]) -> list[str]:
+    """A note on the cells that planned trials ask to train in bfloat16 and this CPU computes in float32."""
+    cells = sorted({c.cell for c in configs if c.cpu_bf16})
+    float32 = [cell for cell in cells if not runtime.cpu_bf16_computes(CELLS[cell])]
+    if not float32:
+        return []
+    note = (f"cpu_bf16: this CPU ({runtime.cpu_capability()}) does not compute {' or '.join(float32)} in bfloat16; "
+            "such trials train in float32 where they run on a CPU like it (train/precision says which ran)")
+    return [note]
 
 
 class CharTrainer:
@@ -52,7 +63,10 @@ class CharTrainer:
         self.steps_per_epoch = cfg.steps_per_epoch or self.batches.steps_per_pass()
         self.total_steps = cfg.epochs * self.steps_per_epoch
         self.precision = runtime.MixedPrecision(device, cfg.amp)
-        self.cpu_bf16 = cfg.cpu_bf16 and device.type == "cpu"
+        # cpu_bf16 where this CPU computes the cell in bfloat16; float32 elsewhere, reported as train/precision.
+        self.cpu_bf16 = cfg.cpu_bf16 and device.type == "cpu" and runtime.cpu_bf16_computes(CELLS[cfg.cell])
+        self.precision_name = (runtime.BFLOAT16 if self.cpu_bf16 else
+                               runtime.FLOAT16 if self.precision.enabled else runtime.FLOAT32)
         self.step, self.chars, self.train_s, self.hidden = 0, 0, 0.0, None
         self.val = val_targets(data, cfg)
 
@@ -89,10 +103,10 @@ class CharTrainer:
         self.train_s += loop.clock() - started
         return {M.TRAIN_LOSS: loss_sum.item() / self.steps_per_epoch, M.TRAIN_ACC: correct.item() / max(count, 1),
                 M.TRAIN_CHARS: self.chars, M.TRAIN_STEPS: self.step,
-                M.TRAIN_PASSES: self.step / self.batches.steps_per_pass()}
+                M.TRAIN_PASSES: self.step / self.batches.steps_per_pass(), M.TRAIN_PRECISION: self.precision_name}
 
     def train_autocast(self) -> AbstractContextManager:
-        """bfloat16 on a CPU when asked (no gradient scaling needed: bfloat16 has float32's range)."""
+        """bfloat16 on a CPU when asked and computed there (no gradient scaling needed: bfloat16 has float32's range)."""
         if self.cpu_bf16:
             return torch.autocast("cpu", dtype=torch.bfloat16)
         return self.precision.autocast()

@@ -86,6 +86,9 @@ BASELINE_MAJORITY_VAL_ACC = "baseline/majority/val/acc"  # always the most frequ
 TRAIN_CHARS = "train/chars"  # character-steps through the network so far
 TRAIN_STEPS = "train/steps"  # optimizer steps (updates) so far
 TRAIN_PASSES = "train/passes"  # passes over the training part so far (an epoch's worth of batches = 1)
+# The number format the training steps ran in: float32; bfloat16 (q2's cpu_bf16, where the CPU computes the
+# cell in bfloat16, else float32); float16 (amp on CUDA). Text, not a number: tables list it per row.
+TRAIN_PRECISION = "train/precision"
 TEST_BPC = "test/bpc"
 TEST_CHARS = "test/chars"  # characters scored on the test part (all of it)
 VAL_UNKNOWN = "val/unknown_rate"  # share of validation characters outside the training vocabulary

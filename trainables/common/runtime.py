@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 from contextlib import AbstractContextManager
@@ -97,6 +98,42 @@ def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
     if device.type == "cuda" and tensor.device.type == "cpu":
         return tensor.pin_memory().to(device, non_blocking=True)
     return tensor.to(device)
+
+
+CPU_BF16_ENV = "STUDY_CPU_BF16"
+"""Set to ``unsupported`` to make every bfloat16 probe answer no, as on a CPU without bfloat16 kernels
+(tests and CI exercise the float32 fallback on any CPU this way); unset, the CPU is probed."""
+FLOAT32, BFLOAT16, FLOAT16 = "float32", "bfloat16", "float16"  # what a trial reports as its precision
+
+
+def cpu_capability() -> str:
+    """The vector instruction set PyTorch's CPU kernels use here (``AVX2``, ``AVX512``, ...)."""
+    return torch.backends.cpu.get_cpu_capability()
+
+
+@functools.cache
+def cpu_bf16_computes(module: type[torch.nn.Module]) -> bool:
+    """Whether bfloat16 autocast on this CPU runs ``module`` forward and backward, and computes it in bfloat16.
+
+    Probed, not assumed: oneDNN's bfloat16 LSTM needs AVX-512 BF16 or AMX and raises on other CPUs
+    (AVX2 only), while the GRU runs under autocast but stays in float32, gaining nothing. Once per
+    process, in the process that trains (a cluster's nodes may differ), on a 4-unit module built
+    under a forked random state, so a trial's random streams are the same whether or not it probed.
+    """
+    forced = os.environ.get(CPU_BF16_ENV, "")
+    if forced not in ("", "unsupported"):
+        raise ValueError(f"{CPU_BF16_ENV}: 'unsupported' or unset, got {forced!r}")
+    if forced:
+        return False
+    with torch.random.fork_rng(devices=[]):
+        layer = module(4, 4, batch_first=True)
+        try:
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                out = layer(torch.ones(1, 2, 4))[0]
+            out.float().sum().backward()
+        except RuntimeError:  # oneDNN: "could not create a primitive descriptor ..."
+            return False
+    return out.dtype == torch.bfloat16
 
 
 class MixedPrecision:

@@ -60,6 +60,9 @@ class Task:
     """Whether analysis loads trained weights (q2's samples generate text), so remote runs copy them down."""
     generate: Callable[..., str] | None = None
     """(checkpoint folder, seed text, length, greedy, temperature, seed) -> text, for tasks that generate."""
+    notes: Callable[[list[Any]], list[str]] | None = None
+    """(every planned config) -> what the study says about them on this machine before Ray starts, one line
+    each (q2: the cells this CPU cannot compute in bfloat16 train in float32)."""
 
 
 def run(task: Task, config: dict[str, Any], data: Any, session: Session) -> dict[str, Any]:
