@@ -53,6 +53,26 @@ def test_project_is_synced_installed_and_stores_results_remotely(name):
     assert ".venv" in config["rsync_exclude"]
 
 
+def runs_trials(node_type: dict) -> bool:
+    return node_type.get("resources", {}).get("CPU", 1) != 0  # the head advertises 0 CPUs
+
+
+def without_profile(types: dict) -> list[str]:
+    """Node types that run trials but have no instance profile to write the bucket with."""
+    return [name for name, t in types.items() if runs_trials(t) and "IamInstanceProfile" not in t["node_config"]]
+
+
+def test_every_node_type_that_runs_trials_may_write_the_bucket():
+    config = prepared(load("gpu.yaml"))
+    types = config["available_node_types"]
+    assert without_profile(types) == []
+    profiles = {str(t["node_config"]["IamInstanceProfile"]) for t in types.values() if runs_trials(t)}
+    assert len(profiles) == 1  # one profile, edited in one place
+    raw = load("gpu.yaml")  # the check can fail: a worker type without one is named
+    del raw["available_node_types"]["gpu_ondemand"]["node_config"]["IamInstanceProfile"]
+    assert without_profile(prepared(raw)["available_node_types"]) == ["gpu_ondemand"]
+
+
 def test_gpu_yaml_results_go_to_object_storage():
     commands = " ".join(load("gpu.yaml")["setup_commands"])
     assert "STUDY_STORAGE_PATH=s3://" in commands
