@@ -64,6 +64,9 @@ def add_resource_flags(p: argparse.ArgumentParser, cpus: float = 1.0) -> None:
     g.add_argument("--max-concurrent", type=int, default=0, help="trials at once (default 0: as many as fit)")
     g.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
                    help="set any trial config field for every trial (JSON value or text); repeatable")
+    g.add_argument("--reuse-workers", action=argparse.BooleanOptionalAction, default=True,
+                   help="run each new trial in a finished trial's worker process when their resources match, "
+                        "instead of starting a process per trial (default: on)")
     g.add_argument("--address", default=None,
                    help="Ray cluster to join (default: RAY_ADDRESS if set, else a local Ray on this machine)")
 

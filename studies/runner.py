@@ -131,7 +131,8 @@ def new_tuner(ctx: Context, fn: Any, plan: base.Plan, callbacks: list) -> tune.T
         checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
         callbacks=callbacks,
     )
-    tune_config = dataclasses.replace(plan.tune_config, trial_dirname_creator=short_dirname)
+    tune_config = dataclasses.replace(plan.tune_config, trial_dirname_creator=short_dirname,
+                                      reuse_actors=ctx.args.reuse_workers)
     return tune.Tuner(fn, param_space=plan.space, tune_config=tune_config, run_config=run_config)
 
 
@@ -154,7 +155,9 @@ def restored(ctx: Context, fn: Any, plan: base.Plan, callbacks: list, con: conso
     tuner = tune.Tuner.restore(ctx.run_dir, fn, resume_unfinished=True, resume_errored=True, param_space=plan.space)
     # This start's callbacks (its console, its tracking), not the pickled ones of the first start.
     adapter.restored_run_config(tuner).callbacks = callbacks
-    searcher = getattr(adapter.restored_tune_config(tuner).search_alg, "searcher", None)
+    tune_config = adapter.restored_tune_config(tuner)
+    tune_config.reuse_actors = ctx.args.reuse_workers  # this start's choice, as its callbacks
+    searcher = getattr(tune_config.search_alg, "searcher", None)
     if ctx.optuna_url and hasattr(searcher, "use_storage"):
         searcher.use_storage(ctx.optuna_url)  # the database as this start names it: the folder may have moved
     return tuner

@@ -26,7 +26,7 @@ from tests.studyrun import (
     start_study,
     trial_states,
 )
-from trainables.common import checkpoint, runtime
+from trainables.common import checkpoint, faults, runtime
 
 
 def test_set_parses_json_values_and_rejects_bad_items(capsys):
@@ -90,28 +90,85 @@ def final_val_loss(run_dir: Path) -> dict[str, float]:
     return out
 
 
-@pytest.mark.slow
-def test_max_failures_retries_a_crashed_trial_from_its_checkpoint(tmp_path):
-    common_args = ["--smoke-test", "--storage-path", str(tmp_path), "--set", "epochs=4", "--set", "checkpoint_every=1"]
-    log = tmp_path / "study.log"
-    assert run_study("studies/q1.py", [*common_args, "--name", "clean"], log) == 0, log.read_text()[-3000:]
-    rc = run_study("studies/q1.py", [*common_args, "--name", "faulty", "--set", "fail_at_epoch=3",
-                                     "--max-failures", "1"], log)
-    assert rc == 0, log.read_text()[-3000:]
+# One trial at a time: each next trial starts in the worker its predecessor finished in.
+RETRY_ARGS = ["--smoke-test", "--patience", "0", "--set", "checkpoint_every=1", "--max-failures", "1", "--max-concurrent", "1"]
 
-    states, _ = trial_states(tmp_path / "faulty" / "latest")
+
+def check_retried_like_clean(tmp_path: Path, name: str, epochs: int) -> dict[str, dict]:
+    """Every trial of run ``name`` TERMINATED, each epoch reported once, and the same final numbers
+    as an uninterrupted run of the same trials (run here); the trials' states."""
+    log = tmp_path / "study.log"
+    clean = ["--smoke-test", "--patience", "0", "--set", "checkpoint_every=1", "--set", f"epochs={epochs}"]
+    assert run_study("studies/q1.py", [*clean, "--storage-path", str(tmp_path), "--name", "clean"], log) == 0
+    states, _ = trial_states(tmp_path / name / "latest")
     assert len(states) == 3
     for state in states.values():
-        assert state["status"] == "TERMINATED" and state["num_failures"] == 1
-        assert (state["dir"] / ".fault_injected").exists()
-        epochs = [r["epoch"] for r in result_rows(state["dir"])]
-        # Killed at the start of epoch 3, resumed from the epoch-2 checkpoint: no epoch repeats.
-        assert epochs == [1, 2, 3, 4]
+        assert state["status"] == "TERMINATED", states
+        # Resumed from the checkpoint of the last epoch Tune recorded: no epoch repeats or goes missing.
+        assert [r["epoch"] for r in result_rows(state["dir"])] == list(range(1, epochs + 1))
     # Restored weights, optimizer and shuffling state: the same numbers as an uninterrupted run.
-    clean, faulty = final_val_loss(tmp_path / "clean" / "latest"), final_val_loss(tmp_path / "faulty" / "latest")
-    assert clean.keys() == faulty.keys() == {"rnn", "lstm", "gru"}
+    clean, retried = final_val_loss(tmp_path / "clean" / "latest"), final_val_loss(tmp_path / name / "latest")
+    assert clean.keys() == retried.keys() == {"rnn", "lstm", "gru"}
     for cell in clean:
-        assert faulty[cell] == pytest.approx(clean[cell], rel=1e-5)
+        assert retried[cell] == pytest.approx(clean[cell], rel=1e-5)
+    return states
+
+
+def worker_pids(states: dict[str, dict]) -> dict[str, set[int]]:
+    """Per trial, the worker processes that reported its epochs."""
+    return {tid: {r["pid"] for r in result_rows(s["dir"])} for tid, s in states.items()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("reuse", ["--reuse-workers", "--no-reuse-workers"])
+def test_max_failures_retries_a_crashed_trial_from_its_checkpoint(tmp_path, reuse):
+    log = tmp_path / "study.log"
+    rc = run_study("studies/q1.py", [*RETRY_ARGS, reuse, "--set", "epochs=4", "--set", "fail_at_epoch=3",
+                                     "--storage-path", str(tmp_path), "--name", "faulty"], log)
+    assert rc == 0, log.read_text()[-3000:]
+    states = check_retried_like_clean(tmp_path, "faulty", epochs=4)
+    for state in states.values():
+        assert state["num_failures"] == 1 and (state["dir"] / faults.MARKER).exists()
+    pids = [p for ps in worker_pids(states).values() for p in ps]
+    # Each trial's epochs 1-2 and 3-4 ran in two processes; with reuse, the crashed process of the second and
+    # third trial was the one their predecessor finished in.
+    assert len(pids) == 6 and len(set(pids)) == (4 if reuse == "--reuse-workers" else 6)
+
+
+KILL_EPOCHS = 30
+
+
+@pytest.mark.slow
+def test_a_worker_killed_from_outside_is_retried_from_its_checkpoint(tmp_path):
+    """SIGKILL of a running trial's process (an OOM kill, say) mid-trial, in a worker an earlier trial
+    finished in: the trial continues in another worker from its last checkpoint and ends exactly as an
+    uninterrupted run."""
+    log = tmp_path / "study.log"
+    proc = start_study("studies/q1.py", [*RETRY_ARGS, "--set", f"epochs={KILL_EPOCHS}",
+                                         "--storage-path", str(tmp_path), "--name", "killed"], log)
+    try:
+        victim = _kill_a_running_trial(proc, tmp_path / "killed" / "latest")
+        assert proc.wait(timeout=400) == 0, log.read_text()[-3000:]
+    finally:
+        kill_group(proc)
+    states = check_retried_like_clean(tmp_path, "killed", epochs=KILL_EPOCHS)
+    assert {tid: s["num_failures"] for tid, s in states.items() if s["num_failures"]} == {victim: 1}
+
+
+def _kill_a_running_trial(proc: subprocess.Popen, run_dir: Path) -> str:
+    """SIGKILL the worker of the first trial seen past its second checkpoint, unfinished, in a process that
+    reported another trial before; its trial id."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        rows = {d: result_rows(d) for d in sorted(run_dir.glob("train_stock_*"))}
+        for trial_dir, trial_rows in rows.items():
+            others = {r["pid"] for d, rs in rows.items() if d != trial_dir for r in rs}
+            last = trial_rows[-1] if trial_rows else {}
+            if len(trial_rows) >= 2 and last["epoch"] < KILL_EPOCHS - 5 and last["pid"] in others:
+                os.kill(last["pid"], signal.SIGKILL)
+                return last["trial_id"]
+        time.sleep(0.05)
+    raise AssertionError("no trial was seen running in a reused worker")
 
 
 PLANNED = 4

@@ -86,7 +86,10 @@ class RaySession:
     def before_epoch(self, cfg: TrialConfig, epoch: int) -> None:
         from ray import tune
 
-        faults.maybe_crash(cfg.fail_at_epoch, epoch, tune.get_context().get_trial_dir())
+        # The trial's folder on storage, not ``get_trial_dir()``: Ray 2.60 names another local folder there once
+        # a worker is reused (``FunctionTrainable.reset_config``), so a retry would miss the marker and crash again.
+        storage = tune.get_context().get_storage()
+        faults.maybe_crash(cfg.fail_at_epoch, epoch, storage.storage_filesystem, storage.trial_fs_path)
 
 
 @dataclass
