@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import os
 import random
 from contextlib import AbstractContextManager
@@ -10,6 +11,25 @@ from typing import Any
 
 import numpy as np
 import torch
+
+
+def reset_process() -> None:
+    """Put back a fresh process's settings that an earlier trial in this worker may have changed.
+
+    Ray reuses a worker for the next trial (``--reuse-workers``), so a trial
+    starts from these defaults, then sets its own (``setup_device``: threads,
+    cuDNN; ``seed_everything``: every generator) and runs exactly as it would
+    in a new process. Autocast and grad mode belong to the thread, and each
+    trial runs in a thread of its own. The earlier trial's tensors are freed
+    before the CUDA cache is emptied.
+    """
+    gc.collect()
+    torch.use_deterministic_algorithms(False)
+    torch.backends.cudnn.deterministic = False
+    torch.backends.cudnn.benchmark = False
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
 
 
 def seed_everything(seed: int) -> None:

@@ -68,6 +68,7 @@ class Task:
 def run(task: Task, config: dict[str, Any], data: Any, session: Session) -> dict[str, Any]:
     """One trial of ``task``: config checked, seeded, on the device it was given."""
     cfg = task.config(**config)
+    runtime.reset_process()
     device = runtime.setup_device()
     runtime.seed_everything(cfg.seed)
     trainer = task.build(cfg, data, device)
