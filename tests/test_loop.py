@@ -180,6 +180,20 @@ def test_a_resumed_trial_keeps_its_spent_budget(monkeypatch, tmp_path):
         {M.BEST_EPOCH: 2, M.TEST_LOSS: 2.0, M.TIME_TRAIN: 40.0}
 
 
+def test_cpu_seconds_add_up_over_the_epochs_and_survive_a_resume(monkeypatch, tmp_path):
+    """The process's CPU clock (here the fake one: 110 s an epoch) as the trial's cost, kept by its checkpoint."""
+    cpu = FakeClock()
+    monkeypatch.setattr(loop, "cpu_clock", cpu)
+    cpu.now = 1000.0  # the process spent CPU before the trial (imports, an earlier trial): not counted
+    session, cfg = LocalSession(tmp_path), TrialConfig(epochs=4, checkpoint_every=1, fail_at_epoch=3)
+    with pytest.raises(InjectedFault):
+        run_trial(ClockTrainer(cpu, 10.0, 100.0, LOSSES), cfg, session, M.VAL_LOSS, "min")
+    cpu.now += 5000.0  # a new worker's clock
+    final = run_trial(ClockTrainer(cpu, 10.0, 100.0, LOSSES), cfg, session, M.VAL_LOSS, "min")
+    assert [r[M.TIME_CPU] for r in session.reports] == [110.0, 220.0, 330.0, 440.0]
+    assert final[M.TIME_CPU] == 440.0 and checkpoint.load_state(tmp_path)["progress"]["cpu_s"] == 440.0
+
+
 def test_every_epoch_reports_training_seconds_on_the_real_clock(tmp_path):
     session = LocalSession(tmp_path)
     task.run(STOCK, {**STOCK_CFG, "epochs": 3}, synthetic_prices(n=160), session)

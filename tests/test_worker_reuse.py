@@ -17,12 +17,10 @@ from trainables.common import runtime
 from trainables.common.task import trainable
 from trainables.stock.task import TASK as STOCK
 
-CLOCKS = (M.TIME_EPOCH, M.TIME_TOTAL, M.TIME_TRAIN)
-
 
 def run_in_turn(task, data, configs: list[dict], reuse: bool, path) -> list[tuple[int, dict]]:
     """``configs`` one after the other on a 2-CPU local Ray; per trial, in order, its worker's pid and its
-    final metrics (clocks left out)."""
+    final metrics (clocks left out: they are the ``time/`` ones)."""
     searcher = ListSearcher(configs, task.metric, task.mode, max_concurrent=1)
     tuner = tune.Tuner(
         tune.with_resources(tune.with_parameters(trainable(task), data=data), {"cpu": 1}),
@@ -36,8 +34,7 @@ def run_in_turn(task, data, configs: list[dict], reuse: bool, path) -> list[tupl
     out = []
     for config in configs:
         metrics = by_config[repr(sorted(config.items()))]
-        out.append((metrics["pid"], {k: v for k, v in metrics.items() if k.startswith(("train/", "val/", "test/"))
-                                     and k not in CLOCKS}))
+        out.append((metrics["pid"], {k: v for k, v in metrics.items() if k.startswith(("train/", "val/", "test/"))}))
     return out
 
 

@@ -140,6 +140,11 @@ def clock() -> float:
     return time.perf_counter()
 
 
+def cpu_clock() -> float:
+    """CPU seconds this process has spent, all its threads together: what a trial costs the machine."""
+    return time.process_time()
+
+
 @dataclass
 class Progress:
     """The loop's own bookkeeping, checkpointed with the trainer."""
@@ -147,6 +152,7 @@ class Progress:
     epoch: int = 0
     elapsed_s: float = 0.0  # training and validation
     train_s: float = 0.0  # inside train_epoch only: what a budget spends
+    cpu_s: float = 0.0  # the process's CPU time in the loop (lost work of a crashed worker not counted)
     best_epoch: int = 0
     best_value: float = math.nan
     best_model: dict[str, Any] | None = None
@@ -189,6 +195,7 @@ def run_trial(trainer: Trainer, cfg: TrialConfig, session: Session, metric: str,
         session.report(progress.final, None, None)
         return progress.final
     metrics: dict[str, Any] = {}
+    cpu_start = cpu_clock() - progress.cpu_s
     for epoch in range(progress.epoch + 1, cfg.epochs + 1):
         session.before_epoch(cfg, epoch)
         started = clock()
@@ -198,15 +205,17 @@ def run_trial(trainer: Trainer, cfg: TrialConfig, session: Session, metric: str,
         epoch_s = clock() - started
         progress.epoch, progress.elapsed_s = epoch, progress.elapsed_s + epoch_s
         progress.train_s += train_s
+        progress.cpu_s = cpu_clock() - cpu_start
         progress.update(epoch, float(metrics[metric]), mode, trainer.model)
         metrics.update({M.TIME_EPOCH: epoch_s, M.TIME_TOTAL: progress.elapsed_s, M.TIME_TRAIN: progress.train_s,
-                        M.BEST_EPOCH: progress.best_epoch})
+                        M.TIME_CPU: progress.cpu_s, M.BEST_EPOCH: progress.best_epoch})
         done = (epoch == cfg.epochs or (cfg.patience > 0 and progress.stale >= cfg.patience)
                 or progress.out_of_budget(cfg))
         files = None
         if done:
             metrics.update(finish(trainer, progress))
             files = metrics.pop("_files")
+            metrics[M.TIME_CPU] = progress.cpu_s = cpu_clock() - cpu_start  # the test part's too
             progress.final = dict(metrics)
         if check is not None:
             check(metrics, done)

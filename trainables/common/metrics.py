@@ -40,6 +40,7 @@ TEST_WEIGHTED_F1 = "test/weighted_f1"
 TIME_EPOCH = "time/epoch_s"  # training and validation of one epoch
 TIME_TOTAL = "time/total_s"  # training and validation so far
 TIME_TRAIN = "time/train_s"  # training only (inside train_epoch) so far: what TrialConfig.budget_s spends
+TIME_CPU = "time/cpu_s"  # CPU seconds of the trial's process (all threads) in the trial loop so far: its cost
 
 # Written by the shared trial loop (trainables/common/loop.py) for every task.
 BEST_EPOCH = "best/epoch"  # the epoch whose weights the test part is scored with
@@ -138,6 +139,6 @@ BASELINE_TFIDF_TUNED_VAL_MACRO_F1 = "baseline/tfidf/tuned/val/macro_f1"
 
 
 # What the shared trial loop itself reports (trainables/common/loop.py), part of every task's schema.
-LOOP_EPOCH = (EPOCH, TIME_EPOCH, TIME_TOTAL, TIME_TRAIN, BEST_EPOCH)
+LOOP_EPOCH = (EPOCH, TIME_EPOCH, TIME_TOTAL, TIME_TRAIN, TIME_CPU, BEST_EPOCH)
 LOOP_FINAL = (COMPLETED,)
 LOOP_OPTIONAL: tuple[str, ...] = ()
