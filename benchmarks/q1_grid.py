@@ -4,13 +4,15 @@
     python benchmarks/q1_grid.py --smoke-test        # the study's smoke test, both ways, in seconds
 
 Runs the study's grid (a) through its own entry point (``studies/q1.py``'s
-``Study``) on a local Ray with one CPU per trial, and (b) sequentially
+``Study``) on a local Ray with its own resources per trial, and (b) sequentially
 without Ray, every arm through the same shared trial loop
 (``trainables.common.task.run`` with a ``LocalSession``) in one process
 with PyTorch's default threads, then prints the wall-time ratio a/b (the
 study's closing analysis is timed apart), the Ray overhead per trial
-(core-seconds outside the training function), the peak resident memory of
-each, and the best network against persistence.
+(the cores' seconds over the wall less the CPU seconds the trials spent in
+the trial loop), the study's compute floor and slots busy
+(``trainables.common.usage``), the peak resident memory of each, and the
+best network against persistence.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import psutil
 from analysis.results import load_run
 from studies import launch, q1
 from trainables.common import metrics as M
-from trainables.common import task
+from trainables.common import provenance, task, usage
 from trainables.common.config import to_dict
 from trainables.common.loop import LocalSession
 
@@ -108,12 +110,14 @@ def run_benchmark(argv: list[str], storage: Path) -> dict:
         plain = plain_loop(arms, prices, storage / "plain")
         wall_b = time.perf_counter() - started
     return {"trials": trials, "plain": plain, "wall_a": wall_a, "wall_b": wall_b, "report_s": report_s,
-            "peak_a": mem_a.peak, "peak_b": mem_b.peak}
+            "peak_a": mem_a.peak, "peak_b": mem_b.peak, "path": path}
 
 
 def summary(r: dict, cores: int) -> list[str]:
     trials, plain = r["trials"], r["plain"]
-    inside = trials["time_total_s"].sum()  # Ray's own clock of time inside the function
+    prov = provenance.read(r["path"]).get("usage") or {}
+    ray_use = usage.measure(r["path"], cores, prov.get("slots") or 1, r["wall_a"])
+    plain_cpu = sum(p[M.TIME_CPU] for p in plain)
     best = trials.loc[trials[M.VAL_MAPE].idxmin()]
     settings = ", ".join(f"{c[len('config/'):]}={best[c]}" for c in trials.columns
                          if c.startswith("config/") and trials[c].nunique() > 1)
@@ -123,7 +127,10 @@ def summary(r: dict, cores: int) -> list[str]:
          f"{r['report_s']:.1f} s more), peak RSS {r['peak_a'] / 2**20:.0f} MiB"),
         f"(b) plain loop wall: {r['wall_b']:.1f} s, peak RSS {r['peak_b'] / 2**20:.0f} MiB",
         f"ratio a/b: {r['wall_a'] / r['wall_b']:.2f}",
-        f"Ray overhead per trial: {(cores * r['wall_a'] - inside) / len(trials):.2f} core-s",
+        # The machine's core-seconds over the wall that no trial loop spent: starting Ray, workers and trials.
+        (f"Ray overhead per trial: {(cores * r['wall_a'] - ray_use.cpu_s) / len(trials):.2f} core-s "
+         f"(the plain loop's, outside its trials: {(cores * r['wall_b'] - plain_cpu) / len(plain):.2f} core-s)"),
+        *(f"(a) {line}" for line in ray_use.lines()[1:]),
         (f"best trial on validation ({settings or 'the only setting'}): test MAPE {best[M.TEST_MAPE]:.3f}% vs "
          f"persistence {best[M.PERSISTENCE_TEST_MAPE]:.3f}% (ratio {best[M.TEST_MAPE] / best[M.PERSISTENCE_TEST_MAPE]:.3f})"),
     ]

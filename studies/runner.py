@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from studies.flags import fail
 from studies.progress import ProgressCallback
 from studies.searchers import base
 from studies.searchers import optuna as optuna_searcher
-from trainables.common import provenance, storage, tracking
+from trainables.common import provenance, storage, tracking, usage
 from trainables.common.layout import LOG_FILE, LOST_TRIALS, TRIAL_RESULTS
 from trainables.common.task import trainable
 
@@ -94,6 +95,7 @@ def run(ctx: Context, plan: base.Plan, data: Any) -> None:
     args = ctx.args
     fn = tune.with_parameters(trainable(ctx.task), data=data)
     fn = tune.with_resources(fn, {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial})
+    started_s = time.monotonic()
     with console.capture(log_path(ctx), args.verbose) as con:
         started = init_ray(args)
         import ray
@@ -117,9 +119,19 @@ def run(ctx: Context, plan: base.Plan, data: Any) -> None:
         if ctx.resuming:
             for note in set_aside_lost_trials(ctx.run_dir):
                 con.line(f"note: {note}")
-        provenance.finish(ctx.run_dir)
+        provenance.finish(ctx.run_dir, usage=run_usage(ctx, time.monotonic() - started_s))
         if started:  # its workers' last lines reach the log, not the console the report prints on
             ray.shutdown()
+
+
+def run_usage(ctx: Context, wall_s: float) -> dict[str, Any]:
+    """What the run's trials cost (``trainables.common.usage``); a resumed run's wall adds up over its starts."""
+    import ray
+
+    cores = ray.cluster_resources().get("CPU", 0.0)
+    earlier = ((provenance.read(ctx.run_dir).get("usage") or {}).get("wall_s") or 0.0) if ctx.resuming else 0.0
+    slots = usage.slots(cores, ctx.args.cpus_per_trial, ctx.args.max_concurrent)
+    return usage.measure(ctx.run_dir, cores, slots, earlier + wall_s).record()
 
 
 def new_tuner(ctx: Context, fn: Any, plan: base.Plan, callbacks: list) -> tune.Tuner:

@@ -1,6 +1,8 @@
 """The q1 benchmarks on tiny budgets, so they keep up with the study and the shared loop."""
 
+import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +26,14 @@ def test_q1_grid_runs_the_study_and_the_same_arms_in_the_plain_loop(ray_cluster,
     ratio = float(re.search(r"ratio a/b: ([\d.]+)", "\n".join(lines)).group(1))
     assert ratio == pytest.approx(result["wall_a"] / result["wall_b"], abs=0.01)
     assert "vs persistence" in lines[-1]
+    assert re.search(r"^Ray overhead per trial: -?[\d.]+ core-s", "\n".join(lines), re.MULTILINE)
+    # The study records what its trials cost; the run folder alone tells it again.
+    recorded = json.loads((Path(result["path"]) / "provenance.json").read_text())["usage"]
+    assert recorded["trials"] == 3 and recorded["cores"] == 2 and recorded["slots"] == 4
+    assert recorded["cpu_s"] > 0 and recorded["compute_floor_s"] == pytest.approx(recorded["cpu_s"] / 2, abs=0.01)
+    assert 0 < recorded["slots_busy"] and 0 < recorded["trial_phase_s"] < recorded["wall_s"]
+    again = load_benchmark("run_usage").main([str(result["path"])])
+    assert again[0] == "trials: 3 on 2 cores, 4 slots" and again[-1].startswith(f"wall: {recorded['wall_s']:.1f} s = ")
 
 
 def test_scaling_runs_grid_and_optuna_through_the_study(ray_cluster, tmp_path):

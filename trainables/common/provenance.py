@@ -2,7 +2,8 @@
 
 Written when the study starts (command line, code version, input data,
 library versions, cluster and trial resources, start time) and completed when
-it ends (end time, and a fingerprint of the data the study actually loaded).
+it ends (end time, a fingerprint of the data the study actually loaded, and
+what its trials cost the machine: ``usage``, see ``trainables.common.usage``).
 No environment variables are recorded, so API keys never reach the file.
 """
 
