@@ -32,6 +32,16 @@ def test_smoke_test_writes_results_tables_and_plots(ray_cluster, tmp_path):
     assert "persistence" in (run / "report.md").read_text()
 
 
+def test_the_design_starts_the_trials_that_train_every_epoch_first():
+    """The paper formulation's 15 trials run all 100 epochs (patience 0), the others stop early: long ones first."""
+    _, plan = plan_of([])
+    assert [(c.formulation, c.known_epochs) for c in plan.configs[:15]] == [("paper", 100)] * 15
+    rest = plan.configs[15:]
+    assert all(c.known_epochs is None for c in rest) and [c.seed for c in rest] == sorted(c.seed for c in rest)
+    searcher = plan.tune_config.search_alg.searcher
+    assert [searcher.suggest(str(i))["formulation"] for i in range(16)] == ["paper"] * 15 + ["returns"]
+
+
 def test_the_default_is_the_papers_design_over_five_seeds():
     ctx, plan = plan_of([])
     assert ctx.args.design == "paper" and ctx.args.seeds == 5

@@ -203,9 +203,16 @@ def asha(run_dir: str, max_t: int, grace_period: int) -> ResumableASHA:
     return ResumableASHA(run_dir, time_attr=M.EPOCH, max_t=max_t, grace_period=min(grace_period, max_t))
 
 
+def longest_first(configs: list[Any]) -> list[Any]:
+    """Trials whose config fixes their length (``TrialConfig.known_epochs``) first, the longest first; the rest
+    after them in their order. The long trials then start while short ones fill the other slots, so a run does
+    not end with one long trial alone."""
+    return sorted(configs, key=lambda c: -(c.known_epochs or 0))
+
+
 def list_plan(ctx: Any, values: list[dict[str, Any]], describe: str, scheduler: Any = None,
-              record: dict[str, Any] | None = None) -> Plan:
-    """A plan that runs exactly ``values`` (config values), each once, in order.
+              record: dict[str, Any] | None = None, order: Any = None) -> Plan:
+    """A plan that runs exactly ``values`` (config values), each once, in order (or in ``order(configs)``).
 
     Tune's param space holds what every trial shares; the searcher proposes
     only what varies, so trial names and Tune's tables stay short.
@@ -213,6 +220,8 @@ def list_plan(ctx: Any, values: list[dict[str, Any]], describe: str, scheduler: 
     from trainables.common.config import differing, to_dict
 
     configs = ctx.build_configs(values)
+    if order is not None:
+        configs = order(configs)
     full = [to_dict(c) for c in configs]
     keys = differing(full)
     searcher = ListSearcher([{k: c[k] for k in keys} for c in full], ctx.metric, ctx.mode, ctx.args.max_concurrent)

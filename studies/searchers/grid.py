@@ -6,6 +6,7 @@ claims compare; ``--design factorial`` runs every combination of the factors'
 levels (tables of every combination, interactions); ``--design reference``
 runs the reference setting alone (a setting confirmed over seeds). Each arm runs once per
 seed (``--seeds``), seeds paired across arms. Configs are served in order,
+the trials that train every epoch first (the longest first), then the rest
 seed by seed, by a searcher that never proposes one twice across resumes.
 """
 
@@ -72,4 +73,4 @@ def plan(ctx: Any) -> base.Plan:
     values, describe = configs(ctx)
     record = {"design": "smoke" if ctx.args.smoke_test else ctx.args.design,
               "seeds": 1 if ctx.args.smoke_test else ctx.args.seeds}
-    return base.list_plan(ctx, values, describe, record=record)
+    return base.list_plan(ctx, values, describe, record=record, order=base.longest_first)

@@ -142,6 +142,11 @@ class TrialConfig:
         if math.isinf(self.budget_s):
             raise ConfigError("budget_s: inf is not a budget (0 means none)")
 
+    @property
+    def known_epochs(self) -> int | None:
+        """The epochs the trial trains, when its config alone says so (no early stop, no budget); else None."""
+        return self.epochs if self.patience == 0 and self.budget_s == 0 else None
+
 
 def field_docs(cls: type) -> dict[str, str]:
     """Each dataclass field's docstring (the string literal under it), base classes first.
