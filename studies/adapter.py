@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import posixpath
 from dataclasses import dataclass
 from typing import Any
@@ -172,3 +173,17 @@ def restored_run_config(tuner: Any) -> Any:
 def optuna_trial_id(trial: Any) -> int:
     """The storage's id of an Optuna ``FrozenTrial`` (``FrozenTrial._trial_id``), which the storage API takes."""
     return trial._trial_id
+
+
+MAX_PENDING_TRIALS_ENV = "TUNE_MAX_PENDING_TRIALS_PG"
+
+
+def set_max_pending_trials(n: int) -> None:
+    """Let Tune keep ``n`` trials waiting for a worker at once (``TUNE_MAX_PENDING_TRIALS_PG``, read by
+    ``tune_controller._get_max_pending_trials`` when ``Tuner.fit`` builds its controller).
+
+    Ray's default for a searcher of its own kind (the design's list, Optuna) is one: trials then start one
+    after another, so a run of short trials never fills its slots; with reused workers the one waiting trial
+    takes the first worker that frees up, and only one trial runs at all.
+    """
+    os.environ[MAX_PENDING_TRIALS_ENV] = str(max(1, n))

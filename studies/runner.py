@@ -103,6 +103,7 @@ def run(ctx: Context, plan: base.Plan, data: Any) -> None:
         waiting = checks.cluster_wait_note(args, ray.available_resources())
         if waiting:
             con.line(waiting)
+        adapter.set_max_pending_trials(trial_slots(args, ray.cluster_resources()))
         provenance.start(ctx.run_dir, args, ctx.options, resumed=ctx.resuming)
         if ctx.optuna_url:
             provenance.update(ctx.run_dir, optuna_storage=optuna_searcher.redacted(ctx.optuna_url),
@@ -124,14 +125,20 @@ def run(ctx: Context, plan: base.Plan, data: Any) -> None:
             ray.shutdown()
 
 
+def trial_slots(args: Any, resources: dict[str, float]) -> int:
+    """Trials the cluster's resources (as they are now) let run at once."""
+    return usage.slots(resources.get("CPU", 0.0), args.cpus_per_trial, args.max_concurrent,
+                       resources.get("GPU", 0.0), args.gpus_per_trial)
+
+
 def run_usage(ctx: Context, wall_s: float) -> dict[str, Any]:
     """What the run's trials cost (``trainables.common.usage``); a resumed run's wall adds up over its starts."""
     import ray
 
-    cores = ray.cluster_resources().get("CPU", 0.0)
+    resources = ray.cluster_resources()
     earlier = ((provenance.read(ctx.run_dir).get("usage") or {}).get("wall_s") or 0.0) if ctx.resuming else 0.0
-    slots = usage.slots(cores, ctx.args.cpus_per_trial, ctx.args.max_concurrent)
-    return usage.measure(ctx.run_dir, cores, slots, earlier + wall_s).record()
+    cores = resources.get("CPU", 0.0)
+    return usage.measure(ctx.run_dir, cores, trial_slots(ctx.args, resources), earlier + wall_s).record()
 
 
 def new_tuner(ctx: Context, fn: Any, plan: base.Plan, callbacks: list) -> tune.Tuner:

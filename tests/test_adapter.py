@@ -53,3 +53,17 @@ def test_ray_TrainingRunMetadata_invalidate_cache_and_checkpoint_manager():
 
     meta = _TrainingRunMetadata()
     assert hasattr(meta, "checkpoint_manager") and callable(meta.invalidate_cache)
+
+
+def test_ray_tune_controller__get_max_pending_trials_reads_TUNE_MAX_PENDING_TRIALS_PG(monkeypatch):
+    from ray.tune.execution.tune_controller import _get_max_pending_trials
+    from ray.tune.search import SearchGenerator
+
+    from studies import adapter
+    from studies.searchers.base import ListSearcher
+
+    monkeypatch.setenv(adapter.MAX_PENDING_TRIALS_ENV, "auto")  # put back after the test
+    generator = SearchGenerator(ListSearcher([{"seed": 0}], "val/loss", "min"))
+    assert _get_max_pending_trials(generator) == 1  # Ray's own choice for such a searcher: what the setting fixes
+    adapter.set_max_pending_trials(6)
+    assert _get_max_pending_trials(generator) == 6

@@ -59,9 +59,12 @@ class Usage:
         return out
 
 
-def slots(cores: float, cpus_per_trial: float, max_concurrent: int = 0) -> int:
-    """Trials that can run at once on ``cores`` (at most ``max_concurrent`` when that is set)."""
-    fit = max(1, math.floor(cores / cpus_per_trial + 1e-9)) if cpus_per_trial > 0 else 1
+def slots(cores: float, cpus_per_trial: float, max_concurrent: int = 0, gpus: float = 0.0,
+          gpus_per_trial: float = 0.0) -> int:
+    """Trials that can run at once on ``cores`` (and ``gpus``), at most ``max_concurrent`` when that is set."""
+    fits = [math.floor(have / need + 1e-9) for have, need in ((cores, cpus_per_trial), (gpus, gpus_per_trial))
+            if need > 0]
+    fit = max(1, min(fits)) if fits else 1
     return min(fit, max_concurrent) if max_concurrent > 0 else fit
 
 
