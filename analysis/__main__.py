@@ -8,23 +8,12 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from analysis import remote
-from analysis.run import Run, read_run
-from trainables.common.layout import STUDY_FILE
-
-
-def open_run(path: str | Path) -> Run:
-    """The run at ``path`` (a local folder), or a one-line error when it is not a study's run folder."""
-    try:
-        return read_run(path)
-    except FileNotFoundError as exc:
-        raise SystemExit(f"error: {exc}") from None
+from analysis.run import read_run
 
 
 def cmd_report(args: argparse.Namespace) -> None:
     from analysis.report import finish_run
 
-    if not remote.is_run(args.run_dir):
-        raise SystemExit(f"error: {args.run_dir}: no {STUDY_FILE} and no runs under it; is this a study's run folder?")
     for path in finish_run(args.run_dir, quiet=False):
         print(path)
 
@@ -37,7 +26,7 @@ def cmd_claims(args: argparse.Namespace) -> None:
     texts, lines = [], []
     with ExitStack() as stack:
         for given in args.run_dirs:
-            run = open_run(stack.enter_context(remote.local_copy(given)))
+            run = read_run(stack.enter_context(remote.local_copy(given)))
             found = claims.evaluate(run)
             title = f"{run.study}: {run.path}"
             lines += [title] + summary_lines(found)
@@ -53,7 +42,6 @@ def cmd_compare(args: argparse.Namespace) -> None:
     from analysis.compare import compare_runs
 
     with remote.local_copy(args.run_a) as a, remote.local_copy(args.run_b) as b:
-        open_run(a), open_run(b)
         table, text = compare_runs(a, b, args.metric, tuple(args.ignore))
     if args.out:
         table.to_csv(args.out)
@@ -64,7 +52,6 @@ def cmd_wandb_report(args: argparse.Namespace) -> None:
     from analysis.wandb_report import build_report
 
     with remote.local_copy(args.run_dir) as local:
-        open_run(local)
         print(build_report(local, args.project, args.entity))
 
 

@@ -29,7 +29,7 @@ from analysis.claims import ClaimResult
 from analysis.run import Run, read_run, unfinished_note
 from analysis.sections import Block, declared_tables, trials_block
 from analysis.tables import write_table
-from trainables.common import provenance, storage
+from trainables.common import provenance, runs, storage
 from trainables.common.layout import CLAIMS_MD, PLOTS_DIR, REPORT_HTML, REPORT_MD, TABLES_DIR
 from trainables.common.layout import CONFIG_PREFIX as C
 
@@ -169,6 +169,7 @@ def finish_run(run_dir: str | Path, quiet: bool = False) -> list[Any]:
     ``run_dir`` may be a storage URI: the run is analysed from a local copy and
     the outputs are written back beside its trials (their URIs are returned).
     """
+    run_dir = runs.resolve(run_dir)
     with remote.local_copy(run_dir) as local:
         written, results = write_all(Path(local))
         shown = remote.upload(local, written, run_dir) if storage.is_uri(run_dir) else written

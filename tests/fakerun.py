@@ -45,7 +45,8 @@ def write_trial(run_dir: Path, trial_id: str, config: dict, epochs: list[dict], 
     lines = []
     for i, metrics in enumerate(with_loop_fields(epochs, metric, mode, completed), start=1):
         row = {**metrics, "training_iteration": i, "trial_id": trial_id, "config": config,
-               "hostname": "node-a", "node_ip": "10.0.0.1", "pid": 1, "time_total_s": float(i), "done": i == len(epochs)}
+               "hostname": "node-a", "node_ip": "10.0.0.1", "pid": 1, "time_total_s": float(i), "done": i == len(epochs),
+               "timestamp": 1_800_000_000 + i}
         lines.append(json.dumps(row))
     (trial_dir / "result.json").write_text("\n".join(lines) + "\n")
     if errored:
@@ -113,4 +114,5 @@ def run_of(rows: list[dict], task: Task = STOCK, history: list[dict] | None = No
     trials = with_derived(pd.DataFrame(flat), task)
     hist = pd.DataFrame(history) if history else trials.assign(epoch=1, training_iteration=1)
     info = {"study": task.study, "task": task.module, "metric": task.metric, "mode": task.mode}
-    return Run(path=path or Path("."), info=info, trials=trials, history=hist, unfinished=trials.iloc[0:0])
+    return Run(path=path or Path("."), info=info, trials=trials, history=hist, unfinished=trials.iloc[0:0],
+               unfinished_history=hist.iloc[0:0])

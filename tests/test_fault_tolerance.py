@@ -233,9 +233,9 @@ class KillTally:
         self.lost += PLANNED - len(set(final) & set(counted))
         self.replaced += sum(1 for t in db if "lost" in t.user_attrs)
         assert set(counted) == set(final), (sorted(counted), sorted(final))
-        from analysis.results import load_run
+        from analysis.run import read_run
 
-        trials = load_run(run_dir).trials
+        trials = read_run(run_dir).every_trial()
         assert len(trials) == PLANNED and trials["trial_id"].is_unique
         metric = json.loads((run_dir / "study.json").read_text())["metric"]
         for t in db:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis.results import load_run
+from analysis.run import read_run
 from studies import launch, q1
 from trainables.common import checkpoint
 from trainables.common import metrics as M
@@ -22,8 +22,9 @@ def test_smoke_test_writes_results_tables_and_plots(ray_cluster, tmp_path):
     path = q1.main(["--smoke-test", "--storage-path", str(tmp_path), "--name", "smoke"])
     run = Path(path)
     assert run.parent == tmp_path / "smoke" and (tmp_path / "smoke" / "latest").resolve() == run.resolve()
-    trials = load_run(run).trials
-    assert len(trials) == 3 and (trials[M.COMPLETED] == 1).all() and (trials[M.EPOCH] == 2).all()
+    read = read_run(tmp_path / "smoke")
+    trials = read.trials
+    assert read.path == run and read.unfinished.empty and len(trials) == 3 and (trials["epochs_run"] == 2).all()
     table = pd.read_csv(run / "tables" / "s2_1_cells.csv", index_col=0)
     assert list(table.index) == ["gru", "lstm", "rnn", "persistence (tomorrow = today)"]
     assert set(table.columns) >= {"mape/GOOG", "mape/AAPL", "rmse/GOOG", "time/total_s"}
@@ -122,8 +123,9 @@ def test_help_explains_the_flags(capsys):
 def test_optuna_trials_are_tested_on_the_same_days(ray_cluster, tmp_path):
     path = q1.main(["--search", "optuna", "--num-samples", "3", "--epochs", "2", "--hidden-size", "8",
                     "--storage-path", str(tmp_path), "--name", "tpe"])
-    trials = load_run(path).trials
-    assert len(trials) == 3 and (trials[M.COMPLETED] == 1).all()
+    run = read_run(path)
+    trials = run.trials
+    assert len(trials) == 3 and run.unfinished.empty
     assert trials["config/lr"].between(1e-4, 1e-2).all() and trials["config/window"].isin(q1.WINDOWS).all()
     assert (trials["config/split_window"] == 60).all()
     days = [pd.read_csv(checkpoint.latest_folder(d) / PREDICTIONS_FILE)["date"].tolist() for d in trials["trial_dir"]]
@@ -180,7 +182,7 @@ def test_a_repeated_run_never_mixes_with_the_first(ray_cluster, tmp_path):
     third = Path(q1.main([*argv, "--hidden-size", "4"]))
     assert len({first, second, third}) == 3 and (tmp_path / "again" / "latest").resolve() == third.resolve()
     for run, hidden in ((first, 8), (second, 8), (third, 4)):
-        trials = load_run(run).trials
+        trials = read_run(run).trials
         assert len(trials) == 3 and set(trials["config/hidden_size"]) == {hidden}
         assert pd.read_csv(run / "trials.csv")["trial_id"].isin(trials["trial_id"]).all()
-    assert not set(load_run(first).trials["trial_id"]) & set(load_run(second).trials["trial_id"])
+    assert not set(read_run(first).trials["trial_id"]) & set(read_run(second).trials["trial_id"])
