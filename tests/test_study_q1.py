@@ -106,7 +106,26 @@ def test_a_storage_path_that_cannot_be_created_is_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit):
         q1.main(["--storage-path", str(blocker / "results")])
     err = capsys.readouterr().err
-    assert "error: --storage-path: cannot create" in err and err.count("\n") == 1
+    assert "error: --storage-path: cannot write" in err and err.count("\n") == 1
+
+
+def test_a_storage_path_the_file_system_refuses_is_one_line_even_as_root(tmp_path, capsys):
+    """Under /proc nothing can be created, although ``os.access`` says yes to root: the check tries."""
+    from studies import checks
+
+    path = "/proc/rnn-studies-no-such-folder/results"
+    assert checks.writable(path).startswith(f"--storage-path: cannot write {path} (")
+    with pytest.raises(SystemExit):
+        q1.main(["--smoke-test", "--storage-path", path])
+    err = capsys.readouterr().err
+    assert "error: --storage-path: cannot write /proc/" in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_the_storage_check_leaves_nothing_behind(tmp_path):
+    from studies import checks
+
+    assert checks.writable(str(tmp_path / "a" / "b")) is None
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_help_explains_the_flags(capsys):
