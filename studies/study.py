@@ -1,7 +1,7 @@
 """A study, declared: its task, data, search space and smoke test. Running it is ``studies.launch``'s job.
 
-A study module (``studies/q1.py``) declares one ``Study`` named ``STUDY``;
-``studies.registry`` finds it by that name. What the paper compared (the
+A study module (``studies/q1.py``) declares one ``Study`` named ``STUDY``
+and runs it as its entry (``main = STUDY.main``). What the paper compared (the
 reference setting, the factors, the claims) is the task's (``TASK.paper``),
 so the study's designs and analysis' verdicts come from one declaration.
 """

@@ -1,8 +1,8 @@
 """A fourth task made of its own files only (tests/toytask/) runs study -> report -> claims -> HTML.
 
-And no file outside its folder (this test aside) has to name it: the study
-registry, the searchers, analysis and the run folder find it from its
-declaration and study.json.
+And no file outside its folder (this test aside) has to name it: the
+searchers and the runner take it from its study's declaration, and analysis
+finds its task from the run's study.json.
 """
 
 from __future__ import annotations
