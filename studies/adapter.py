@@ -26,6 +26,22 @@ def state_file_pattern() -> str:
     return TuneController.CKPT_FILE_TMPL.format("*")
 
 
+def tuner_file() -> str:
+    """The name of the Tuner's own state file, written once as a run starts (``tuner_internal._TUNER_PKL``)."""
+    from ray.tune.impl.tuner_internal import _TUNER_PKL
+
+    return _TUNER_PKL
+
+
+def restored_file_patterns() -> tuple[str, ...]:
+    """Globs of every state file Tune reads back on restore: the Tuner's, the experiment snapshot, and the
+    searcher's (``CKPT_FILE_TMPL`` of ``SearchGenerator``, ``Searcher`` and ``BasicVariantGenerator``)."""
+    from ray.tune.search import BasicVariantGenerator, SearchGenerator, Searcher
+
+    searchers = (SearchGenerator, Searcher, BasicVariantGenerator)
+    return (tuner_file(), state_file_pattern(), *(cls.CKPT_FILE_TMPL.format("*") for cls in searchers))
+
+
 def newest_state_file(run_dir: str) -> str | None:
     """The snapshot Tune restores from: the newest by name (names carry the session's start time)."""
     found = fnmatch.filter(storage.list_names(run_dir), state_file_pattern())

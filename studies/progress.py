@@ -202,7 +202,7 @@ class ProgressCallback(tune.Callback):
         self._slots = 1  # the most trials seen running at once
         self._refreshed = -math.inf
 
-    # Tuner pickles RunConfig's callbacks into tuner.pkl: the terminal stays out (a resumed run
+    # Tuner pickles RunConfig's callbacks into its own state file: the terminal stays out (a resumed run
     # replaces the restored callbacks with this start's, studies/runner.py).
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()

@@ -3,8 +3,8 @@
 A driver can die at any moment, and two of those moments leave state that
 Ray itself cannot resume from:
 
-- while a state file is being written: Ray writes them in place (``tuner.pkl``,
-  the experiment snapshot, the searcher's state), so a kill or a full disk can
+- while a state file is being written: Ray writes them in place (the Tuner's
+  file, the experiment snapshot, the searcher's state), so a kill or a full disk can
   leave one cut short (cf. ray-project/ray#58179). ``SnapshotGuard`` keeps the
   last intact copy of each in ``RUN_DIR/.resume-backup/``; ``recover`` puts it
   back, or refuses in one line that says what is damaged;
@@ -32,11 +32,6 @@ from studies import adapter
 from trainables.common import checkpoint, storage
 from trainables.common.layout import RESUME_BACKUP, TRIAL_RESULTS
 
-TUNER_FILE = "tuner.pkl"  # Tune's Tuner state, written once as a run starts
-# Everything Tune reads back on restore: its Tuner, the newest snapshot, the searcher's state.
-SNAPSHOT_PATTERN = "experiment_state-*.json"
-STATE_PATTERNS = (TUNER_FILE, SNAPSHOT_PATTERN, "search_gen_state-*.json", "searcher-state-*.pkl",
-                  "basic-variant-state-*.json")
 DAMAGED_PREFIX = "damaged-"  # a damaged state file is kept under this prefix, out of Tune's sight
 
 
@@ -68,7 +63,7 @@ def state_files(folder: str) -> dict[str, str]:
     """The file Tune reads back for each state pattern (the newest by name), pattern -> name."""
     names = storage.list_names(folder)
     found = {}
-    for pattern in STATE_PATTERNS:
+    for pattern in adapter.restored_file_patterns():
         matching = fnmatch.filter(names, pattern)
         if matching:
             found[pattern] = max(matching)
@@ -127,7 +122,7 @@ def recover(run_dir: str) -> list[str]:
     if not damaged:
         # Tune restores a Tuner without a snapshot as a new run of one trial (its resume passes no
         # num_samples), so a run killed before its first snapshot starts over here instead.
-        return [] if SNAPSHOT_PATTERN in state_files(run_dir) else ["fresh"]
+        return [] if adapter.state_file_pattern() in state_files(run_dir) else ["fresh"]
     notes = [f"{name} was damaged (cut short); kept as {DAMAGED_PREFIX}{name}" for name in damaged.values()]
     saved = state_files(storage.join(run_dir, RESUME_BACKUP))
     for pattern in damaged:
@@ -136,7 +131,7 @@ def recover(run_dir: str) -> list[str]:
             storage.write_bytes(storage.join(run_dir, name), storage.read_bytes(storage.join(run_dir, RESUME_BACKUP, name)))
             notes.append(f"{name} restored from its last intact copy")
     left = state_files(run_dir)
-    if SNAPSHOT_PATTERN not in left:
+    if adapter.state_file_pattern() not in left:
         return ["fresh"]
     lost = [name for pattern, name in damaged.items() if pattern not in left]
     if lost:

@@ -17,6 +17,19 @@ def test_ray_TuneController_CKPT_FILE_TMPL():
     assert adapter.state_file_pattern() == "experiment_state-*.json"
 
 
+def test_ray_tuner_internal__TUNER_PKL():
+    from studies import adapter
+
+    assert adapter.tuner_file() == "tuner.pkl"
+
+
+def test_ray_SearchGenerator_Searcher_BasicVariantGenerator_CKPT_FILE_TMPL():
+    from studies import adapter
+
+    assert adapter.restored_file_patterns() == ("tuner.pkl", "experiment_state-*.json", "search_gen_state-*.json",
+                                                "searcher-state-*.pkl", "basic-variant-state-*.json")
+
+
 def test_ray_CheckpointManager__latest_checkpoint_result_and__checkpoint_results():
     from ray.train._internal.checkpoint_manager import _CheckpointManager
 

@@ -145,3 +145,13 @@ def test_private_ray_and_optuna_members_only_in_the_adapter():
 def test_the_private_member_check_sees_one():
     tree = ast.parse("def f(gen):\n    gen._counter = 3\n")
     assert any(isinstance(n, ast.Attribute) and n.attr in private_members() for n in ast.walk(tree))
+
+
+def test_rays_state_file_names_only_in_the_adapter():
+    """The names of the files Tune keeps its state in are Ray's to choose: only the adapter derives them."""
+    from studies import adapter
+
+    names = [pattern.split("*")[0] for pattern in adapter.restored_file_patterns()]  # tuner.pkl, experiment_state-...
+    offenders = [f"{path.relative_to(ROOT).as_posix()}: {name}" for path in modules().values()
+                 if path.relative_to(ROOT).as_posix() != ADAPTER for name in names if name in path.read_text()]
+    assert len(names) == 5 and offenders == []
