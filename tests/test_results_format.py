@@ -154,6 +154,42 @@ def test_finish_run_writes_claims_and_self_contained_html(tmp_path):
     assert page.tags.count("table") >= 3
 
 
+class Cells(HTMLParser):
+    """Every text node, and each header row of every table as its cells' text."""
+
+    def __init__(self):
+        super().__init__()
+        self.text, self.header_rows, self.bold = [], [], []
+        self._in_head = self._in_bold = False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "thead":
+            self._in_head = True
+        elif tag == "tr" and self._in_head:
+            self.header_rows.append([])
+        self._in_bold = self._in_bold or tag == "b"
+
+    def handle_endtag(self, tag):
+        self._in_head = self._in_head and tag != "thead"
+        self._in_bold = self._in_bold and tag != "b"
+
+    def handle_data(self, data):
+        self.text.append(data)
+        if self._in_head and self.header_rows:
+            self.header_rows[-1].append(data.strip())
+        if self._in_bold:
+            self.bold.append(data)
+
+
+def test_the_page_renders_what_it_shows(tmp_path):
+    """Bold is bold, not literal asterisks, and no table has a header row without a single heading."""
+    page = Cells()
+    page.feed((finished_run(tmp_path) / "report.html").read_text())
+    assert [t for t in page.text if "**" in t] == []
+    assert page.header_rows and [row for row in page.header_rows if not any(row)] == []
+    assert any(t.startswith("supported") for t in page.bold)  # the verdict in words, in the summary table
+
+
 def test_compare_lines_up_configurations(tmp_path):
     a = q1_run(tmp_path / "cpu")
     b = q1_run(tmp_path / "gpu", shift=0.25)
