@@ -35,10 +35,12 @@ def parser(study: Any) -> argparse.ArgumentParser:
     tracking.add_flags(p)
     cli.add_dataclass_flags(p, study.options, "data and study options", defaults=True)
     option_names = tuple(f for f in study.options.__dataclass_fields__)
-    cli.add_dataclass_flags(p, study.task.config, "trial config (a value given here is used by every trial, "
-                            "replacing that field's design or search space)", defaults=False,
-                            # A field the options declare too is set through the option's flag.
-                            skip=("fail_at_epoch", *option_names), aliases=study.aliases)
+    config = cli.add_dataclass_flags(p, study.task.config, "trial config (a value given here is used by every "
+                                     "trial, replacing that field's design or search space)", defaults=False,
+                                     # A field the options declare too is set through the option's flag.
+                                     skip=("fail_at_epoch", *option_names), aliases=study.aliases)
+    config.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
+                        help="set any trial config field for every trial (JSON value or text); repeatable")
     return p
 
 
@@ -62,8 +64,6 @@ def add_resource_flags(p: argparse.ArgumentParser, cpus: float = 1.0) -> None:
     g.add_argument("--gpus-per-trial", type=float, default=0.0,
                    help="GPUs per trial; fractions (0.5) pack several trials on one GPU (default: 0)")
     g.add_argument("--max-concurrent", type=int, default=0, help="trials at once (default 0: as many as fit)")
-    g.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
-                   help="set any trial config field for every trial (JSON value or text); repeatable")
     g.add_argument("--address", default=None,
                    help="Ray cluster to join (default: RAY_ADDRESS if set, else a local Ray on this machine)")
 

@@ -137,6 +137,9 @@ def test_help_explains_the_flags(capsys):
         assert flag in out
     for searcher in ("grid:", "optuna:", "random:"):
         assert searcher in out
+    # --set is one more way to give a trial config field, listed with them, not with the resources.
+    resources, config = out.index("resources:"), out.index("trial config (")
+    assert out.rindex("--cpus-per-trial") > resources and out.rindex("--set FIELD=VALUE") > config > resources
 
 
 def test_optuna_trials_are_tested_on_the_same_days(ray_cluster, tmp_path):
