@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from typing import Any
+from typing import Any, NoReturn
 
 from studies import cli, searchers
 from trainables.common import tracking
@@ -19,7 +19,7 @@ STORAGE_ENV = "STUDY_STORAGE_PATH"
 DEFAULT_SEEDS = 5
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     """One line on stderr and exit status 2: the CLI's answer to bad input."""
     import sys
 
