@@ -202,8 +202,8 @@ def run_trial(trainer: Trainer, cfg: TrialConfig, session: Session, metric: str,
                 or progress.out_of_budget(cfg))
         files = None
         if done:
-            metrics.update(finish(trainer, progress))
-            files = metrics.pop("_files")
+            test_metrics, files = finish(trainer, progress)
+            metrics.update(test_metrics)
             progress.final = dict(metrics)
         if check is not None:
             check(metrics, done)
@@ -217,11 +217,12 @@ def run_trial(trainer: Trainer, cfg: TrialConfig, session: Session, metric: str,
     return metrics
 
 
-def finish(trainer: Trainer, progress: Progress) -> dict[str, Any]:
-    """Test metrics with the best epoch's weights, then the last weights put back (for the checkpoint)."""
+def finish(trainer: Trainer, progress: Progress) -> tuple[dict[str, Any], dict[str, str]]:
+    """(test metrics, the trainer's test files) with the best epoch's weights, then the last weights put back
+    (for the checkpoint)."""
     last = checkpoint.cpu_copy(trainer.model.state_dict())
     if progress.best_model is not None:
         trainer.model.load_state_dict(progress.best_model)
     test_metrics, files = trainer.test()
     trainer.model.load_state_dict(last)
-    return {**test_metrics, M.COMPLETED: 1, "_files": files}
+    return {**test_metrics, M.COMPLETED: 1}, files
