@@ -138,14 +138,13 @@ def new_tuner(ctx: Context, fn: Any, plan: base.Plan, callbacks: list) -> tune.T
 def restored(ctx: Context, fn: Any, plan: base.Plan, callbacks: list, con: console.Console) -> tune.Tuner | None:
     """The run's Tuner restored after the state it left was mended (``studies.resume``); None to start anew."""
     try:
-        notes = resume.prepare(ctx.run_dir)
+        mended = resume.prepare(ctx.run_dir)
     except resume.ResumeError as exc:
         con.close()
         fail(str(exc))
-    for note in notes:
-        if note != "fresh":
-            con.line(f"note: {note}")
-    if notes == ["fresh"] or not tune.Tuner.can_restore(ctx.run_dir):
+    for note in mended.notes:
+        con.line(f"note: {note}")
+    if mended.start_over or not tune.Tuner.can_restore(ctx.run_dir):
         con.line(f"--resume: nothing saved yet in {ctx.run_dir}; starting the run")
         if ctx.optuna_url:
             optuna_searcher.fail_unfinished(ctx.optuna_url, ctx.study_name)
