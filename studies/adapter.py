@@ -36,7 +36,7 @@ def tuner_file() -> str:
 def restored_file_patterns() -> tuple[str, ...]:
     """Globs of every state file Tune reads back on restore: the Tuner's, the experiment snapshot, and the
     searcher's (``CKPT_FILE_TMPL`` of ``SearchGenerator``, ``Searcher`` and ``BasicVariantGenerator``)."""
-    from ray.tune.search import BasicVariantGenerator, SearchGenerator, Searcher
+    from ray.tune.search import BasicVariantGenerator, Searcher, SearchGenerator
 
     searchers = (SearchGenerator, Searcher, BasicVariantGenerator)
     return (tuner_file(), state_file_pattern(), *(cls.CKPT_FILE_TMPL.format("*") for cls in searchers))
