@@ -16,6 +16,7 @@ from analysis.run import Run, with_derived
 from trainables.common import metrics as M
 from trainables.common.layout import STUDY_FILE
 from trainables.common.task import Task
+from trainables.stock.data import PRICES_FILE
 from trainables.stock.task import TASK as STOCK
 
 TICKERS = ("GOOG", "AAPL")
@@ -60,6 +61,8 @@ def write_run(run_dir: Path, study: str, trials: list[tuple[dict, list[dict]]],
     run_dir.mkdir(parents=True, exist_ok=True)
     info = STUDY_INFO.get(study, {"study": study})
     (run_dir / STUDY_FILE).write_text(json.dumps(info))
+    if study == "q1":  # the price history the study writes beside its trials
+        (run_dir / PRICES_FILE).write_text("date,GOOG,AAPL\n2020-01-02,10.0,20.0\n2020-01-03,11.0,21.0\n")
     for i, (config, epochs) in enumerate(trials):
         status = (unfinished or {}).get(i)
         write_trial(run_dir, f"{i:05d}", config, epochs, info.get("metric", M.VAL_MAPE), info.get("mode", "min"),
