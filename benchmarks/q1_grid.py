@@ -94,7 +94,7 @@ def run_benchmark(argv: list[str], storage: Path) -> dict:
     try:
         with PeakMemory() as mem_a:
             started = time.perf_counter()
-            path = q1.STUDY.main(study_argv)
+            path = q1.main(study_argv)
             wall_a = time.perf_counter() - started - timed["report_s"]
     finally:
         analysis.report.finish_run = finish

@@ -36,7 +36,7 @@ def run_q1(argv: list[str]) -> float:
     from studies import q1
 
     started = time.perf_counter()
-    q1.STUDY.main(argv)
+    q1.main(argv)
     return time.perf_counter() - started
 
 

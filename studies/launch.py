@@ -15,18 +15,22 @@ import json
 import sys
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from studies import checks, cli, flags, runner, searchers
 from studies.context import Context
 from studies.flags import fail
+from studies.searchers.base import Plan
+from studies.study import Study
 from trainables.common import provenance, runs, storage
 from trainables.common.config import ConfigError
 from trainables.common.errors import DataError
 from trainables.common.layout import STUDY_FILE
 
+T = TypeVar("T")
 
-def main(study: Any, argv: list[str] | None = None) -> str:
+
+def main(study: Study, argv: list[str] | None = None) -> str:
     """Parse, check, run, report; the run folder."""
     ctx, plan = prepare(study, argv)
     options = ctx.options
@@ -45,7 +49,7 @@ def main(study: Any, argv: list[str] | None = None) -> str:
     return ctx.run_dir
 
 
-def prepare(study: Any, argv: list[str] | None = None) -> tuple[Context, Any]:
+def prepare(study: Study, argv: list[str] | None = None) -> tuple[Context, Plan]:
     """Everything before the data: the command line checked, the run's context and the searcher's plan
     (every arm's config built and validated). Nothing is written."""
     args = flags.parser(study).parse_args(argv)
@@ -61,7 +65,7 @@ def prepare(study: Any, argv: list[str] | None = None) -> tuple[Context, Any]:
     return ctx, searchers.available()["grid" if args.smoke_test else args.search].plan(ctx)
 
 
-def context(study: Any, args: argparse.Namespace, options: Any) -> Context:
+def context(study: Study, args: argparse.Namespace, options: Any) -> Context:
     """The run's context: a new run folder, or the one ``--resume`` continues."""
     name_dir = storage.join(runner.storage_uri(args.storage_path), args.name)
     run_id, resuming = None, False
@@ -82,7 +86,7 @@ def context(study: Any, args: argparse.Namespace, options: Any) -> Context:
     return ctx
 
 
-def write_study_file(ctx: Context, plan: Any, data: Any) -> None:
+def write_study_file(ctx: Context, plan: Plan, data: Any) -> None:
     """study.json: which study, task, search and data made the run, so analysis can read it back alone."""
     study = ctx.study
     path = storage.join(ctx.run_dir, STUDY_FILE)
@@ -104,7 +108,7 @@ def _smoke_options(options: Any, smoke: dict[str, Any]) -> Any:
     return dataclasses.replace(options, **{k: v for k, v in smoke.items() if getattr(options, k) == defaults[k]})
 
 
-def _checked(fn: Callable[[], Any]) -> Any:
+def _checked(fn: Callable[[], T]) -> T:
     """``fn()``, with bad input (a DataError) turned into the CLI's one-line error; other errors are bugs."""
     try:
         return fn()
@@ -112,7 +116,7 @@ def _checked(fn: Callable[[], Any]) -> Any:
         fail(str(exc))
 
 
-def _with_notes(fn: Callable[[], Any]) -> Any:
+def _with_notes(fn: Callable[[], T]) -> T:
     """``fn()``, its warnings printed as one-line notes (e.g. rows dropped from the data)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -19,6 +19,7 @@ if __package__ in (None, ""):  # run as a script: make the project importable
 
 from ray import tune
 
+from studies import launch
 from studies.study import Study
 from trainables.stock import data
 from trainables.stock.config import CELLS
@@ -52,7 +53,11 @@ STUDY = Study(
     cpus_per_trial=0.5,
 )
 
-main = STUDY.main  # parse, run, report; returns the run folder
+
+
+def main(argv: list[str] | None = None) -> str:
+    """Parse, run, report; the run folder."""
+    return launch.main(STUDY, argv)
 
 if __name__ == "__main__":
     main()

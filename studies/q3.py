@@ -20,6 +20,7 @@ if __package__ in (None, ""):  # run as a script: make the project importable
 
 from ray import tune
 
+from studies import launch
 from studies.study import Study
 from trainables.tweets import data
 from trainables.tweets.task import TASK
@@ -76,7 +77,11 @@ STUDY = Study(
     grace_period=1,
 )
 
-main = STUDY.main  # parse, run, report; returns the run folder
+
+
+def main(argv: list[str] | None = None) -> str:
+    """Parse, run, report; the run folder."""
+    return launch.main(STUDY, argv)
 
 if __name__ == "__main__":
     main()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from studies import launch
 from tests.toytask.study import STUDY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,7 +21,7 @@ HOME = "tests/toytask"
 
 
 def test_the_fourth_task_runs_study_report_claims_and_html(ray_cluster, tmp_path):
-    run = Path(STUDY.main(["--storage-path", str(tmp_path), "--seeds", "3"]))
+    run = Path(launch.main(STUDY, ["--storage-path", str(tmp_path), "--seeds", "3"]))
     info = json.loads((run / "study.json").read_text())
     assert info["study"] == "toy" and info["task"] == "tests.toytask.task" and info["design"] == "paper"
     trials = pd.read_csv(run / "trials.csv")

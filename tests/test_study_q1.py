@@ -167,7 +167,7 @@ def test_null_rows_become_a_note_and_the_study_goes_on(tmp_path, capsys, monkeyp
     ran = []
     monkeypatch.setattr(runner, "run", lambda ctx, plan, data: ran.append(plan))
     monkeypatch.setattr("analysis.report.finish_run", lambda path: None)
-    q1.STUDY.main(["--data", str(folder), "--cell", "gru", "--storage-path", str(tmp_path / "runs")])
+    q1.main(["--data", str(folder), "--cell", "gru", "--storage-path", str(tmp_path / "runs")])
     out = capsys.readouterr().out
     assert "note: " + str(folder / "GOOG.csv") + ": dropped 2 row(s) of null (no prices) on 2015-05-21, 2015-05-22" in out
     assert "q1: 298 days of GOOG,AAPL" in out and len(ran) == 1
