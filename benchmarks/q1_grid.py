@@ -6,7 +6,7 @@
 Runs the study's grid (a) through its own entry point (``studies/q1.py``'s
 ``Study``) on a local Ray with one CPU per trial, and (b) sequentially
 without Ray, every arm through the same shared trial loop
-(``trainables.common.task.run`` with a ``LocalSession``) in one process
+(``trainables.common.task.train_trial`` with a ``LocalSession``) in one process
 with PyTorch's default threads, then prints the wall-time ratio a/b (the
 study's closing analysis is timed apart), the Ray overhead per trial
 (core-seconds outside the training function), the peak resident memory of
@@ -71,7 +71,8 @@ def study_arms(argv: list[str]):
 
 def plain_loop(arms, prices, folder: Path) -> list[dict]:
     """Every arm through the shared loop, one after the other, without Ray."""
-    return [task.run(q1.TASK, to_dict(arm), prices, LocalSession(folder / f"trial-{i}")) for i, arm in enumerate(arms)]
+    return [task.train_trial(q1.TASK, to_dict(arm), prices, LocalSession(folder / f"trial-{i}"))
+            for i, arm in enumerate(arms)]
 
 
 def run_benchmark(argv: list[str], storage: Path) -> dict:

@@ -17,7 +17,7 @@ from trainables.common.loop import LocalSession
 def make_checkpoint(folder, formulation="sequence", epochs=3, lr=1e-2):
     """A finished trial's checkpoint folder, through the shared loop (10 steps an epoch)."""
     config = {**TINY, "formulation": formulation, "lr": lr, "epochs": epochs, "steps_per_epoch": 10}
-    task.run(TASK, config, Corpus(tiny_text(4000), "t"), LocalSession(folder))
+    task.train_trial(TASK, config, Corpus(tiny_text(4000), "t"), LocalSession(folder))
     return folder
 
 

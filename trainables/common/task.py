@@ -79,7 +79,7 @@ class Task:
                 raise PartError(f"{where}: the task does not generate (Task.generate)")
 
 
-def run(task: Task, config: dict[str, Any], data: Any, session: Session) -> dict[str, Any]:
+def train_trial(task: Task, config: dict[str, Any], data: Any, session: Session) -> dict[str, Any]:
     """One trial of ``task``: config checked, seeded, on the device it was given."""
     cfg = task.config(**config)
     device = runtime.setup_device()
@@ -93,7 +93,7 @@ def trainable(task: Task) -> Callable[[dict[str, Any], Any], None]:
     """The function trainable Ray Tune runs; data arrives through ``tune.with_parameters``."""
 
     def train(config: dict[str, Any], data: Any) -> None:
-        run(task, config, data, RaySession())
+        train_trial(task, config, data, RaySession())
 
     train.__name__ = train.__qualname__ = f"train_{task.name}"
     return train
