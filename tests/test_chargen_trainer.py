@@ -51,7 +51,7 @@ def test_resume_mid_pass_is_exact_with_dropout(formulation, cpu_bf16, tmp_path):
 
 def test_resume_in_float32_fallback_is_exact(no_cpu_bf16, tmp_path):
     config = {**RESUME, "cpu_bf16": True}
-    plain = task.run(TASK, config, CORPUS, LocalSession(tmp_path / "plain"))
+    plain = task.train_trial(TASK, config, CORPUS, LocalSession(tmp_path / "plain"))
     _, resumed = run_interrupted(config, tmp_path / "resumed", fail_at=3)
     assert scores(resumed) == scores(plain) and resumed[M.TRAIN_PRECISION] == runtime.FLOAT32
 
