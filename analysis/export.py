@@ -14,11 +14,11 @@ early by a scheduler, or still running). ``best/epoch`` is the epoch whose weigh
 the test metrics were scored with, as the trial loop reported it.
 
 history: ``trial_id, study, run, seed, epoch, training_iteration, timestamp``
-(Ray's clock of the report, in Unix seconds), the config columns and the
-metrics reported that epoch.
+(Ray's clock of the record, in Unix seconds), the config columns and the
+metrics recorded that epoch.
 
 The tables are built from Ray Tune's trial folders: each holds
-``params.json`` (its config) and ``result.json`` (one JSON line a report),
+``params.json`` (its config) and ``result.json`` (one JSON line a record),
 all the analysis needs, so a run can be analysed after the cluster is gone,
 or while it is still going. ``write_results`` writes them; ``read_tables``
 reads them back for ``analysis.run.read_run``, the one reader of a run.
@@ -42,7 +42,7 @@ BEST_PREFIX = "best/"
 FINISHED, FAILED, UNFINISHED = "finished", "failed", "unfinished"
 ID_COLUMNS = ["trial_id", "study", "run", "seed", "status", "epochs_run", M.BEST_EPOCH, "wall_time_s", "node",
               "device"]
-TIMESTAMP = "timestamp"  # Ray's: when a report was made, Unix seconds
+TIMESTAMP = "timestamp"  # Ray's: when an epoch was recorded, Unix seconds
 HISTORY_ID_COLUMNS = ["trial_id", "study", "run", "seed", M.EPOCH, M.TRAINING_ITERATION, TIMESTAMP]
 ERROR_FILES = ("error.txt", "error.pkl")  # what Ray Tune leaves in the folder of a trial that raised
 # Ray's own bookkeeping in result.json; the tables keep what it means (node, wall time) under stable names.
@@ -140,7 +140,7 @@ def _config_columns(frame: pd.DataFrame) -> list[str]:
 
 
 def _read_trial_folder(trial_dir: Path) -> pd.DataFrame:
-    """Every report of one trial folder, as written (a report Ray repeated after a restore included)."""
+    """Every record of one trial folder, as written (one Ray repeated after a restore included)."""
     text = (trial_dir / TRIAL_RESULTS).read_text()
     rows = [json.loads(line) for line in text.splitlines() if line.strip()]
     if not rows:
@@ -154,13 +154,13 @@ def _read_trial_folder(trial_dir: Path) -> pd.DataFrame:
 
 
 def _read_trial_folders(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(each trial's last report, every report) of Ray's trial folders; FileNotFoundError when there are none."""
+    """(each trial's last record, every record) of Ray's trial folders; FileNotFoundError when there are none."""
     folders = sorted(p.parent for p in run_dir.glob(f"*/{TRIAL_RESULTS}"))
     frames = [f for f in map(_read_trial_folder, folders) if not f.empty]
     if not frames:
         raise FileNotFoundError(f"{run_dir}: no trial results (is this a study's run folder?)")
     history = pd.concat(frames, ignore_index=True)
-    # Ray counts reports; when a trial was resumed from a checkpoint a report can
+    # Ray counts records; when a trial was resumed from a checkpoint a record can
     # repeat, and the later one wins.
     history = history.drop_duplicates(["trial_id", M.TRAINING_ITERATION], keep="last")
     history = history.sort_values(["trial_id", M.TRAINING_ITERATION]).reset_index(drop=True)

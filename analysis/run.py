@@ -37,18 +37,18 @@ class Run:
     trials: pd.DataFrame
     """Completed trials, one row each (``analysis.export`` schema), with the task's derived settings."""
     history: pd.DataFrame
-    """Every report of the completed trials."""
+    """Every record (epoch) of the completed trials."""
     unfinished: pd.DataFrame
     """Trials without a completed final report (stopped early, failed, or running): left out of the results."""
     unfinished_history: pd.DataFrame
-    """Every report of the unfinished trials (those a scheduler stopped included)."""
+    """Every record (epoch) of the unfinished trials (those a scheduler stopped included)."""
 
     def every_trial(self) -> pd.DataFrame:
         """Completed and unfinished trials together (a search's trials that ASHA stopped included)."""
         return pd.concat([self.trials, self.unfinished], ignore_index=True)
 
-    def every_report(self) -> pd.DataFrame:
-        """Every report of every trial, ``timestamp`` (Ray's clock, Unix seconds) included."""
+    def every_record(self) -> pd.DataFrame:
+        """Every record (epoch) of every trial, ``timestamp`` (Ray's clock, Unix seconds) included."""
         return pd.concat([self.history, self.unfinished_history], ignore_index=True)
 
     @property

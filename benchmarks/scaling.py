@@ -42,7 +42,7 @@ def run_q1(argv: list[str]) -> float:
 
 def time_to_within(run_dir: Path, target: float, started: float) -> float:
     """Seconds from ``started`` until some trial first reported METRIC <= target."""
-    history = read_run(run_dir).every_report()  # trials ASHA stopped count: they reached it too
+    history = read_run(run_dir).every_record()  # trials ASHA stopped count: they reached it too
     hits = history[history[METRIC] <= target]
     return float(hits["timestamp"].min() - started) if len(hits) else float("nan")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+from pathlib import Path
 
 import pytest
 from fakerun import q1_run
@@ -24,11 +25,15 @@ from trainables.common.report import (
     metrics_used,
 )
 
-TASKS = ("trainables.stock.task", "trainables.chargen.task", "trainables.tweets.task", "tests.toytask.task")
+ROOT = Path(__file__).resolve().parents[1]
+# Every task package's task.py: the three studies' and the tests' own.
+TASKS = sorted(".".join(p.relative_to(ROOT).with_suffix("").parts)
+               for p in (*ROOT.glob("trainables/*/task.py"), *ROOT.glob("tests/*/task.py")) if p.parent.name != "common")
 
 
 @pytest.mark.parametrize("module", TASKS)
 def test_every_tasks_parts_are_typed_and_drawn_by_analysis(module):
+    assert len(TASKS) == 4
     task = importlib.import_module(module).TASK
     assert task.extras and all(isinstance(part, Extra) and type(part) in extras.KINDS for part in task.extras)
     config_fields = {f.name for f in dataclasses.fields(task.config)}

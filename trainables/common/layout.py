@@ -12,7 +12,7 @@
       lost_trials/             folders of trials a killed driver started but Tune never recorded (set aside on --resume)
       .resume-backup/          the last intact copy of each of Tune's state files (put back if one is damaged)
       trials.parquet|csv       one row a trial (analysis)
-      history.parquet|csv      one row a report (analysis)
+      history.parquet|csv      one row a recorded epoch (analysis)
       report.md, report.html, claims.md, tables/, plots/
 """
 
@@ -22,7 +22,7 @@ PROVENANCE_FILE = "provenance.json"
 OPTUNA_DB = "optuna.db"
 LOST_TRIALS = "lost_trials"
 RESUME_BACKUP = ".resume-backup"
-TRIAL_RESULTS = "result.json"  # Ray Tune's: one JSON line a report, in each trial folder
+TRIAL_RESULTS = "result.json"  # Ray Tune's: one JSON line a recorded epoch, in each trial folder
 TRIALS = "trials"  # + .parquet / .csv
 HISTORY = "history"
 REPORT_MD = "report.md"
