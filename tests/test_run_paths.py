@@ -52,6 +52,7 @@ def test_one_resolver_finds_the_newest_run_locally_and_on_object_storage(tmp_pat
     uri = on_memory(tmp_path / "b", f"resolve-{which}-{tmp_path.name}")
     assert runs.resolve(form(local, which)).endswith(RUN_ID) and runs.resolve(form(uri, which)) == f"{uri}/{RUN_ID}"
     assert read_run(form(local, which)).path.name == RUN_ID
+    assert read_run(form(local, which) + "/").path.name == RUN_ID  # as a shell completes a folder
 
 
 def test_a_folder_without_a_run_is_one_line(tmp_path):

@@ -83,10 +83,10 @@ def resolve(path: str | Path) -> str:
 
     Raises ``FileNotFoundError`` with a one-line reason otherwise.
     """
-    path = str(path)
+    path = str(path).rstrip("/") or "/"  # results/q1/latest/ is the link itself, not the folder it names
     pointed, newest = pointed_id(path), latest_id(path)
     if pointed:
-        run_dir = storage.join(posixpath.dirname(path.rstrip("/")), pointed)
+        run_dir = storage.join(posixpath.dirname(path), pointed)
     else:
         run_dir = storage.join(path, newest) if newest and not is_run(path) else path
     if not is_run(run_dir):
