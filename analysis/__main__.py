@@ -52,7 +52,7 @@ def cmd_wandb_report(args: argparse.Namespace) -> None:
     from analysis.wandb_report import build_report
 
     with remote.local_copy(args.run_dir) as local:
-        print(build_report(local, args.project, args.entity))
+        print(build_report(local, args.project, args.entity, args.dry_run))
 
 
 def add_commands(sub) -> None:
@@ -73,10 +73,16 @@ def add_commands(sub) -> None:
     m.add_argument("--ignore", action="append", default=[], help="config field not to match on (repeatable)")
     m.add_argument("--out", help="write the lined-up table as CSV here")
     m.set_defaults(func=cmd_compare)
-    w = sub.add_parser("wandb-report", help="build a W&B Report from RUN_DIR (needs a network and an API key)")
+    w = sub.add_parser("wandb-report", help="publish the W&B Report of RUN_DIR (needs a network and an API key), "
+                                            "or with --dry-run build and check it offline")
     w.add_argument("run_dir")
-    w.add_argument("--project", required=True, help="W&B project holding the run's trials")
-    w.add_argument("--entity", default=None, help="W&B entity (default: your default entity)")
+    w.add_argument("--project", default=None, help="W&B project holding the run's trials (default: WANDB_PROJECT, "
+                                                   "else the project the study logged to)")
+    w.add_argument("--entity", default=None, help="W&B entity (default: WANDB_ENTITY, else the one the study "
+                                                  "logged to, else your default entity)")
+    w.add_argument("--dry-run", metavar="SPEC.json", default=None,
+                   help="write the report's spec (what publishing sends) here, checked against the runs logged "
+                        "in RUN_DIR, with no network; needs --entity and --project")
     w.set_defaults(func=cmd_wandb_report)
 
 

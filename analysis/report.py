@@ -30,10 +30,8 @@ from analysis.run import Run, read_run, unfinished_note
 from analysis.sections import Block, declared_tables, trials_block
 from analysis.tables import write_table
 from trainables.common import provenance, runs, storage
-from trainables.common.layout import CLAIMS_MD, PLOTS_DIR, REPORT_HTML, REPORT_MD, TABLES_DIR
+from trainables.common.layout import CLAIMS_MD, COMPARISONS, PLOTS_DIR, REPORT_HTML, REPORT_MD, SUMMARY, TABLES_DIR
 from trainables.common.layout import CONFIG_PREFIX as C
-
-COMPARISONS = "comparisons"
 
 
 def comparisons_table(results: list[ClaimResult]) -> pd.DataFrame:
@@ -77,12 +75,12 @@ def summary(run: Run, results: list[ClaimResult]) -> list[Block]:
     text = (f"{design_line(run)} {claims_mod.RULE}\n\nMargins (the smallest difference that matters, declared before "
             f"any data): {'; '.join(margins)}.")
     left = unfinished_note(run)
-    out = [Block("Summary", text + (f"\n\n**Left out:** {left}" if left else ""), table, "summary")]
+    out = [Block("Summary", text + (f"\n\n**Left out:** {left}" if left else ""), table, SUMMARY)]
     forest = [(f"{c.claim.key}: {comp.label}", comp.result.diff, comp.result.ci_low, comp.result.ci_high,
                comp.margin, comp.verdict) for c in results for comp in c.comparisons
               if not math.isnan(comp.result.diff)]
     if forest:
-        image = plots.forest(forest, run.path / PLOTS_DIR / "comparisons.png")
+        image = plots.forest(forest, run.path / PLOTS_DIR / f"{COMPARISONS}.png")
         out.append(Block("Every comparison at once", "Each difference a − b with its 95% interval, in units of its "
                          "claim's margin: inside the band is no difference that matters, left or right of it one "
                          "that does.", images=[image], level=3))

@@ -30,5 +30,7 @@ REPORT_HTML = "report.html"
 CLAIMS_MD = "claims.md"
 TABLES_DIR = "tables"
 PLOTS_DIR = "plots"
+SUMMARY = "summary"  # the report's opening table: tables/summary.md|csv
+COMPARISONS = "comparisons"  # every comparison: tables/comparisons.csv and the forest plot plots/comparisons.png
 # Trial config values appear in the results as columns under this prefix (Ray Tune's own naming).
 CONFIG_PREFIX = "config/"
