@@ -46,6 +46,8 @@ class Logged:
     config: dict[str, Any] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
+    exited: bool = False
+    """Whether the file ends the run (its exit record): wandb may still be writing one that does not."""
 
     def attributes(self) -> dict[str, str]:
         """The run's attributes under W&B's own names, as a runset's filters address them."""
@@ -126,6 +128,8 @@ def read_logged(folder: str | Path) -> Logged:
             out.history.append({item_key(i): json.loads(i.value_json) for i in record.history.item})
         elif kind == "summary":
             out.summary.update({item_key(i): json.loads(i.value_json) for i in record.summary.update})
+        elif kind == "exit":
+            out.exited = True
     return out
 
 

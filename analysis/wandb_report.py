@@ -5,7 +5,7 @@ group with the plots, tables and claims, online or offline like the trials.
 ``build`` makes the W&B Report of a run from what its task declares, in the
 order of the static report: the summary (verdicts in words, margins) and the
 forest plot; the task's tables; learning curves of every numeric metric the
-schema reports each epoch, one line a arm with a band over seeds (W&B's
+schema reports each epoch, one line an arm with a band over seeds (W&B's
 grouping by the settings that vary); for a search, the searched settings in
 parallel coordinates and the selection metric against trial order; the run's
 plots. Every panel reads runs of the run's own W&B group (``NAME/RUN_ID``,
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import wandb_workspaces.reports.v2 as wr
 
 from analysis import wandb_spec
 from analysis.run import Run, read_run
@@ -34,7 +35,7 @@ from trainables.common.tracking import REPORT_JOB, TRIAL_JOB, choose_mode
 
 TRIAL_ORDER = "CreatedTimestamp"  # W&B's run attribute: when a trial's run started, i.e. trial order
 RUN_ATTRIBUTES = (TRIAL_ORDER, "Step")  # what W&B knows of every run, logged or not
-BAND = {"groupby_aggfunc": "mean", "groupby_rangefunc": "stddev"}  # one line a arm: mean, ± std over seeds
+BAND = {"groupby_aggfunc": "mean", "groupby_rangefunc": "stddev"}  # one line an arm: mean, ± std over seeds
 DESIGNS = ("grid", "smoke")  # study.json's "search" for runs of a design; any other value is a search
 
 
@@ -65,6 +66,7 @@ def log_final(run_dir: str | Path, info: dict[str, Any]) -> str:
         return str(Path(run.dir).parent)
     finally:
         run.finish()
+        wandb.teardown()  # returns once wandb's service has written the run to the end of its file
 
 
 @dataclass(frozen=True)
@@ -75,11 +77,9 @@ class Where:
     project: str
     group: str
 
-    def grid(self, job: str, panels: list[Any], groupby: list[str] | None = None) -> Any:
+    def grid(self, job: str, panels: list[Any], groupby: list[str] | None = None) -> wr.PanelGrid:
         """A panel grid over this run's W&B runs of job type ``job``: the names quoted as Python literals,
         which is how W&B parses a filter, so no name can end the string early."""
-        import wandb_workspaces.reports.v2 as wr
-
         query = f"Metric('Group') == {self.group!r} and Metric('JobType') == {job!r}"
         runs = wr.Runset(entity=self.entity, project=self.project, name=f"{self.group} {job}", filters=query,
                          groupby=[f"config.{g}" for g in groupby or []])
@@ -106,8 +106,6 @@ def is_search(run: Run) -> bool:
 
 def summary_blocks(run: Run, where: Where) -> list[Any]:
     """The summary table (verdicts in words), the claims' margins and the forest plot."""
-    import wandb_workspaces.reports.v2 as wr
-
     out: list[Any] = []
     summary = run.path / TABLES_DIR / f"{SUMMARY}.md"
     if summary.exists():
@@ -123,29 +121,23 @@ def summary_blocks(run: Run, where: Where) -> list[Any]:
 
 def table_blocks(run: Run) -> list[Any]:
     """The task's declared tables, as the static report wrote them (each with its heading and note)."""
-    import wandb_workspaces.reports.v2 as wr
-
     files = [run.path / TABLES_DIR / f"{t.stem}.md" for t in run.task.tables]
     return [wr.MarkdownBlock(text=f.read_text()) for f in files if f.exists()]
 
 
 def curve_blocks(run: Run, where: Where) -> list[Any]:
-    """One line plot a numeric per-epoch metric, one line a arm: the mean over seeds with a ± std band."""
-    import wandb_workspaces.reports.v2 as wr
-
+    """One line plot a numeric per-epoch metric, one line an arm: the mean over seeds with a ± std band."""
     fields = arms(run) if not is_search(run) else []
     panels = [wr.LinePlot(title=m, x=wr.Metric(M.EPOCH), y=[wr.Metric(m)], **BAND) for m in curve_metrics(run)]
     if not panels:
         return []
-    lines = f"one line a arm ({', '.join(fields)}): the mean over its seeds, with a band of ± one standard " \
+    lines = f"one line an arm ({', '.join(fields)}): the mean over its seeds, with a band of ± one standard " \
             "deviation" if fields else "one line a trial"
     return [wr.H2("Learning curves"), wr.P(f"Per {M.EPOCH}, {lines}."), where.grid(TRIAL_JOB, panels, fields)]
 
 
 def search_blocks(run: Run, where: Where) -> list[Any]:
     """For a search: the searched settings and the selection metric in parallel, and that metric by trial order."""
-    import wandb_workspaces.reports.v2 as wr
-
     searched = arms(run)
     if not is_search(run) or not searched:
         return []
@@ -160,8 +152,6 @@ def search_blocks(run: Run, where: Where) -> list[Any]:
 
 def plot_blocks(run: Run, where: Where) -> list[Any]:
     """The run's plots (plots/*.png, the forest plot aside), as logged by ``log_final``."""
-    import wandb_workspaces.reports.v2 as wr
-
     plots = [p for p in sorted((run.path / PLOTS_DIR).glob("*.png")) if p.stem != COMPARISONS]
     if not plots:
         return []
@@ -169,10 +159,8 @@ def plot_blocks(run: Run, where: Where) -> list[Any]:
     return [wr.H2("Plots"), where.grid(REPORT_JOB, [browser])]
 
 
-def build(run: Run, where: Where) -> Any:
+def build(run: Run, where: Where) -> wr.Report:
     """The W&B Report of ``run``: built only, nothing sent."""
-    import wandb_workspaces.reports.v2 as wr
-
     title = f"{run.study} study report: {where.group}"
     blocks = [*summary_blocks(run, where), *table_blocks(run), *curve_blocks(run, where),
               *search_blocks(run, where), *plot_blocks(run, where)]
@@ -182,8 +170,6 @@ def build(run: Run, where: Where) -> Any:
 def panel_keys(panel: Any) -> list[tuple[str, str]]:
     """What a panel reads from its runs, as (where, key): "history", "summary", "config" or "media".
     Run attributes (W&B's own, e.g. the creation time) are always there and left out."""
-    import wandb_workspaces.reports.v2 as wr
-
     def read(metric: Any, plain: str) -> list[tuple[str, str]]:
         if isinstance(metric, wr.Config):
             return [("config", metric.name)]
@@ -217,8 +203,6 @@ def selected(spec: dict[str, Any], logged: list[Logged]) -> list[list[Logged]]:
 
 def missing_keys(spec: dict[str, Any], logged: list[Logged]) -> list[str]:
     """Each key a panel plots that no run its grid selects has logged (a number, for a line plot's history)."""
-    import wandb_workspaces.reports.v2 as wr
-
     grids = [b for b in wandb_spec.from_spec(spec).blocks if isinstance(b, wr.PanelGrid)]
     problems = []
     for grid, runs in zip(grids, selected(spec, logged)):

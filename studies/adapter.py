@@ -188,3 +188,18 @@ def restored_run_config(tuner: Any) -> Any:
 def optuna_trial_id(trial: Any) -> int:
     """The storage's id of an Optuna ``FrozenTrial`` (``FrozenTrial._trial_id``), which the storage API takes."""
     return trial._trial_id
+
+
+def wandb_callback_type() -> type:
+    """Ray's ``WandbLoggerCallback`` whose logging actor (``_logger_actor_cls``, a ``_WandbLoggingActor``) waits,
+    once its trial's run is finished, until wandb's service has written the run to the end of its file
+    (``wandb.teardown()``): Ray kills the actor as soon as ``finish()`` returns, and the service may still be
+    writing then, which would leave the trial's ``.wandb`` file without its records."""
+    from ray.air.integrations.wandb import WandbLoggerCallback, _WandbLoggingActor
+
+    class WrittenToTheEnd(_WandbLoggingActor):
+        def run(self) -> None:
+            super().run()
+            self._wandb.teardown()
+
+    return type(WandbLoggerCallback.__name__, (WandbLoggerCallback,), {"_logger_actor_cls": WrittenToTheEnd})

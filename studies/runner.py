@@ -105,7 +105,7 @@ def run(ctx: Context, plan: base.Plan, data: Any) -> None:
         if ctx.optuna_url:
             provenance.update(ctx.run_dir, optuna_storage=optuna_searcher.redacted(ctx.optuna_url),
                               optuna_study=ctx.study_name)
-        callbacks, wandb_info = tracking.callbacks(args, ctx.run_dir)
+        callbacks, wandb_info = tracking.callbacks(args, ctx.run_dir, adapter.wandb_callback_type)
         if wandb_info:
             provenance.update(ctx.run_dir, wandb=wandb_info)
         callbacks += [JsonLoggerCallback(), resume.SnapshotGuard(ctx.run_dir),

@@ -66,3 +66,17 @@ def test_ray_TrainingRunMetadata_invalidate_cache_and_checkpoint_manager():
 
     meta = _TrainingRunMetadata()
     assert hasattr(meta, "checkpoint_manager") and callable(meta.invalidate_cache)
+
+
+def test_ray_WandbLoggerCallback__logger_actor_cls_and__WandbLoggingActor__wandb():
+    pytest.importorskip("wandb")
+    import wandb
+    from ray.air.integrations.wandb import WandbLoggerCallback, _WandbLoggingActor
+
+    from studies import adapter
+
+    assert WandbLoggerCallback._logger_actor_cls is _WandbLoggingActor
+    assert "self._wandb = wandb" in inspect.getsource(_WandbLoggingActor.__init__)
+    assert callable(_WandbLoggingActor.run) and callable(wandb.teardown)
+    actor = adapter.wandb_callback_type()._logger_actor_cls
+    assert actor.__mro__[1] is _WandbLoggingActor and actor.run is not _WandbLoggingActor.run

@@ -18,6 +18,7 @@ import argparse
 import netrc
 import os
 import socket
+from collections.abc import Callable
 from typing import Any
 
 WANDB_HOST = ("api.wandb.ai", 443)
@@ -39,8 +40,12 @@ def add_flags(p: argparse.ArgumentParser) -> None:
                    help="W&B project (default: WANDB_PROJECT, else rnn-studies)")
 
 
-def callbacks(args: argparse.Namespace, run_dir: str) -> tuple[list[Any], dict[str, Any] | None]:
-    """The W&B callback for ``--wandb`` (none without it) and what to record in provenance."""
+def callbacks(args: argparse.Namespace, run_dir: str,
+              callback_type: Callable[[], type] | None = None) -> tuple[list[Any], dict[str, Any] | None]:
+    """The W&B callback for ``--wandb`` (none without it) and what to record in provenance.
+
+    ``callback_type()`` gives the callback's class: Ray's ``WandbLoggerCallback`` or one derived from it
+    (the study's, which waits for each trial's run to be written to the end)."""
     if not getattr(args, "wandb", False):
         return [], None
     try:
@@ -62,8 +67,9 @@ def callbacks(args: argparse.Namespace, run_dir: str) -> tuple[list[Any], dict[s
     # the trial's staging folder, is synced to storage before the last trial's
     # logger finishes, which would leave that trial's offline run behind.
     where = {} if "://" in run_dir or os.environ.get("WANDB_DIR") else {"dir": run_dir}
-    callback = WandbLoggerCallback(project=project, group=group, job_type=TRIAL_JOB, mode=mode, log_config=False,
-                                   **({"entity": entity} if entity else {}), **where)
+    kind = callback_type() if callback_type else WandbLoggerCallback
+    callback = kind(project=project, group=group, job_type=TRIAL_JOB, mode=mode, log_config=False,
+                    **({"entity": entity} if entity else {}), **where)
     return [callback], {"project": project, "entity": entity, "group": group, "mode": mode}
 
 
