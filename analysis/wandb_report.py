@@ -196,9 +196,12 @@ def has(run: Logged, where: str, key: str) -> bool:
 
 
 def selected(spec: dict[str, Any], logged: list[Logged]) -> list[list[Logged]]:
-    """For each panel grid of the spec, the logged W&B runs its runsets select."""
-    return [[r for r in logged if any(wandb_spec.selects(rs["filters"], r.attributes(), r.config) for rs in sets)]
-            for sets in wandb_spec.grid_runsets(spec)]
+    """For each panel grid of the spec, the logged W&B runs its runsets select (in their project)."""
+    def picks(runset: dict[str, Any], run: Logged) -> bool:
+        project = runset.get("project", {}).get("name")
+        return project in (None, run.project) and wandb_spec.selects(runset["filters"], run.attributes(), run.config)
+
+    return [[r for r in logged if any(picks(rs, r) for rs in sets)] for sets in wandb_spec.grid_runsets(spec)]
 
 
 def missing_keys(spec: dict[str, Any], logged: list[Logged]) -> list[str]:

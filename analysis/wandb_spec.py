@@ -12,9 +12,9 @@ server call. This module is the only user of the package's private members
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 from unittest import mock
 
 from wandb_workspaces.reports.v2 import Report, gql, interface, internal

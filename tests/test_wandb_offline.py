@@ -14,8 +14,8 @@ import pytest
 
 pytest.importorskip("wandb")
 
-from tests.helpers import logged_when_written  # noqa: E402
-from trainables.common.tracking import REPORT_JOB, TRIAL_JOB  # noqa: E402
+from tests.helpers import logged_when_written
+from trainables.common.tracking import REPORT_JOB, TRIAL_JOB
 
 SECRET = "local-0123456789abcdef0123456789abcdef01234567"
 

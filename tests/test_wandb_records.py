@@ -6,8 +6,8 @@ import pytest
 
 pytest.importorskip("wandb")
 
-from analysis.wandb_records import RecordError, read_logged  # noqa: E402
-from tests.helpers import logged_when_written  # noqa: E402
+from analysis.wandb_records import RecordError, read_logged
+from tests.helpers import logged_when_written
 
 BIG = "x" * 70_000  # one record over two 32 KiB blocks: its first, middle and last pieces
 

@@ -19,18 +19,18 @@ import pytest
 
 pytest.importorskip("wandb_workspaces")
 
-import wandb_workspaces.reports.v2 as wr  # noqa: E402
+import wandb_workspaces.reports.v2 as wr
 
-from analysis import wandb_report as W  # noqa: E402
-from analysis import wandb_spec  # noqa: E402
-from analysis.report import finish_run  # noqa: E402
-from analysis.run import read_run  # noqa: E402
-from analysis.wandb_records import MEDIA_TYPE, Logged  # noqa: E402
-from tests.fakerun import q1_run  # noqa: E402
-from trainables.common import metrics as M  # noqa: E402
-from trainables.common import provenance  # noqa: E402
-from trainables.common.layout import CONFIG_PREFIX, PLOTS_DIR  # noqa: E402
-from trainables.common.tracking import REPORT_JOB, TRIAL_JOB  # noqa: E402
+from analysis import wandb_report as W
+from analysis import wandb_spec
+from analysis.report import finish_run
+from analysis.run import read_run
+from analysis.wandb_records import MEDIA_TYPE, Logged
+from tests.fakerun import q1_run
+from trainables.common import metrics as M
+from trainables.common import provenance
+from trainables.common.layout import CONFIG_PREFIX, PLOTS_DIR
+from trainables.common.tracking import REPORT_JOB, TRIAL_JOB
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "wandb_report_q1.json"
 GROUP = "q1/2026-01-02_03-04-05"
@@ -106,7 +106,7 @@ def test_a_search_adds_parallel_coordinates_and_the_metric_by_trial_order(run_di
         report = W.build(read_run(run_dir), W.Where("demo", "proj", GROUP))
     finally:
         (run_dir / "study.json").write_text(json.dumps(info))
-    at = [i for i, b in enumerate(report.blocks) if isinstance(b, wr.H2) and b.text == "Search"][0]
+    at = next(i for i, b in enumerate(report.blocks) if isinstance(b, wr.H2) and b.text == "Search")
     parallel, scatter = report.blocks[at + 2].panels
     assert [c.metric for c in parallel.columns] == [wr.Config("cell"), wr.SummaryMetric(M.VAL_MAPE)]
     assert (scatter.x, scatter.y) == (wr.Metric(W.TRIAL_ORDER), wr.SummaryMetric(M.VAL_MAPE))
@@ -129,6 +129,8 @@ def test_every_runset_selects_exactly_this_run_s_runs_not_another_run_of_the_sam
     assert [{r.run_id for r in runs} for runs in selected] == [{f"{GROUP}-report"}, trial_ids, {f"{GROUP}-report"}]
     assert W.missing_keys(spec_of(run_dir), mine + other) == []
     assert W.missing_keys(spec_of(run_dir), other) != []  # the other run's runs are nothing to this report
+    elsewhere = wandb_spec.to_spec(W.build(read_run(run_dir), W.Where("demo", "another-project", GROUP)))
+    assert W.selected(elsewhere, mine) == [[], [], []]  # runs logged to one project are not in another's report
 
 
 def test_a_group_name_with_quotes_is_selected_exactly():

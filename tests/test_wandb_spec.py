@@ -11,10 +11,10 @@ import pytest
 
 pytest.importorskip("wandb_workspaces")
 
-import wandb_workspaces.reports.v2 as wr  # noqa: E402
-from wandb_workspaces.reports.v2 import gql, interface  # noqa: E402
+import wandb_workspaces.reports.v2 as wr
+from wandb_workspaces.reports.v2 import gql, interface
 
-from analysis import wandb_spec  # noqa: E402
+from analysis import wandb_spec
 
 
 def pinned_report() -> wr.Report:
