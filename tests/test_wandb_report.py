@@ -89,7 +89,7 @@ def test_learning_curves_are_one_line_a_arm_with_a_band_over_seeds(run_dir):
 
 
 def test_only_numeric_metrics_become_curves(run_dir):
-    precision = "train/precision"  # a per-epoch metric that is a word ("float32")
+    precision = M.TRAIN_PRECISION  # q2 reports it every epoch, as a word ("float32", "bfloat16")
     run = read_run(run_dir)
     task = run.task
     run = dataclasses.replace(run, history=run.history.assign(**{precision: "float32"}))
