@@ -89,6 +89,8 @@ def chunks(data: bytes, path: Path) -> Iterator[bytes]:
             return
         if zlib.crc32(body, zlib.crc32(bytes([kind]))) & 0xFFFFFFFF != crc:
             raise RecordError(f"{path}: checksum mismatch at byte {pos}")
+        if kind not in (FULL, FIRST, MIDDLE, LAST):
+            raise RecordError(f"{path}: unknown chunk type {kind} at byte {pos}")
         pos += CHUNK_HEADER.size + length
         pending = body if kind in (FULL, FIRST) else pending + body
         if kind in (FULL, LAST):

@@ -229,8 +229,11 @@ def write_dry_run(run: Run, where: Where, out: Path) -> str:
     if problems:
         raise SystemExit(f"error: the report would show panels without data: {'; '.join(problems)}")
     out.write_text(json.dumps(spec, indent=1, sort_keys=True) + "\n")
+    cut = [r.path.name for r in logged if not r.exited]
+    cut_note = (f" {len(cut)} of them end without their exit record (cut off, or still being written): "
+                f"{', '.join(cut)}." if cut else "")
     return (f"W&B Report spec written to {out} ({len(logged)} logged W&B runs checked; unresolved: "
-            f"{', '.join(spec[wandb_spec.UNRESOLVED])}). Publish it: the same command without --dry-run, "
+            f"{', '.join(spec[wandb_spec.UNRESOLVED])}).{cut_note} Publish it: the same command without --dry-run, "
             "with an API key and a network, after `wandb sync` of the offline runs.")
 
 

@@ -58,3 +58,20 @@ def test_a_damaged_file_is_an_error_naming_it(written):
     path.write_bytes(b"not a W&B file")
     with pytest.raises(RecordError, match="not a .wandb file"):
         read_logged(folder)
+
+
+def test_an_unknown_chunk_type_is_an_error_naming_it(written):
+    """A chunk whose checksum holds but whose type is none of full, first, middle, last: not guessed at."""
+    import struct
+    import zlib
+
+    logged_when_written(written, 1)
+    (folder,) = [p for p in (written / "wandb").glob("offline-run-*")]
+    (path,) = folder.glob("run-*.wandb")
+    data = bytearray(path.read_bytes())
+    _, length, _ = struct.unpack_from("<IHB", data, 7)  # the first chunk, after the 7-byte file header
+    body = bytes(data[14:14 + length])
+    struct.pack_into("<IHB", data, 7, zlib.crc32(body, zlib.crc32(bytes([9]))) & 0xFFFFFFFF, length, 9)
+    path.write_bytes(bytes(data))
+    with pytest.raises(RecordError, match="unknown chunk type 9 at byte 7"):
+        read_logged(folder)
