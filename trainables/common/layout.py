@@ -17,6 +17,7 @@
 """
 
 STUDY_FILE = "study.json"
+AUTO_SEEDS = "auto"  # study.json's "seeds" when each comparison got seeds while its verdict was open
 LOG_FILE = "study.log"
 PROVENANCE_FILE = "provenance.json"
 OPTUNA_DB = "optuna.db"
