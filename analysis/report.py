@@ -44,7 +44,7 @@ def comparisons_table(results: list[ClaimResult]) -> pd.DataFrame:
                          "mean_a": r.mean_a, "mean_b": r.mean_b, "diff": r.diff, "ci_low": r.ci_low,
                          "ci_high": r.ci_high, "margin": comp.margin, "p_t": r.p_t, "p_holm": comp.p_holm,
                          "p_wilcoxon": r.p_wilcoxon, "d_z": r.effect, "verdict": comp.verdict,
-                         "seeds_needed": comp.seeds_needed})
+                         "seeds_needed": comp.seeds_needed, "looked": comp.stop_words()})
     return pd.DataFrame(rows)
 
 
@@ -72,8 +72,8 @@ def summary(run: Run, results: list[ClaimResult]) -> list[Block]:
              "in words": claims_mod.sentence(c).split(": ", 1)[-1]} for c in results]
     table = pd.DataFrame(rows).set_index("claim") if rows else None
     margins = sorted({f"{c.claim.key}: {c.margin_text}" for c in results})
-    text = (f"{design_line(run)} {claims_mod.RULE}\n\nMargins (the smallest difference that matters, declared before "
-            f"any data): {'; '.join(margins)}.")
+    text = (f"{design_line(run)} {claims_mod.method(results)}\n\nMargins (the smallest difference that matters, "
+            f"declared before any data): {'; '.join(margins)}.")
     left = unfinished_note(run)
     out = [Block("Summary", text + (f"\n\n**Left out:** {left}" if left else ""), table, SUMMARY)]
     forest = [(f"{c.claim.key}: {comp.label}", comp.result.diff, comp.result.ci_low, comp.result.ci_high,
@@ -145,7 +145,7 @@ def write_all(run_dir: Path) -> tuple[list[Path], list[ClaimResult]]:
 
 def summary_text(run: Run, results: list[ClaimResult]) -> list[Block]:
     left = unfinished_note(run)
-    text = "\n".join(f"- {claims_mod.sentence(c)}" for c in results) + "\n\n" + claims_mod.RULE
+    text = "\n".join(f"- {claims_mod.sentence(c)}" for c in results) + "\n\n" + claims_mod.method(results)
     return [Block("Verdicts", text + (f"\n\n**Left out:** {left}" if left else ""))]
 
 
@@ -182,5 +182,6 @@ def summary_lines(results: list[ClaimResult]) -> list[str]:
     out = []
     for c in results:
         need = f" (about {c.seeds_needed} seeds would settle it)" if c.seeds_needed else ""
+        need = f" ({c.seeds_words()})" if c.seeds_words() else need
         out.append(f"  [{c.verdict:>12}] {c.claim.text}{need}")
     return out

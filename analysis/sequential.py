@@ -44,9 +44,8 @@ PATHS = 500_000  # Monte Carlo paths behind the shipped table
 TABLE_SEED = 28
 MIN_CROSSINGS = 50  # below this many simulated crossings a look takes the marginal t quantile (conservative)
 CRITICAL_FILE = Path(__file__).with_name("sequential_critical.csv")
-METHOD = ("repeated 95% confidence intervals (Jennison & Turnbull 2000) with Lan–DeMets O'Brien–Fleming-type "
-          "alpha spending over the looks at {first}..{cap} seeds, critical values of the t-statistic by Monte Carlo; "
-          "Bonferroni within a claim")
+METHOD = ("repeated 95% confidence interval (Jennison & Turnbull 2000) with Lan–DeMets O'Brien–Fleming-type "
+          "alpha spending over looks at {first} to {cap} seeds (critical values of the t-statistic by Monte Carlo)")
 
 
 def spent(t, alpha: float = ALPHA):
@@ -81,7 +80,7 @@ def boundary(abs_t: np.ndarray, cap: int, alpha: float) -> list[float]:
         total = float(spent(n / cap, alpha))
         step, before = total - before, total
         column = abs_t[:, n - FIRST_LOOK]
-        count = int(round(step * paths))
+        count = round(step * paths)
         if count < MIN_CROSSINGS:
             c = float(stats.t.ppf(1 - step / 2, n - 1))  # too rare to simulate: the look alone, so conservative
         else:
@@ -190,20 +189,29 @@ class Design:
         return METHOD.format(first=self.first, cap=self.cap)
 
 
-def procedure(d: np.ndarray, expect: str, margin, design: Design, split: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """The whole sequential procedure on each row of ``d`` (differences in seed order): the verdict at the
-    first look from ``design.first`` seeds on that settles it (else at the last look), and that look's n.
+def verdicts(d: np.ndarray, expect: str, margin, cap: int, split: int = 1) -> tuple[np.ndarray, Looks]:
+    """The verdict of each row of ``d`` (differences in seed order) at every look, and the looks' intervals.
 
-    ``margin``: one value, or one a look (n = FIRST_LOOK..).
+    ``margin``: one value, or one a look (n = FIRST_LOOK..). Directional tests use alpha / ``split``.
     """
-    wide = looks(d, design.cap)
-    narrow = looks(d, design.cap, split) if expect in SIGN and split > 1 else wide
+    wide = looks(d, cap)
+    narrow = looks(d, cap, split) if expect in SIGN and split > 1 else wide
     significant = np.where(narrow.low > 0, 1, np.where(narrow.high < 0, -1, 0))
-    verdict = rule(expect, margin, wide.low, wide.high, significant)
-    skip = min(design.first - FIRST_LOOK, verdict.shape[1] - 1)
-    stop = skip + first_settled(verdict[:, skip:] == INCONCLUSIVE)
-    rows = np.arange(len(verdict))
-    return verdict[rows, stop], wide.n[stop]
+    return rule(expect, margin, wide.low, wide.high, significant), wide
+
+
+def stop(verdict: np.ndarray, first: int) -> np.ndarray:
+    """Per row of ``verdict`` (sequence, look), the look it stops at: the first from ``first`` seeds on
+    that settles it, else the last."""
+    skip = min(first - FIRST_LOOK, verdict.shape[1] - 1)
+    return skip + first_settled(verdict[:, skip:] == INCONCLUSIVE)
+
+
+def procedure(d: np.ndarray, expect: str, margin, design: Design, split: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """The whole sequential procedure on each row of ``d``: the verdict where it stopped, and that look's n."""
+    verdict, wide = verdicts(d, expect, margin, design.cap, split)
+    at = stop(verdict, design.first)
+    return verdict[np.arange(len(verdict)), at], wide.n[at]
 
 
 if __name__ == "__main__":

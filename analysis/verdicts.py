@@ -21,7 +21,6 @@ from trainables.common.paper import HIGHER, LOWER, NOT_LOWER, SAME
 
 SUPPORTED, CONTRADICTED, EQUIVALENT, INCONCLUSIVE, NOT_RUN = (
     "supported", "contradicted", "equivalent", "inconclusive", "not run")
-VERDICTS = (SUPPORTED, CONTRADICTED, EQUIVALENT, INCONCLUSIVE, NOT_RUN)
 SIGN = {LOWER: -1, HIGHER: 1}
 
 
