@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -171,19 +172,49 @@ class ClaimResult:
 
 def evaluate(run: Run) -> list[ClaimResult]:
     """Every claim of the run's task, checked on the run's completed trials (seed by seed when the run was)."""
-    paper = run.task.paper
+    design = sequential.Design.of(run.info)
+    return [check(claim, run.task.paper.reference, compared(run), run.history, design) for claim in run.task.paper.claims]
+
+
+def standing(run: Run, seeds: Mapping[str, int]) -> dict[str, tuple[int, bool]]:
+    """How each named comparison (``Claim.comparison_key``) of a ``--seeds auto`` run stands on its first
+    ``seeds[name]`` seeds: the seeds it read (where it stopped, when a look settled it) and whether one did."""
+    design = sequential.Design.of(run.info)
+    if design is None:
+        raise ValueError(f"{run.path}: not a run that adds seeds while verdicts are open")
+    trials, paper, out = compared(run), run.task.paper, {}
+    for claim in paper.claims:
+        for i, comp in enumerate(claim.compares):
+            key = claim.comparison_key(i)
+            if key not in seeds:
+                continue
+            try:
+                stop = looked(claim, comp, paper.reference, trials, run.history, design, directional(claim),
+                              limit=seeds[key]).stop
+                out[key] = (stop.n, stop.settled)
+            except measures.Missing:
+                out[key] = (0, False)
+    return out
+
+
+def compared(run: Run) -> pd.DataFrame:
+    """The run's completed trials as the comparisons read them (the selection metric, the replicate columns)."""
     trials = run.trials.assign(**{measures.SELECTION: run.trials.get(run.best_metric)})
     trials.attrs["mode"] = run.mode
     trials.attrs["replicate"] = [measures.C + k for k in run.task.replicate(0)]
-    design = sequential.Design.of(run.info)
-    return [check(claim, paper.reference, trials, run.history, design) for claim in paper.claims]
+    return trials
+
+
+def directional(claim: Claim) -> int:
+    """The claim's directional comparisons (alpha is split over them when seeds are looked at one by one)."""
+    return max(1, sum(c.expect in SIGN for c in claim.compares))
 
 
 def check(claim: Claim, reference, trials: pd.DataFrame, history: pd.DataFrame,
           design: sequential.Design | None = None) -> ClaimResult:
     """One claim's comparisons on ``trials``; "not run" (with the reason) when any cannot be formed."""
     out = ClaimResult(claim, margin_text=claim.margin.text)
-    split = max(1, sum(c.expect in SIGN for c in claim.compares))
+    split = directional(claim)
     for comp in claim.compares:
         try:
             out.comparisons.append(compare(claim, comp, reference, trials, history) if design is None
@@ -204,13 +235,15 @@ def compare(claim: Claim, comp: Compare, reference, trials: pd.DataFrame, histor
 
 
 def looked(claim: Claim, comp: Compare, reference, trials: pd.DataFrame, history: pd.DataFrame,
-           design: sequential.Design, split: int) -> Comparison:
+           design: sequential.Design, split: int, limit: int | None = None) -> Comparison:
     """``comp`` looked at after each seed, in seed order, from the design's first look to where it stopped.
 
-    Look n reads the first n seeds only (a best-on-validation choice too is made on them)."""
+    Look n reads seeds 0..n-1 only (a best-on-validation choice too is made on them); the seeds are read up to
+    the first one missing, the cap, or ``limit``."""
     per_seed, rows = pairs(claim, comp, reference, trials, history)
-    seeds = list(per_seed.index)[:design.cap]
-    steps = [(per_seed, rows)] if len(seeds) < sequential.FIRST_LOOK else [
+    seeds = [s for i, s in enumerate(per_seed.index) if s == i][:min(design.cap, limit or design.cap)]
+    steps = [at_seeds(claim, comp, reference, trials, history, per_seed, rows, seeds)] if len(
+        seeds) < sequential.FIRST_LOOK else [
         at_seeds(claim, comp, reference, trials, history, per_seed, rows, seeds[:n])
         for n in range(sequential.FIRST_LOOK, len(seeds) + 1)]
     looks = [look(claim, comp, design, split, *step) for step in steps]

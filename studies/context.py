@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,9 @@ class Context:
     resuming: bool = False
     optuna_url: str | None = None
     notes: list[str] = field(default_factory=list)
+    evaluate: Callable[[Mapping[str, int]], dict[str, tuple[int, bool]]] | None = None
+    """``--seeds auto``: how the run's comparisons stand, each on its first seeds (comparison -> seeds), answered
+    with the seeds it read and whether a look settled it. Handed in by the study's entry point."""
 
     @property
     def task(self) -> Task:

@@ -12,11 +12,21 @@ from typing import Any, NoReturn
 
 from studies import cli, searchers
 from trainables.common import tracking
+from trainables.common.layout import AUTO_SEEDS
 
 DEFAULT_STORAGE = "results"
 # A cluster sets this on its nodes (cluster/*.yaml) so every study writes to shared storage.
 STORAGE_ENV = "STUDY_STORAGE_PATH"
 DEFAULT_SEEDS = 5
+
+
+def seeds_value(text: str) -> int | str:
+    if text == AUTO_SEEDS:
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seeds or {AUTO_SEEDS}, got {text!r}") from None
 
 
 def fail(message: str) -> NoReturn:
@@ -49,8 +59,10 @@ def add_search_flags(p: argparse.ArgumentParser) -> None:
     found = searchers.available()
     g.add_argument("--search", choices=tuple(found), default="grid",
                    help="; ".join(f"{name}: {m.HELP}" for name, m in found.items()) + " (default: grid)")
-    g.add_argument("--seeds", type=int, default=DEFAULT_SEEDS,
-                   help=f"every arm of the design runs with seeds 0..K-1, paired across arms (default: {DEFAULT_SEEDS})")
+    g.add_argument("--seeds", type=seeds_value, default=None, metavar="{K,auto}",
+                   help="K: every arm of the design runs with seeds 0..K-1, paired across arms; auto: seeds are "
+                        "added where a claim's verdict is open (--min-seeds to --max-seeds, repeated confidence "
+                        f"intervals) (default: auto for a design whose claims it runs, else {DEFAULT_SEEDS})")
     g.add_argument("--num-samples", type=int, default=20, help="trials of --search optuna or random (default: 20)")
     g.add_argument("--smoke-test", action="store_true", help="a few tiny trials in seconds, to check the set-up")
     for module in found.values():
@@ -92,7 +104,7 @@ def check(args: argparse.Namespace) -> None:
         fail("--cpus-per-trial must be positive")
     if args.gpus_per_trial < 0:
         fail("--gpus-per-trial cannot be negative")
-    if args.seeds < 1 or args.num_samples < 1:
+    if (args.seeds != AUTO_SEEDS and args.seeds is not None and args.seeds < 1) or args.num_samples < 1:
         fail("--seeds and --num-samples must be at least 1")
     if args.max_failures < 0 or args.max_concurrent < 0:
         fail("--max-failures and --max-concurrent cannot be negative")

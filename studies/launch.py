@@ -2,7 +2,9 @@
 
 The one place that joins the run side (``studies.runner`` and the
 searchers) and the reading side (``analysis``): the run side never imports
-analysis, analysis never imports studies. Everything a study can check is
+analysis, analysis never imports studies. Analysis is called at a run's end
+(the report) and, with ``--seeds auto``, by the evaluator handed to the
+searcher (how the comparisons stand) and for the looks its intervals cover. Everything a study can check is
 checked before Ray starts: numbers and names, the machine's resources, the
 storage, every arm's config, the data against every arm.
 """
@@ -14,18 +16,19 @@ import dataclasses
 import json
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from studies import checks, cli, flags, runner, searchers
 from studies.context import Context
 from studies.flags import fail
+from studies.searchers import adaptive, grid
 from studies.searchers.base import Plan
 from studies.study import Study
 from trainables.common import provenance, runs, storage
 from trainables.common.config import ConfigError
 from trainables.common.errors import DataError
-from trainables.common.layout import STUDY_FILE
+from trainables.common.layout import AUTO_SEEDS, STUDY_FILE
 
 T = TypeVar("T")
 
@@ -60,9 +63,48 @@ def prepare(study: Study, argv: list[str] | None = None) -> tuple[Context, Plan]
     options = _checked(lambda: cli.build(args, study.options))
     if args.smoke_test and study.smoke_options:
         options = _checked(lambda: _smoke_options(options, study.smoke_options))
+    search = seeds(study, args)
     ctx = context(study, args, options)
-    # The smoke test is its own small design, whatever the search: it checks the set-up.
-    return ctx, searchers.available()["grid" if args.smoke_test else args.search].plan(ctx)
+    if search == adaptive.NAME:
+        ctx.evaluate = evaluator(ctx.run_dir)
+    return ctx, searchers.available()[search].plan(ctx)
+
+
+def seeds(study: Study, args: argparse.Namespace) -> str:
+    """The searcher that runs, with ``--seeds`` settled: auto (seeds added where a verdict is open) by default
+    for a design whose claims it runs, else a number. The smoke test is its own small design."""
+    if args.smoke_test:
+        return grid.NAME
+    runs_claims = args.search in (grid.NAME, adaptive.NAME) and args.design != "reference" and study.task.paper.claims
+    if args.seeds is None:
+        args.seeds = AUTO_SEEDS if runs_claims else flags.DEFAULT_SEEDS
+    if args.search == adaptive.NAME or (args.search == grid.NAME and args.seeds == AUTO_SEEDS):
+        from analysis import sequential  # the looks the repeated intervals are tabulated for
+
+        if not runs_claims:
+            fail("--seeds auto adds seeds where a claim is open: it needs the paper or factorial design")
+        if not sequential.FIRST_LOOK <= args.min_seeds <= args.max_seeds <= sequential.LARGEST_CAP:
+            fail(f"--min-seeds and --max-seeds: need {sequential.FIRST_LOOK} <= min <= max <= "
+                 f"{sequential.LARGEST_CAP} (the looks the repeated intervals are tabulated for)")
+        if args.max_trials < 0:
+            fail("--max-trials cannot be negative")
+        args.seeds = AUTO_SEEDS
+        return adaptive.NAME
+    if args.seeds == AUTO_SEEDS:
+        fail(f"--seeds auto runs the paper's design; --search {args.search} takes a number of seeds")
+    return args.search
+
+
+def evaluator(run_dir: str) -> Callable[[Mapping[str, int]], dict[str, tuple[int, bool]]]:
+    """How a ``--seeds auto`` run's comparisons stand, read from its trials so far (``analysis.claims``)."""
+
+    from analysis import claims
+    from analysis.run import read_run
+
+    def evaluate(limits: Mapping[str, int]) -> dict[str, tuple[int, bool]]:
+        return claims.standing(read_run(run_dir), limits)
+
+    return evaluate
 
 
 def context(study: Study, args: argparse.Namespace, options: Any) -> Context:

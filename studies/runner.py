@@ -156,6 +156,8 @@ def restored(ctx: Context, fn: Any, plan: base.Plan, callbacks: list, con: conso
     searcher = getattr(adapter.restored_tune_config(tuner).search_alg, "searcher", None)
     if ctx.optuna_url and hasattr(searcher, "use_storage"):
         searcher.use_storage(ctx.optuna_url)  # the database as this start names it: the folder may have moved
+    if hasattr(searcher, "use_evaluator"):
+        searcher.use_evaluator(ctx.evaluate)  # this start's evaluator: a function is never pickled with the Tuner
     return tuner
 
 

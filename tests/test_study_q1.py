@@ -33,8 +33,8 @@ def test_smoke_test_writes_results_tables_and_plots(ray_cluster, tmp_path):
     assert "persistence" in (run / "report.md").read_text()
 
 
-def test_the_default_is_the_papers_design_over_five_seeds():
-    ctx, plan = plan_of([])
+def test_five_seeds_run_the_papers_design_on_every_arm():
+    ctx, plan = plan_of(["--seeds", "5"])
     assert ctx.args.design == "paper" and ctx.args.seeds == 5
     assert plan.total == 18 * 5 and len(plan.configs) == 90
     arms = {(a.cell, a.loss, a.optimizer, a.dropout, a.formulation) for a in plan.configs}
