@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from analysis import claims as claims_mod
-from analysis import export, extras, html, optuna_report, plots, remote
+from analysis import compute, export, extras, html, optuna_report, plots, remote
 from analysis.claims import ClaimResult
 from analysis.run import Run, read_run, unfinished_note
 from analysis.sections import Block, declared_tables, trials_block
@@ -53,8 +53,10 @@ def design_line(run: Run) -> str:
     info = run.info
     if info.get("search") in ("grid", "smoke"):
         what = f"the {info.get('design', 'paper')} design" if info.get("search") == "grid" else "a smoke test"
-        line = (f"{what.capitalize()}, {info.get('trials', '?')} trials planned over {info.get('seeds', 1)} "
-                "seed(s), paired by seed.")
+        spent = compute.spent(run)
+        line = f"{what.capitalize()}. {spent}" if spent else (
+            f"{what.capitalize()}, {info.get('trials', '?')} trials planned over {info.get('seeds', 1)} seed(s), "
+            "paired by seed.")
     else:
         what = {"optuna": "An Optuna (TPE + ASHA)", "random": "A random"}.get(info.get("search"), "A")
         line = f"{what} search of {info.get('trials', '?')} trials."
@@ -170,10 +172,13 @@ def finish_run(run_dir: str | Path, quiet: bool = False) -> list[Any]:
     run_dir = runs.resolve(run_dir)
     with remote.local_copy(run_dir) as local:
         written, results = write_all(Path(local))
+        cost = compute.spent(read_run(local))
         shown = remote.upload(local, written, run_dir) if storage.is_uri(run_dir) else written
     if not quiet:
         print("Claims:")
         print("\n".join(summary_lines(results)))
+        if cost:
+            print(cost)
         print(f"Report: {storage.join(str(run_dir), REPORT_HTML)}")
     return shown
 

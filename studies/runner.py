@@ -22,7 +22,7 @@ from studies.progress import ProgressCallback
 from studies.searchers import base
 from studies.searchers import optuna as optuna_searcher
 from trainables.common import provenance, storage, tracking
-from trainables.common.layout import LOG_FILE, LOST_TRIALS, TRIAL_RESULTS
+from trainables.common.layout import AUTO_SEEDS, LOG_FILE, LOST_TRIALS, TRIAL_RESULTS
 from trainables.common.task import trainable
 
 
@@ -109,7 +109,8 @@ def run(ctx: Context, plan: base.Plan, data: Any) -> None:
         if wandb_info:
             provenance.update(ctx.run_dir, wandb=wandb_info)
         callbacks += [JsonLoggerCallback(), resume.SnapshotGuard(ctx.run_dir),
-                      ProgressCallback(con, plan.total, ctx.metric, ctx.mode)]
+                      ProgressCallback(con, plan.total, ctx.metric, ctx.mode,
+                                       seeds=plan.record.get("seeds") == AUTO_SEEDS)]
         tuner = restored(ctx, fn, plan, callbacks, con) if ctx.resuming else None
         if tuner is None:
             tuner = new_tuner(ctx, fn, plan, callbacks)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from test_claims import AS_REPORTED, q1_design
 
 from analysis import claims as C
-from analysis import sequential
+from analysis import compute, sequential
 from trainables.common.layout import AUTO_SEEDS
 from trainables.stock.paper import PAPER as Q1
 
@@ -64,3 +66,14 @@ def test_a_best_on_validation_choice_is_made_on_the_seeds_looked_at():
     assert "cell=gru" in comp.label and comp.stop.settled
     assert comp.result.n == comp.stop.n == pytest.approx(len(comp.seeds))
     assert sequential.Design.of(run.info) == sequential.Design(3, 20)
+
+
+def test_the_report_says_what_the_run_spent_against_the_fixed_design():
+    run = q1_design(AS_REPORTED, seeds=4)
+    trials = run.trials
+    run = dataclasses.replace(run, trials=trials[~((trials["config/seed"] == 3) & (trials["config/cell"] != "gru"))])
+    assert compute.spent(run) == ""  # a fixed number of seeds
+    run.info.update(DESIGN)
+    line = compute.spent(run)
+    assert f"{len(run.trials)} trials ran, {10 * len(run.trials)} epochs in all" in line
+    assert "(4 seeds on each of 18 arms) would have run 72 trials, about 720 epochs" in line

@@ -37,6 +37,20 @@ def test_the_fourth_task_runs_study_report_claims_and_html(ray_cluster, tmp_path
     assert (run / "plots" / "comparisons.png").exists() and (run / "plots" / "learning_curves.png").exists()
 
 
+def test_seeds_auto_adds_seeds_where_a_claim_is_open_and_reports_where_it_settled(ray_cluster, tmp_path):
+    run = Path(STUDY.main(["--storage-path", str(tmp_path), "--seeds", "auto", "--max-seeds", "5"]))
+    info = json.loads((run / "study.json").read_text())
+    assert (info["seeds"], info["min_seeds"], info["max_seeds"]) == ("auto", 3, 5)
+    trials = pd.read_csv(run / "trials.csv")
+    per_arm = trials.groupby("config/cell")["config/seed"].apply(sorted)
+    assert all(seeds == list(range(len(seeds))) and 3 <= len(seeds) <= 5 for seeds in per_arm)  # no gaps, no repeats
+    comparisons = pd.read_csv(run / "tables" / "comparisons.csv")
+    assert comparisons["looked"].str.match(r"(settled at \d+ seeds|open at the cap of 5 seeds)").all()
+    assert (comparisons["n"] <= 5).all()
+    claims = (run / "claims.md").read_text()
+    assert "95% repeated CI" in claims and "Lan–DeMets" in claims
+
+
 def test_no_file_outside_its_folder_names_the_fourth_task():
     """No code or configuration has to list it (the docs may point at it as the example)."""
     tracked = subprocess.run(["git", "-C", str(ROOT), "ls-files"], capture_output=True, text=True, check=True)
