@@ -1,6 +1,6 @@
 """q1: which recurrent cell, loss, optimizer and dropout forecast GOOG and AAPL best, and does the formulation matter?
 
-    python studies/q1.py                      # the paper's design, 5 seeds, embedded prices
+    python studies/q1.py                      # the paper's design, seeds where a claim is open, embedded prices
     python studies/q1.py --smoke-test         # seconds
     python studies/q1.py --design factorial   # every combination of the factors (72 arms a seed)
     python studies/q1.py --search optuna --num-samples 40

@@ -1,6 +1,6 @@
 """q2: which loss, batch size and formulation train a character-level text generator best?
 
-    python studies/q2.py                      # the paper's design, 5 seeds, embedded Shakespeare
+    python studies/q2.py                      # the paper's design, seeds where a claim is open, Shakespeare
     python studies/q2.py --smoke-test         # seconds
     python studies/q2.py --search optuna --num-samples 30 --corpus input.txt --cased   # 150-second trials
     python studies/q2.py --corpus input.txt --cased --hidden-size 512   # any config field as a flag

@@ -7,7 +7,7 @@
 
 Frozen encoders' token outputs are computed once, before the trials start,
 into a content-addressed cache (--cache-dir) that every trial reads. Seed k
-sets the split too, so the comparisons span --seeds different splits.
+sets the split too, so the comparisons span different splits (as many as a claim needs).
 """
 
 from __future__ import annotations
