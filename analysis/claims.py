@@ -178,7 +178,8 @@ def evaluate(run: Run) -> list[ClaimResult]:
 
 def standing(run: Run, seeds: Mapping[str, int]) -> dict[str, tuple[int, bool]]:
     """How each named comparison (``Claim.comparison_key``) of a ``--seeds auto`` run stands on its first
-    ``seeds[name]`` seeds: the seeds it read (where it stopped, when a look settled it) and whether one did."""
+    ``seeds[name]`` seeds: the seeds it read (where it stopped, when a look settled it) and whether one did.
+    A comparison the run cannot form ("not run": e.g. a factor given on the command line) counts as settled."""
     design = sequential.Design.of(run.info)
     if design is None:
         raise ValueError(f"{run.path}: not a run that adds seeds while verdicts are open")
@@ -192,8 +193,8 @@ def standing(run: Run, seeds: Mapping[str, int]) -> dict[str, tuple[int, bool]]:
                 stop = looked(claim, comp, paper.reference, trials, run.history, design, directional(claim),
                               limit=seeds[key]).stop
                 out[key] = (stop.n, stop.settled)
-            except measures.Missing:
-                out[key] = (0, False)
+            except measures.Missing:  # the run lacks what it compares (its arms finished): seeds will not help
+                out[key] = (0, True)
     return out
 
 

@@ -77,3 +77,14 @@ def test_the_report_says_what_the_run_spent_against_the_fixed_design():
     line = compute.spent(run)
     assert f"{len(run.trials)} trials ran, {10 * len(run.trials)} epochs in all" in line
     assert "(4 seeds on each of 18 arms) would have run 72 trials, about 720 epochs" in line
+
+
+def test_the_run_side_asks_how_comparisons_stand_on_their_first_seeds():
+    run = q1_design(AS_REPORTED, seeds=20)
+    run.info.update(DESIGN)
+    first = {r.claim.key: r for r in C.evaluate(run)}["cells_accuracy"].comparisons[0].stop
+    standing = C.standing(run, {"cells_accuracy/0": 20, "cells_accuracy/1": 2, "nothing/0": 5})
+    assert standing["cells_accuracy/0"] == (first.n, True)
+    assert standing["cells_accuracy/1"] == (2, False) and "nothing/0" not in standing
+    gru_only = dataclasses.replace(run, trials=run.trials[run.trials["config/cell"] == "gru"])
+    assert C.standing(gru_only, {"cells_accuracy/0": 5}) == {"cells_accuracy/0": (0, True)}  # cannot be formed
