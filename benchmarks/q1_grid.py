@@ -136,7 +136,8 @@ def main(argv: list[str] | None = None) -> list[str]:
     p.add_argument("--smoke-test", action="store_true", help="the study's smoke test instead of its grid")
     p.add_argument("--out", default=None, help="run folders (default: a temporary folder)")
     args = p.parse_args(argv)
-    study_argv = ["--epochs", str(args.epochs)] + (["--smoke-test"] if args.smoke_test else [])
+    # The fixed design (every arm at 5 seeds): both ways run the same trials.
+    study_argv = ["--epochs", str(args.epochs)] + (["--smoke-test"] if args.smoke_test else ["--seeds", "5"])
     with tempfile.TemporaryDirectory(prefix="q1-grid-") as tmp:
         result = run_benchmark(study_argv, Path(args.out or tmp))
     lines = summary(result, os.cpu_count() or 1)
