@@ -72,17 +72,18 @@ def prepare(study: Study, argv: list[str] | None = None) -> tuple[Context, Plan]
 
 def seeds(study: Study, args: argparse.Namespace) -> str:
     """The searcher that runs, with ``--seeds`` settled: auto (seeds added where a verdict is open) by default
-    for a design whose claims it runs, else a number. The smoke test is its own small design."""
+    for the paper and factorial designs of a study with claims, else a number. The smoke test is its own small
+    design."""
     if args.smoke_test:
         return grid.NAME
-    runs_claims = args.search in (grid.NAME, adaptive.NAME) and args.design != "reference" and study.task.paper.claims
+    has_claims = args.search in (grid.NAME, adaptive.NAME) and bool(study.task.paper.claims)
     if args.seeds is None:
-        args.seeds = AUTO_SEEDS if runs_claims else flags.DEFAULT_SEEDS
+        args.seeds = AUTO_SEEDS if has_claims and args.design != "reference" else flags.DEFAULT_SEEDS
     if args.search == adaptive.NAME or (args.search == grid.NAME and args.seeds == AUTO_SEEDS):
         from analysis import sequential  # the looks the repeated intervals are tabulated for
 
-        if not runs_claims:
-            fail("--seeds auto adds seeds where a claim is open: it needs the paper or factorial design")
+        if not has_claims:
+            fail("--seeds auto adds seeds where a claim is open: this study declares no claims")
         if not sequential.FIRST_LOOK <= args.min_seeds <= args.max_seeds <= sequential.LARGEST_CAP:
             fail(f"--min-seeds and --max-seeds: need {sequential.FIRST_LOOK} <= min <= max <= "
                  f"{sequential.LARGEST_CAP} (the looks the repeated intervals are tabulated for)")

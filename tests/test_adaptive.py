@@ -103,12 +103,20 @@ def test_q1_defaults_to_seeds_auto_with_every_comparison_watched():
 
 @pytest.mark.parametrize("argv, message", [
     (["--min-seeds", "2"], "--min-seeds and --max-seeds"), (["--max-seeds", "41"], "--min-seeds and --max-seeds"),
-    (["--design", "reference", "--seeds", "auto"], "needs the paper or factorial design"),
     (["--search", "random", "--seeds", "auto"], "takes a number of seeds")])
 def test_impossible_auto_seeds_are_one_line_errors(argv, message, capsys):
     with pytest.raises(SystemExit):
         launch.prepare(q1.STUDY, argv + ["--storage-path", "/tmp/never-written"])
     assert message in capsys.readouterr().err
+
+
+def test_the_reference_design_takes_auto_seeds_when_asked_for_a_claim_that_chooses():
+    ctx, plan = launch.prepare(q1.STUDY, ["--design", "reference", "--storage-path", "/tmp/never-written"])
+    assert ctx.args.seeds == 5  # its default: a setting confirmed over a fixed number of seeds
+    ctx, plan = launch.prepare(q1.STUDY, ["--design", "reference", "--seeds", "auto", "--storage-path",
+                                          "/tmp/never-written"])
+    reads = {w.key: w.arms for w in plan.searcher.watched}
+    assert reads["persistence/0"] == (0, 1, 2) and plan.total == 3 * 3
 
 
 def test_an_integer_keeps_the_fixed_design():
