@@ -254,8 +254,8 @@ class KillTally:
 
 # Four arms (the GRU at Adam): the best-on-validation claim reads all four and stays open up to the cap.
 ADAPTIVE_ARGS = ["--seeds", "auto", "--max-seeds", "4", "--cell", "gru", "--optimizer", "adam", "--epochs", "3",
-                 "--hidden-size", "8",
-                 "--num-layers", "1", "--window", "10", "--max-concurrent", "2", "--set", "checkpoint_every=1"]
+                 "--hidden-size", "8", "--num-layers", "1", "--window", "10", "--max-concurrent", "2",
+                 "--set", "checkpoint_every=1"]
 ARM = ["config/loss", "config/optimizer", "config/dropout", "config/formulation", "config/seed"]
 
 
