@@ -326,19 +326,22 @@ def sentence(result: ClaimResult) -> str:
     return f"{claim.text}: **{words}**; {effect}."
 
 
-RULE = ("Each comparison pairs trials by seed (same seed, same data split), averages the other settings that vary "
-        "within each seed, and gives one difference a seed: n is the number of seeds. Verdicts: equivalent when the "
-        "95% interval lies within ± the claim's margin; supported when it lies on the claimed side of zero and the "
-        "Holm-corrected paired t-test is below 0.05; contradicted when both point the other way; inconclusive "
-        "otherwise, with roughly the seeds that would settle it. Only completed trials count.")
-SEQUENTIAL_RULE = ("Seeds were added while a verdict was open: each comparison was looked at after every seed, in "
-                   "seed order, and stopped at the first look that settled it. Its interval is a {method}, so the "
-                   "verdicts keep their error rates however often they were looked at: a directional comparison is "
-                   "supported or contradicted when the interval at 0.05 over the claim's directional comparisons "
-                   "lies on one side of zero.")
+PAIRING = ("Each comparison pairs trials by seed (same seed, same data split), averages the other settings that "
+           "vary within each seed, and gives one difference a seed: n is the number of seeds.")
+RULE = (f"{PAIRING} Verdicts: equivalent when the 95% interval lies within ± the claim's margin; supported when it "
+        "lies on the claimed side of zero and the Holm-corrected paired t-test is below 0.05; contradicted when both "
+        "point the other way; inconclusive otherwise, with roughly the seeds that would settle it. Only completed "
+        "trials count.")
+SEQUENTIAL_RULE = (f"{PAIRING} Seeds were added while a verdict was open: each comparison was looked at after every "
+                   "seed, in seed order, and stopped at the first look that settled it, so its interval is a {method}, "
+                   "which keeps the error rates however often it was looked at. Verdicts: equivalent when that "
+                   "interval lies within ± the claim's margin; supported when the interval at 0.05 split over the "
+                   "claim's directional comparisons (Bonferroni) lies on the claimed side of zero; contradicted when "
+                   "it lies on the other side; inconclusive otherwise, open at the cap with roughly the seeds that "
+                   "would settle it. Only completed trials count.")
 
 
 def method(results: list[ClaimResult]) -> str:
     """How the verdicts were reached: the rule, and the sequential method when seeds were looked at one by one."""
     stop = next((c.stop for r in results for c in r.comparisons if c.stop), None)
-    return RULE if stop is None else f"{RULE} {SEQUENTIAL_RULE.format(method=stop.design.method)}"
+    return RULE if stop is None else SEQUENTIAL_RULE.format(method=stop.design.method)
