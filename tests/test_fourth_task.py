@@ -38,7 +38,7 @@ def test_the_fourth_task_runs_study_report_claims_and_html(ray_cluster, tmp_path
 
 
 def test_seeds_auto_adds_seeds_where_a_claim_is_open_and_reports_where_it_settled(ray_cluster, tmp_path):
-    run = Path(STUDY.main(["--storage-path", str(tmp_path), "--seeds", "auto", "--max-seeds", "5"]))
+    run = Path(launch.main(STUDY, ["--storage-path", str(tmp_path), "--seeds", "auto", "--max-seeds", "5"]))
     info = json.loads((run / "study.json").read_text())
     assert (info["seeds"], info["min_seeds"], info["max_seeds"]) == ("auto", 3, 5)
     trials = pd.read_csv(run / "trials.csv")
