@@ -8,23 +8,12 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from analysis import remote
-from analysis.run import Run, read_run
-from trainables.common.layout import STUDY_FILE
-
-
-def open_run(path: str | Path) -> Run:
-    """The run at ``path`` (a local folder), or a one-line error when it is not a study's run folder."""
-    try:
-        return read_run(path)
-    except FileNotFoundError as exc:
-        raise SystemExit(f"error: {exc}") from None
+from analysis.run import read_run
 
 
 def cmd_report(args: argparse.Namespace) -> None:
     from analysis.report import finish_run
 
-    if not remote.is_run(args.run_dir):
-        raise SystemExit(f"error: {args.run_dir}: no {STUDY_FILE} and no runs under it; is this a study's run folder?")
     for path in finish_run(args.run_dir, quiet=False):
         print(path)
 
@@ -37,7 +26,7 @@ def cmd_claims(args: argparse.Namespace) -> None:
     texts, lines = [], []
     with ExitStack() as stack:
         for given in args.run_dirs:
-            run = open_run(stack.enter_context(remote.local_copy(given)))
+            run = read_run(stack.enter_context(remote.local_copy(given)))
             found = claims.evaluate(run)
             title = f"{run.study}: {run.path}"
             lines += [title] + summary_lines(found)
@@ -53,7 +42,6 @@ def cmd_compare(args: argparse.Namespace) -> None:
     from analysis.compare import compare_runs
 
     with remote.local_copy(args.run_a) as a, remote.local_copy(args.run_b) as b:
-        open_run(a), open_run(b)
         table, text = compare_runs(a, b, args.metric, tuple(args.ignore))
     if args.out:
         table.to_csv(args.out)
@@ -64,8 +52,7 @@ def cmd_wandb_report(args: argparse.Namespace) -> None:
     from analysis.wandb_report import build_report
 
     with remote.local_copy(args.run_dir) as local:
-        open_run(local)
-        print(build_report(local, args.project, args.entity))
+        print(build_report(local, args.project, args.entity, args.dry_run))
 
 
 def add_commands(sub) -> None:
@@ -86,10 +73,16 @@ def add_commands(sub) -> None:
     m.add_argument("--ignore", action="append", default=[], help="config field not to match on (repeatable)")
     m.add_argument("--out", help="write the lined-up table as CSV here")
     m.set_defaults(func=cmd_compare)
-    w = sub.add_parser("wandb-report", help="build a W&B Report from RUN_DIR (needs a network and an API key)")
+    w = sub.add_parser("wandb-report", help="publish the W&B Report of RUN_DIR (needs a network and an API key), "
+                                            "or with --dry-run build and check it offline")
     w.add_argument("run_dir")
-    w.add_argument("--project", required=True, help="W&B project holding the run's trials")
-    w.add_argument("--entity", default=None, help="W&B entity (default: your default entity)")
+    w.add_argument("--project", default=None, help="W&B project holding the run's trials (default: WANDB_PROJECT, "
+                                                   "else the project the study logged to)")
+    w.add_argument("--entity", default=None, help="W&B entity (default: WANDB_ENTITY, else the one the study "
+                                                  "logged to, else your default entity)")
+    w.add_argument("--dry-run", metavar="SPEC.json", default=None,
+                   help="write the report's spec (what publishing sends) here, checked against the runs logged "
+                        "in RUN_DIR, with no network; needs --entity and --project")
     w.set_defaults(func=cmd_wandb_report)
 
 

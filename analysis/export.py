@@ -13,12 +13,15 @@ metrics present), ``failed`` (the trial raised) or ``unfinished`` (stopped
 early by a scheduler, or still running). ``best/epoch`` is the epoch whose weights
 the test metrics were scored with, as the trial loop reported it.
 
-history: ``trial_id, study, run, seed, epoch, training_iteration``, the config
-columns and the metrics reported that epoch.
+history: ``trial_id, study, run, seed, epoch, training_iteration, timestamp``
+(Ray's clock of the record, in Unix seconds), the config columns and the
+metrics recorded that epoch.
 
-``read_results`` reads these files back (or builds them from Ray's folders
-when they are missing); ``analysis.run.read_run`` is the reader the rest of
-analysis uses.
+The tables are built from Ray Tune's trial folders: each holds
+``params.json`` (its config) and ``result.json`` (one JSON line a record),
+all the analysis needs, so a run can be analysed after the cluster is gone,
+or while it is still going. ``write_results`` writes them; ``read_tables``
+reads them back for ``analysis.run.read_run``, the one reader of a run.
 """
 
 from __future__ import annotations
@@ -29,10 +32,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.results import RunResults, config_columns, load_run
 from trainables.common import metrics as M
 from trainables.common import storage
-from trainables.common.layout import CONFIG_PREFIX, HISTORY, PROVENANCE_FILE, STUDY_FILE, TRIALS
+from trainables.common.layout import CONFIG_PREFIX, HISTORY, PROVENANCE_FILE, STUDY_FILE, TRIAL_RESULTS, TRIALS
 from trainables.common.task import Task
 
 BEST_PREFIX = "best/"
@@ -40,10 +42,12 @@ BEST_PREFIX = "best/"
 FINISHED, FAILED, UNFINISHED = "finished", "failed", "unfinished"
 ID_COLUMNS = ["trial_id", "study", "run", "seed", "status", "epochs_run", M.BEST_EPOCH, "wall_time_s", "node",
               "device"]
-HISTORY_ID_COLUMNS = ["trial_id", "study", "run", "seed", M.EPOCH, M.TRAINING_ITERATION]
+TIMESTAMP = "timestamp"  # Ray's: when an epoch was recorded, Unix seconds
+HISTORY_ID_COLUMNS = ["trial_id", "study", "run", "seed", M.EPOCH, M.TRAINING_ITERATION, TIMESTAMP]
+ERROR_FILES = ("error.txt", "error.pkl")  # what Ray Tune leaves in the folder of a trial that raised
 # Ray's own bookkeeping in result.json; the tables keep what it means (node, wall time) under stable names.
 RAY_COLUMNS = {
-    "timestamp", "time_this_iter_s", "time_total_s", "pid", "hostname", "node_ip", "date", "done",
+    TIMESTAMP, "time_this_iter_s", "time_total_s", "pid", "hostname", "node_ip", "date", "done",
     "checkpoint_dir_name", "iterations_since_restore", "time_since_restore", "should_checkpoint",
     "experiment_tag", "trial_dir", "device", "errored",
 }
@@ -131,10 +135,41 @@ def selection(info: dict) -> tuple[str, str]:
     return task.metric, task.mode
 
 
-def trial_table(results: RunResults, info: dict, run: str, device: str = "cpu") -> pd.DataFrame:
-    hist = results.history
+def _config_columns(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if c.startswith(CONFIG_PREFIX)]
+
+
+def _read_trial_folder(trial_dir: Path) -> pd.DataFrame:
+    """Every record of one trial folder, as written (one Ray repeated after a restore included)."""
+    text = (trial_dir / TRIAL_RESULTS).read_text()
+    rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    if not rows:
+        return pd.DataFrame()
+    frame = pd.json_normalize(rows, sep="/")
+    for col in _config_columns(frame):  # lists (e.g. features) as text, so they group and compare
+        frame[col] = frame[col].map(lambda v: ",".join(map(str, v)) if isinstance(v, list) else v)
+    frame["trial_dir"] = str(trial_dir)
+    frame["errored"] = any((trial_dir / name).exists() for name in ERROR_FILES)
+    return frame
+
+
+def _read_trial_folders(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(each trial's last record, every record) of Ray's trial folders; FileNotFoundError when there are none."""
+    folders = sorted(p.parent for p in run_dir.glob(f"*/{TRIAL_RESULTS}"))
+    frames = [f for f in map(_read_trial_folder, folders) if not f.empty]
+    if not frames:
+        raise FileNotFoundError(f"{run_dir}: no trial results (is this a study's run folder?)")
+    history = pd.concat(frames, ignore_index=True)
+    # Ray counts records; when a trial was resumed from a checkpoint a record can
+    # repeat, and the later one wins.
+    history = history.drop_duplicates(["trial_id", M.TRAINING_ITERATION], keep="last")
+    history = history.sort_values(["trial_id", M.TRAINING_ITERATION]).reset_index(drop=True)
+    return history.groupby("trial_id", sort=True).last(skipna=True).reset_index(), history
+
+
+def _trial_table(last: pd.DataFrame, hist: pd.DataFrame, info: dict, run: str, device: str) -> pd.DataFrame:
     metrics = metric_columns(hist)
-    last = results.trials.set_index("trial_id")
+    last = last.set_index("trial_id")
     metric, mode = selection(info)
     best = best_epochs(hist, last, metric, mode)
     out = pd.DataFrame(index=last.index)
@@ -147,19 +182,19 @@ def trial_table(results: RunResults, info: dict, run: str, device: str = "cpu") 
     out["node"] = last.get("hostname", last.get("node_ip"))
     out["device"] = last.get("device", device)
     per_epoch = [m for m in metrics if m.split("/")[0] in ("train", "val")]
-    out = out.join(last[config_columns(last)]).join(last[metrics]).join(at_best_epoch(hist, best, per_epoch))
+    out = out.join(last[_config_columns(last)]).join(last[metrics]).join(at_best_epoch(hist, best, per_epoch))
     if "trial_dir" in last:
         out["trial_dir"] = last["trial_dir"]
     return _arrow_safe(out.reset_index())
 
 
-def history_table(results: RunResults, study: str, run: str) -> pd.DataFrame:
-    hist = results.history
+def _history_table(hist: pd.DataFrame, study: str, run: str) -> pd.DataFrame:
     out = pd.DataFrame({"trial_id": hist["trial_id"], "study": study, "run": run})
     out["seed"] = hist.get(CONFIG_PREFIX + "seed")
     out[M.EPOCH] = epochs_of(hist)
     out[M.TRAINING_ITERATION] = hist[M.TRAINING_ITERATION]
-    cols = config_columns(hist) + metric_columns(hist)
+    out[TIMESTAMP] = hist.get(TIMESTAMP)
+    cols = _config_columns(hist) + metric_columns(hist)
     return _arrow_safe(pd.concat([out, hist[cols]], axis=1))
 
 
@@ -173,34 +208,32 @@ def _arrow_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def build_results(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Trial and history tables from Ray's trial folders."""
-    run_dir = Path(run_dir)
-    results = load_run(run_dir)
+def _tables_from_trial_folders(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The trial and history tables, built from Ray's trial folders."""
+    last, hist = _read_trial_folders(run_dir)
     info = read_json(run_dir / STUDY_FILE)
-    return (trial_table(results, info, run_dir.name, default_device(run_dir)),
-            history_table(results, info.get("study", ""), run_dir.name))
+    return (_trial_table(last, hist, info, run_dir.name, default_device(run_dir)),
+            _history_table(hist, info.get("study", ""), run_dir.name))
 
 
 def write_results(run_dir: str | Path) -> list[Path]:
     """Write trials.{parquet,csv} and history.{parquet,csv} into ``run_dir``."""
     run_dir = Path(run_dir)
-    trials, history = build_results(run_dir)
     written = []
-    for frame, stem in ((trials, TRIALS), (history, HISTORY)):
+    for frame, stem in zip(_tables_from_trial_folders(run_dir), (TRIALS, HISTORY)):
         frame.to_parquet(run_dir / f"{stem}.parquet", engine="pyarrow", index=False)
         frame.to_csv(run_dir / f"{stem}.csv", index=False)
         written += [run_dir / f"{stem}.parquet", run_dir / f"{stem}.csv"]
     return written
 
 
-def read_results(run_dir: str | Path) -> RunResults:
-    """The run's trial and history tables: the written Parquet files, else built from Ray's folders."""
-    run_dir = Path(run_dir)
+def read_tables(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The run's (trials, history) tables: the written Parquet files, else built from Ray's trial folders.
+
+    Files written before a column of the format existed (``status``, ``timestamp``) are rebuilt."""
     trials_file, history_file = run_dir / f"{TRIALS}.parquet", run_dir / f"{HISTORY}.parquet"
     if trials_file.exists() and history_file.exists():
-        trials = pd.read_parquet(trials_file)
-        if "status" in trials:  # files from before the status column are rebuilt
-            return RunResults(trials=trials, history=pd.read_parquet(history_file))
-    trials, history = build_results(run_dir)
-    return RunResults(trials=trials, history=history)
+        trials, history = pd.read_parquet(trials_file), pd.read_parquet(history_file)
+        if "status" in trials and TIMESTAMP in history:
+            return trials, history
+    return _tables_from_trial_folders(run_dir)

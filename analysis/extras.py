@@ -1,16 +1,17 @@
-"""Report parts beyond tables, one function a kind; a task names the kinds it wants (``Task.extras``).
+"""Report parts beyond tables, one function a kind; a task declares the parts it wants (``Task.extras``).
 
-Each kind works for any task whose trials report what it reads: learning
-curves of the best trial per group, a data file's series, an artifact of the
-final checkpoint (predictions, a confusion matrix), values at given epochs,
-when a threshold is first reached, and generated samples (tasks that
-generate). Nothing here names a task.
+Each kind (a dataclass of ``trainables.common.report``) works for any task
+whose trials report what it reads: learning curves of the best trial per
+group, a data file's series, a file of the final checkpoint (predictions, a
+confusion matrix), values at given epochs, when a threshold is first
+reached, and generated samples (tasks that generate). A data file the part
+reads and the run lacks is an error naming it. Nothing here names a task.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,17 @@ from analysis.tables import ALL, ALL_TRIALS, level, row_label
 from trainables.common import checkpoint
 from trainables.common import metrics as M
 from trainables.common.layout import CONFIG_PREFIX, PLOTS_DIR
-from trainables.common.report import Extra
+from trainables.common.report import (
+    Confusion,
+    Curves,
+    Extra,
+    Points,
+    Predictions,
+    Reach,
+    Samples,
+    Series,
+    TokenLengths,
+)
 
 C = CONFIG_PREFIX
 SEED = C + "seed"
@@ -45,22 +56,29 @@ def best_per_group(run: Run, by: list[str] | None = None) -> pd.DataFrame:
     return run.best_of(run.trials.assign(**{ALL_TRIALS: ALL}), by or [ALL_TRIALS])
 
 
-def unit(run: Run, options: Mapping[str, Any]) -> str:
+def unit(run: Run, field: str | None) -> str:
     """"epoch", or "round" when a task's field makes an epoch a round of updates (q2's steps_per_epoch)."""
-    field = options.get("rounds_field")
     if field and C + field in run.trials and (run.trials[C + field].fillna(0) != 0).any():
         return "round"
     return "epoch"
 
 
-def curves(run: Run, options: Mapping[str, Any]) -> list[Block]:
+def data_file(run: Run, name: str, title: str) -> Path:
+    """A file the study wrote into the run folder; FileNotFoundError naming it when the run lacks it."""
+    path = run.path / name
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: the report part {title!r} reads this file, and the run has none")
+    return path
+
+
+def curves(run: Run, part: Curves) -> list[Block]:
     """The best trial of each group per epoch: the selection metric, and each training loss on its own panel."""
     best = best_per_group(run)
     if best.empty or run.metric not in run.history:
         return []
     hist = run.history[run.history["trial_id"].isin(best["trial_id"])]
     by = groups(run)
-    split = options.get("loss_field")
+    split = part.loss_field
     panels: dict[str, list[tuple[str, str, str]]] = {run.metric: []}
     for _, row in best.iterrows():
         name = label(row, by)
@@ -72,27 +90,25 @@ def curves(run: Run, options: Mapping[str, Any]) -> list[Block]:
         for trial_id, metric, name in lines:
             rows = hist[hist["trial_id"] == trial_id]
             ax.plot(rows[M.EPOCH], rows[metric], label=name)
-        ax.set_xlabel(unit(run, options))
+        ax.set_xlabel(unit(run, part.rounds_field))
         ax.set_title(title)
         ax.legend(fontsize="x-small")
     path = plots.save(fig, run.path / PLOTS_DIR / "learning_curves.png")
     return [Block("Learning curves", f"The best trial of each group (by {run.metric} at its best "
-                  f"{unit(run, options)}).", images=[path])]
+                  f"{unit(run, part.rounds_field)}).", images=[path])]
 
 
-def series(run: Run, options: Mapping[str, Any]) -> list[Block]:
+def series(run: Run, part: Series) -> list[Block]:
     """A data file the study wrote (a date-indexed CSV), one panel a column (q1: the price history)."""
-    path = run.path / run.task.data_files.get(str(options["file"]), "")
-    if not path.is_file():
-        return []
+    path = data_file(run, part.file, part.title)
     frame = pd.read_csv(path, index_col=0, parse_dates=True)
     image = plots.price_history(frame, run.path / PLOTS_DIR / f"{path.stem}.png")
-    return [Block(str(options.get("title", path.stem)), "", images=[image])]
+    return [Block(part.title, "", images=[image])]
 
 
-def predictions(run: Run, options: Mapping[str, Any]) -> list[Block]:
-    """Actual against predicted test values of the best trial of each block (an artifact CSV of the final checkpoint)."""
-    name = run.task.artifacts[str(options.get("artifact", "predictions"))]
+def predictions(run: Run, part: Predictions) -> list[Block]:
+    """Actual against predicted test values of the best trial of each block (a CSV of the final checkpoint)."""
+    name = part.file
     by = [C + b for b in run.task.paper.blocks if C + b in run.trials]
     found = {}
     for _, row in best_per_group(run, by).iterrows():
@@ -103,9 +119,9 @@ def predictions(run: Run, options: Mapping[str, Any]) -> list[Block]:
     return [Block("Predictions on the test days", "Best trial of each block.", images=images)] if images else []
 
 
-def confusion(run: Run, options: Mapping[str, Any]) -> list[Block]:
-    """Raw and row-normalised confusion matrices of each group's best trial (a JSON artifact)."""
-    name = run.task.artifacts[str(options.get("artifact", "confusion"))]
+def confusion(run: Run, part: Confusion) -> list[Block]:
+    """Raw and row-normalised confusion matrices of each group's best trial (a JSON file of the final checkpoint)."""
+    name = part.file
     by, images = groups(run), []
     for _, row in best_per_group(run).iterrows():
         folder = checkpoint.latest_folder(row["trial_dir"])
@@ -117,44 +133,42 @@ def confusion(run: Run, options: Mapping[str, Any]) -> list[Block]:
     return [Block("Confusion matrices", "Best trial of each group, test part.", images=images)] if images else []
 
 
-def lengths(run: Run, options: Mapping[str, Any]) -> list[Block]:
+def lengths(run: Run, part: TokenLengths) -> list[Block]:
     """Token counts per tokenizer from a data file (model, tokens): percentiles and a histogram."""
-    path = run.path / run.task.data_files.get(str(options.get("file", "lengths")), "")
-    if not path.is_file():
-        return []
-    frame = pd.read_csv(path)
-    cut = int(run.trials[C + "max_length"].iloc[0]) if C + "max_length" in run.trials and len(run.trials) else None
+    frame = pd.read_csv(data_file(run, part.file, part.title))
+    column = C + part.cut_field if part.cut_field else None
+    cut = int(run.trials[column].iloc[0]) if column in run.trials and len(run.trials) else None
     rows = {}
-    for model, part in frame.groupby("model"):
-        t = part["tokens"].to_numpy()
+    for model, texts in frame.groupby("model"):
+        t = texts["tokens"].to_numpy()
         rows[Path(str(model)).name] = {"median": np.median(t), "p90": np.percentile(t, 90), "p99": np.percentile(t, 99),
                                        "max": t.max(), **({f"share > {cut}": round(float((t > cut).mean()), 4)}
                                                           if cut else {})}
     table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("tokenizer")
     image = plots.histogram(frame, "tokens", "model", cut, run.path / PLOTS_DIR / "token_lengths.png")
-    return [Block(str(options.get("title", "Tokens per text")), "", table, "lengths", images=[image])]
+    return [Block(part.title, "", table, "lengths", images=[image])]
 
 
-def points(run: Run, options: Mapping[str, Any]) -> list[Block]:
+def points(run: Run, part: Points) -> list[Block]:
     """A metric at given epochs (or rounds), read off each trial's curve, mean ± std per group."""
     from analysis.tables import mean_pm_std, summarize
 
-    metric, epochs, hist = str(options["metric"]), tuple(options["epochs"]), run.history
+    metric, epochs, hist, what = part.metric, part.epochs, run.history, unit(run, part.rounds_field)
     reached = [e for e in epochs if (hist[M.EPOCH] == e).any()] if metric in hist else []
     if not reached:
         return []
     at = hist[hist[M.EPOCH].isin(reached)].pivot_table(index="trial_id", columns=M.EPOCH, values=metric)
-    at.columns = [f"{metric} @ {unit(run, options)} {e}" for e in at.columns]
+    at.columns = [f"{metric} @ {what} {e}" for e in at.columns]
     by = groups(run) or [ALL_TRIALS]
     frame = run.trials.assign(**{ALL_TRIALS: ALL}).set_index("trial_id")[by].join(at)
     table = mean_pm_std(summarize(frame, by, list(at.columns)))
-    return [Block(f"{metric} at {unit(run, options)}s {', '.join(map(str, reached))}", "Mean ± std over seeds.",
+    return [Block(f"{metric} at {what}s {', '.join(map(str, reached))}", "Mean ± std over seeds.",
                   table, "points")]
 
 
-def reach(run: Run, options: Mapping[str, Any]) -> list[Block]:
+def reach(run: Run, part: Reach) -> list[Block]:
     """Epochs, characters (or other work) and seconds until a metric first reaches each threshold, per group."""
-    metric, thresholds, work = str(options["metric"]), options["thresholds"], options.get("work")
+    metric, thresholds, work = part.metric, part.thresholds, part.work
     hist, by = run.history, groups(run) or [ALL_TRIALS]
     if metric not in hist:
         return []
@@ -174,11 +188,11 @@ def reach(run: Run, options: Mapping[str, Any]) -> list[Block]:
                   "reach")]
 
 
-def samples(run: Run, options: Mapping[str, Any]) -> list[Block]:
+def samples(run: Run, part: Samples) -> list[Block]:
     """Greedy and sampled text from the best epoch's weights of each group's best trial (tasks that generate)."""
     if run.task.generate is None:
         return []
-    seed_text, length, by, parts = run.info.get("seed_text") or str(options.get("seed_text", "")), 300, groups(run), []
+    seed_text, length, by, parts = run.info.get("seed_text") or part.seed_text, part.length, groups(run), []
     for _, row in best_per_group(run).iterrows():
         folder = checkpoint.latest_folder(row["trial_dir"])
         if folder is None or not seed_text:
@@ -191,15 +205,10 @@ def samples(run: Run, options: Mapping[str, Any]) -> list[Block]:
     return [Block("Generated text", text)] if parts else []
 
 
-KINDS: dict[str, Callable[[Run, Mapping[str, Any]], list[Block]]] = {
-    "curves": curves, "series": series, "predictions": predictions, "confusion": confusion, "lengths": lengths,
-    "points": points, "reach": reach, "samples": samples}
+KINDS: dict[type, Callable[[Run, Any], list[Block]]] = {
+    Curves: curves, Series: series, Predictions: predictions, Confusion: confusion, TokenLengths: lengths,
+    Points: points, Reach: reach, Samples: samples}
 
 
 def blocks(run: Run, extras: tuple[Extra, ...]) -> list[Block]:
-    out = []
-    for extra in extras:
-        if extra.kind not in KINDS:
-            raise ValueError(f"unknown report part {extra.kind!r}: one of {', '.join(KINDS)}")
-        out += KINDS[extra.kind](run, extra.options)
-    return out
+    return [block for part in extras for block in KINDS[type(part)](run, part)]

@@ -12,9 +12,13 @@ import re
 from html import escape
 from pathlib import Path
 
+import pandas as pd
+
+from analysis.claims import CONTRADICTED, EQUIVALENT, INCONCLUSIVE, NOT_RUN, SUPPORTED
 from analysis.export import read_json
 from analysis.run import Run
 from analysis.sections import Block
+from analysis.tables import shown
 from trainables.common.layout import PROVENANCE_FILE, REPORT_HTML
 
 STYLE = """
@@ -28,7 +32,13 @@ td:first-child, th:first-child, #summary td { text-align: left; }
 img { max-width: 100%; border: 1px solid #ddd; margin: 0.5em 0; }
 pre { background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 0.8em; }
 """
-VERDICT_CELL = re.compile(r"<td>(supported|contradicted|equivalent|inconclusive|not run)</td>")
+VERDICTS = (SUPPORTED, CONTRADICTED, EQUIVALENT, INCONCLUSIVE, NOT_RUN)
+BOLD = re.compile(r"\*\*(.+?)\*\*")
+
+
+def inline_html(text: str) -> str:
+    """A line of the little Markdown the blocks use, escaped: ``**bold**`` becomes bold."""
+    return BOLD.sub(r"<b>\1</b>", escape(text))
 
 
 def text_html(text: str) -> str:
@@ -39,7 +49,7 @@ def text_html(text: str) -> str:
             out.append(f"<pre>{escape(part.strip(chr(10)))}</pre>")
             continue
         for para in (p for p in part.split("\n\n") if p.strip()):
-            body = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", escape(para.strip()))
+            body = inline_html(para.strip())
             lines = body.split("\n")
             if all(line.startswith("- ") for line in lines):
                 out.append("<ul>" + "".join(f"<li>{line[2:]}</li>" for line in lines) + "</ul>")
@@ -61,11 +71,24 @@ def block_html(block: Block) -> str:
     parts = [f"<h{level}>{escape(block.title)}</h{level}>"] if block.title else []
     parts += [text_html(block.text)] if block.text else []
     if block.table is not None:
-        table = block.table.to_html(na_rep="", border=0, table_id=block.stem or None)
-        parts.append(VERDICT_CELL.sub(lambda m: f'<td class="{m.group(1).replace(" ", "-")}"><b>{m.group(1)}</b></td>',
-                                      table))
+        parts.append(table_html(block.table, block.stem))
     parts += [image_tag(p) for p in block.images if p.exists()]
     return "\n".join(parts)
+
+
+def table_html(table: pd.DataFrame, stem: str | None) -> str:
+    """One header row and a row a line, as in report.md; a verdict cell is bold and coloured."""
+    header, rows = shown(table)
+
+    def cell(text: str) -> str:
+        if text in VERDICTS:
+            return f'<td class="{text.replace(" ", "-")}"><b>{text}</b></td>'
+        return f"<td>{inline_html(text)}</td>"
+
+    head = "<tr>" + "".join(f"<th>{inline_html(h)}</th>" for h in header) + "</tr>"
+    body = "\n".join("<tr>" + "".join(map(cell, row)) + "</tr>" for row in rows)
+    ident = f' id="{escape(stem)}"' if stem else ""
+    return f"<table{ident}>\n<thead>{head}</thead>\n<tbody>\n{body}\n</tbody>\n</table>"
 
 
 def write(run: Run, title: str, blocks: list[Block]) -> Path:

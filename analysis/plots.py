@@ -12,8 +12,6 @@ matplotlib.use("Agg")  # files only: works on clusters and CI without a display
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from trainables.common import metrics as M
-
 
 def save(fig, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -32,23 +30,6 @@ def price_history(closes: pd.DataFrame, path: Path) -> Path:
         ax.set_title(f"{ticker} close")
         ax.set_ylabel("price")
     return save(fig, path)
-
-
-def loss_curves(history: pd.DataFrame, labels: dict[str, str], out_dir: Path) -> list[Path]:
-    """Train and validation loss per epoch, linear and log scale, one line a trial."""
-    paths = []
-    for scale in ("linear", "log"):
-        fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
-        for trial_id, rows in history.groupby("trial_id"):
-            for ax, metric in zip(axes, (M.TRAIN_LOSS, M.VAL_LOSS)):
-                ax.plot(rows[M.EPOCH], rows[metric], label=labels.get(trial_id, trial_id))
-        for ax, metric in zip(axes, (M.TRAIN_LOSS, M.VAL_LOSS)):
-            ax.set_yscale(scale)
-            ax.set_xlabel("epoch")
-            ax.set_title(metric)
-        axes[0].legend()
-        paths.append(save(fig, out_dir / ("loss_curves.png" if scale == "linear" else "log_loss_curves.png")))
-    return paths
 
 
 def real_vs_predicted(predictions: dict[str, pd.DataFrame], out_dir: Path) -> list[Path]:

@@ -6,8 +6,8 @@ folder and removes it afterwards; ``upload`` copies the files analysis wrote
 back next to the trials. Checkpoint weights are left behind unless the
 task's analysis uses them (``Task.uses_weights``): a q3 run's encoder
 checkpoints would otherwise be gigabytes for a few tables. Local paths pass through
-untouched. Schemes pyarrow does not know itself (``memory://``, ...) are
-opened through fsspec when it is installed.
+untouched. Which run a path means (a NAME folder, ``latest``, a RUN_ID
+folder) is ``trainables.common.runs.resolve``'s to say.
 """
 
 from __future__ import annotations
@@ -26,55 +26,23 @@ from trainables.common.checkpoint import STATE_FILE
 from trainables.common.layout import STUDY_FILE
 
 
-def is_run(path: str | Path) -> bool:
-    """Whether ``path`` holds a study's run (its study.json) or names one (``latest``), without copying anything."""
-    return bool(read_text(newest(path), STUDY_FILE))
-
-
-def newest(path: str | Path) -> str:
-    """``path`` itself when it holds a run, else the run its ``latest`` pointer names."""
-    if read_text(path, STUDY_FILE):
-        return str(path)
-    run_id = (read_text(path, runs.LATEST) or "").strip()
-    return storage.join(str(path), run_id) if run_id else str(path)
-
-
-def resolve(path: str | Path) -> tuple[pafs.FileSystem, str]:
-    """(filesystem, path within it) for a local path or a URI."""
-    try:
-        return storage.resolve(path)
-    except ValueError:  # pyarrow.ArrowInvalid: a scheme pyarrow has no filesystem for
-        try:
-            import fsspec
-        except ImportError:
-            raise ValueError(f"{path}: unknown storage scheme (fsspec is not installed)") from None
-        fs, inner = fsspec.core.url_to_fs(str(path))
-        return pafs.PyFileSystem(pafs.FSSpecHandler(fs)), inner
-
-
-def read_text(path: str | Path, name: str) -> str | None:
-    """The text of file ``name`` in the folder ``path`` (local or URI); None when absent."""
-    fs, inner = resolve(path)
-    return storage.read_text(posixpath.join(inner, name), filesystem=fs)
-
-
 def uses_weights(path: str | Path) -> bool:
     """Whether the run's task loads trained weights in its report (its study.json names the task)."""
     from analysis.export import load_task
 
-    info = json.loads(read_text(path, STUDY_FILE) or "{}")
+    info = json.loads(storage.read_text(storage.join(path, STUDY_FILE)) or "{}")
     return bool(info.get("task")) and load_task(info).uses_weights
 
 
 @contextmanager
 def local_copy(path: str | Path) -> Iterator[Path]:
-    """A local folder holding the run ``path`` (or a name folder's newest run): itself when local, else a
-    temporary copy."""
+    """A local folder holding the run ``path`` means (``runs.resolve``): itself when local, else a temporary
+    copy."""
+    path = runs.resolve(path)
     if not storage.is_uri(path):
-        yield Path(runs.resolve(path))
+        yield Path(path)
         return
-    path = newest(path)
-    fs, inner = resolve(path)
+    fs, inner = storage.resolve(path)
     if fs.get_file_info(inner).type != pafs.FileType.Directory:
         raise FileNotFoundError(f"{path}: no such run folder")
     skip = () if uses_weights(path) else (STATE_FILE,)
@@ -99,7 +67,7 @@ def upload(local: Path, written: list[Path], path: str | Path) -> list[str]:
     """Copy ``written`` (files or folders under ``local``) to the same places under ``path``; their URIs."""
     if not storage.is_uri(path):
         return [str(p) for p in written]
-    fs, inner = resolve(path)
+    fs, inner = storage.resolve(path)
     out = []
     for item in written:
         rel = Path(item).resolve().relative_to(local.resolve()).as_posix()

@@ -24,16 +24,14 @@ from typing import Any
 import pandas as pd
 
 from analysis import claims as claims_mod
-from analysis import export, extras, html, optuna_report, plots, remote
+from analysis import compute, export, extras, html, optuna_report, plots, remote
 from analysis.claims import ClaimResult
 from analysis.run import Run, read_run, unfinished_note
 from analysis.sections import Block, declared_tables, trials_block
 from analysis.tables import write_table
-from trainables.common import provenance, storage
-from trainables.common.layout import CLAIMS_MD, PLOTS_DIR, REPORT_HTML, REPORT_MD, TABLES_DIR
+from trainables.common import provenance, runs, storage
+from trainables.common.layout import CLAIMS_MD, COMPARISONS, PLOTS_DIR, REPORT_HTML, REPORT_MD, SUMMARY, TABLES_DIR
 from trainables.common.layout import CONFIG_PREFIX as C
-
-COMPARISONS = "comparisons"
 
 
 def comparisons_table(results: list[ClaimResult]) -> pd.DataFrame:
@@ -46,7 +44,7 @@ def comparisons_table(results: list[ClaimResult]) -> pd.DataFrame:
                          "mean_a": r.mean_a, "mean_b": r.mean_b, "diff": r.diff, "ci_low": r.ci_low,
                          "ci_high": r.ci_high, "margin": comp.margin, "p_t": r.p_t, "p_holm": comp.p_holm,
                          "p_wilcoxon": r.p_wilcoxon, "d_z": r.effect, "verdict": comp.verdict,
-                         "seeds_needed": comp.seeds_needed})
+                         "seeds_needed": comp.seeds_needed, "looked": comp.stop_words()})
     return pd.DataFrame(rows)
 
 
@@ -55,8 +53,10 @@ def design_line(run: Run) -> str:
     info = run.info
     if info.get("search") in ("grid", "smoke"):
         what = f"the {info.get('design', 'paper')} design" if info.get("search") == "grid" else "a smoke test"
-        line = (f"{what.capitalize()}, {info.get('trials', '?')} trials planned over {info.get('seeds', 1)} "
-                "seed(s), paired by seed.")
+        spent = compute.spent(run)
+        line = f"{what.capitalize()}. {spent}" if spent else (
+            f"{what.capitalize()}, {info.get('trials', '?')} trials planned over {info.get('seeds', 1)} seed(s), "
+            "paired by seed.")
     else:
         what = {"optuna": "An Optuna (TPE + ASHA)", "random": "A random"}.get(info.get("search"), "A")
         line = f"{what} search of {info.get('trials', '?')} trials."
@@ -74,15 +74,15 @@ def summary(run: Run, results: list[ClaimResult]) -> list[Block]:
              "in words": claims_mod.sentence(c).split(": ", 1)[-1]} for c in results]
     table = pd.DataFrame(rows).set_index("claim") if rows else None
     margins = sorted({f"{c.claim.key}: {c.margin_text}" for c in results})
-    text = (f"{design_line(run)} {claims_mod.RULE}\n\nMargins (the smallest difference that matters, declared before "
-            f"any data): {'; '.join(margins)}.")
+    text = (f"{design_line(run)} {claims_mod.method(results)}\n\nMargins (the smallest difference that matters, "
+            f"declared before any data): {'; '.join(margins)}.")
     left = unfinished_note(run)
-    out = [Block("Summary", text + (f"\n\n**Left out:** {left}" if left else ""), table, "summary")]
+    out = [Block("Summary", text + (f"\n\n**Left out:** {left}" if left else ""), table, SUMMARY)]
     forest = [(f"{c.claim.key}: {comp.label}", comp.result.diff, comp.result.ci_low, comp.result.ci_high,
                comp.margin, comp.verdict) for c in results for comp in c.comparisons
               if not math.isnan(comp.result.diff)]
     if forest:
-        image = plots.forest(forest, run.path / PLOTS_DIR / "comparisons.png")
+        image = plots.forest(forest, run.path / PLOTS_DIR / f"{COMPARISONS}.png")
         out.append(Block("Every comparison at once", "Each difference a − b with its 95% interval, in units of its "
                          "claim's margin: inside the band is no difference that matters, left or right of it one "
                          "that does.", images=[image], level=3))
@@ -147,7 +147,7 @@ def write_all(run_dir: Path) -> tuple[list[Path], list[ClaimResult]]:
 
 def summary_text(run: Run, results: list[ClaimResult]) -> list[Block]:
     left = unfinished_note(run)
-    text = "\n".join(f"- {claims_mod.sentence(c)}" for c in results) + "\n\n" + claims_mod.RULE
+    text = "\n".join(f"- {claims_mod.sentence(c)}" for c in results) + "\n\n" + claims_mod.method(results)
     return [Block("Verdicts", text + (f"\n\n**Left out:** {left}" if left else ""))]
 
 
@@ -169,12 +169,16 @@ def finish_run(run_dir: str | Path, quiet: bool = False) -> list[Any]:
     ``run_dir`` may be a storage URI: the run is analysed from a local copy and
     the outputs are written back beside its trials (their URIs are returned).
     """
+    run_dir = runs.resolve(run_dir)
     with remote.local_copy(run_dir) as local:
         written, results = write_all(Path(local))
+        cost = compute.spent(read_run(local))
         shown = remote.upload(local, written, run_dir) if storage.is_uri(run_dir) else written
     if not quiet:
         print("Claims:")
         print("\n".join(summary_lines(results)))
+        if cost:
+            print(cost)
         print(f"Report: {storage.join(str(run_dir), REPORT_HTML)}")
     return shown
 
@@ -183,5 +187,6 @@ def summary_lines(results: list[ClaimResult]) -> list[str]:
     out = []
     for c in results:
         need = f" (about {c.seeds_needed} seeds would settle it)" if c.seeds_needed else ""
+        need = f" ({c.seeds_words()})" if c.seeds_words() else need
         out.append(f"  [{c.verdict:>12}] {c.claim.text}{need}")
     return out

@@ -6,7 +6,9 @@ names (its paper design, claims and metric schema, imported from the module
 study.json records, so analysis lists no task), and the results format of
 ``analysis.export``, split into the completed trials, which everything is
 computed from, and the unfinished or errored ones, which are only named.
-``path`` may be a name folder: its newest run (``NAME/latest``) is read.
+``path`` is any path ``trainables.common.runs.resolve`` accepts: a RUN_ID
+folder, a NAME folder (its newest run) or its ``latest`` link. Benchmarks
+and tests read runs here too.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import pandas as pd
 
 from analysis import export
 from analysis.export import load_task
-from trainables.common import runs
+from trainables.common import runs, storage
 from trainables.common.layout import CONFIG_PREFIX, STUDY_FILE
 from trainables.common.task import Task
 
@@ -35,9 +37,19 @@ class Run:
     trials: pd.DataFrame
     """Completed trials, one row each (``analysis.export`` schema), with the task's derived settings."""
     history: pd.DataFrame
-    """Every report of the completed trials."""
+    """Every record (epoch) of the completed trials."""
     unfinished: pd.DataFrame
     """Trials without a completed final report (stopped early, failed, or running): left out of the results."""
+    unfinished_history: pd.DataFrame
+    """Every record (epoch) of the unfinished trials (those a scheduler stopped included)."""
+
+    def every_trial(self) -> pd.DataFrame:
+        """Completed and unfinished trials together (a search's trials that ASHA stopped included)."""
+        return pd.concat([self.trials, self.unfinished], ignore_index=True)
+
+    def every_record(self) -> pd.DataFrame:
+        """Every record (epoch) of every trial, ``timestamp`` (Ray's clock, Unix seconds) included."""
+        return pd.concat([self.history, self.unfinished_history], ignore_index=True)
 
     @property
     def study(self) -> str:
@@ -120,26 +132,30 @@ def with_derived(trials: pd.DataFrame, task: Task) -> pd.DataFrame:
 
 
 def read_run(path: str | Path) -> Run:
-    """The run in ``path`` (a local run folder, or a name folder: its newest run).
+    """The run ``path`` means (``runs.resolve``: a RUN_ID folder, a NAME folder's newest run, ``latest``), local.
 
-    Raises FileNotFoundError (one line) when it is not a study's run folder.
+    Raises FileNotFoundError (one line) when it is not a study's run folder; a run on object storage is read
+    from ``analysis.remote.local_copy``.
     """
-    run_dir = Path(runs.resolve(path))
+    found = runs.resolve(path)
+    if storage.is_uri(found):
+        raise ValueError(f"{found}: on object storage; read it through analysis.remote.local_copy")
+    run_dir = Path(found)
     info = export.read_json(run_dir / STUDY_FILE)
     if not info.get("study"):
         raise FileNotFoundError(f"{run_dir}: no {STUDY_FILE}; is this a study's run folder?")
     task = load_task(info)
-    results = export.read_results(run_dir)
-    trials = results.trials
+    trials, history = export.read_tables(run_dir)
     if "trial_dir" in trials:  # where the trials are now: the folder may have moved or be a copy
         trials = trials.assign(trial_dir=[str(run_dir / Path(str(d)).name) for d in trials["trial_dir"]])
     done = trials["status"] == export.FINISHED
-    history = results.history[results.history["trial_id"].isin(trials.loc[done, "trial_id"])]
+    finished = history["trial_id"].isin(trials.loc[done, "trial_id"])
     completed = with_derived(trials[done].reset_index(drop=True), task)
     if task.schema is not None and not completed.empty:
         task.schema.check_columns(completed.columns, what=f"{run_dir}: the completed trials")
-    return Run(path=run_dir, info=info, trials=completed, history=history.reset_index(drop=True),
-               unfinished=trials[~done].reset_index(drop=True))
+    return Run(path=run_dir, info=info, trials=completed, history=history[finished].reset_index(drop=True),
+               unfinished=trials[~done].reset_index(drop=True),
+               unfinished_history=history[~finished].reset_index(drop=True))
 
 
 def unfinished_note(run: Run) -> str:

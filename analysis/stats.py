@@ -76,21 +76,6 @@ def paired(a, b, confidence: float = 0.95) -> Paired:
     return Paired(n, mean_a, mean_b, diff, diff - half, diff + half, p_t, p_w, diff / sd)
 
 
-def equivalence_p(a, b, margin: float) -> float:
-    """Two one-sided tests (TOST) of |mean(a - b)| < ``margin``: the larger of the two one-sided p-values.
-
-    Small means the difference lies within ±margin. NaN below two pairs, or
-    when the differences have no spread (then the interval decides alone).
-    """
-    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
-    d = d[~np.isnan(d)]
-    if len(d) < 2 or d.std(ddof=1) <= 1e-12 * max(1.0, abs(d.mean())):
-        return float("nan")
-    above = stats.ttest_1samp(d, -margin, alternative="greater").pvalue
-    below = stats.ttest_1samp(d, margin, alternative="less").pvalue
-    return float(max(above, below))
-
-
 def seeds_needed(diff: float, sd: float, margin: float, confidence: float = 0.95, cap: int = 1000) -> int | None:
     """Roughly how many seeds would settle a comparison, from its observed mean difference and spread.
 

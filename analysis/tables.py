@@ -71,16 +71,23 @@ def row_label(key: Any) -> str:
     return " / ".join(map(level, key if isinstance(key, tuple) else (key,)))
 
 
+def shown(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of ``table`` as a reader sees it: the row labels first (under the settings' names), every
+    cell as text, missing values empty. Markdown and HTML render the same."""
+    index_name = " / ".join(str(n).removeprefix(CONFIG_PREFIX) for n in table.index.names if n is not None)
+    header = [index_name] + [str(c) for c in table.columns]
+    keys = [row_label(i) for i in table.index]
+    rows = [[k] + ["" if pd.isna(v) else str(v) for v in row] for k, row in zip(keys, table.astype(object).to_numpy())]
+    return header, rows
+
+
 def to_markdown(table: pd.DataFrame) -> str:
     """A GitHub-style Markdown table of ``table`` (index first).
 
     pandas' own ``to_markdown`` needs a newer ``tabulate`` than some data
     packages allow, and a plain table needs nothing more than this.
     """
-    index_name = " / ".join(str(n).removeprefix(CONFIG_PREFIX) for n in table.index.names if n is not None)
-    header = [index_name] + [str(c) for c in table.columns]
-    keys = [row_label(i) for i in table.index]
-    rows = [[k] + ["" if pd.isna(v) else str(v) for v in row] for k, row in zip(keys, table.astype(object).to_numpy())]
+    header, rows = shown(table)
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(lines)

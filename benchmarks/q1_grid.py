@@ -6,7 +6,7 @@
 Runs the study's grid (a) through its own entry point (``studies/q1.py``'s
 ``Study``) on a local Ray with its own resources per trial, and (b) sequentially
 without Ray, every arm through the same shared trial loop
-(``trainables.common.task.run`` with a ``LocalSession``) in one process
+(``trainables.common.task.train_trial`` with a ``LocalSession``) in one process
 with PyTorch's default threads, then prints the wall-time ratio a/b (the
 study's closing analysis is timed apart), the Ray overhead per trial
 (the cores' seconds over the wall less the CPU seconds the trials spent in
@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psutil
 
-from analysis.results import load_run
+from analysis.run import read_run
 from studies import launch, q1
 from trainables.common import metrics as M
 from trainables.common import provenance, task, usage
@@ -73,7 +73,8 @@ def study_arms(argv: list[str]):
 
 def plain_loop(arms, prices, folder: Path) -> list[dict]:
     """Every arm through the shared loop, one after the other, without Ray."""
-    return [task.run(q1.TASK, to_dict(arm), prices, LocalSession(folder / f"trial-{i}")) for i, arm in enumerate(arms)]
+    return [task.train_trial(q1.TASK, to_dict(arm), prices, LocalSession(folder / f"trial-{i}"))
+            for i, arm in enumerate(arms)]
 
 
 def run_benchmark(argv: list[str], storage: Path) -> dict:
@@ -96,12 +97,12 @@ def run_benchmark(argv: list[str], storage: Path) -> dict:
     try:
         with PeakMemory() as mem_a:
             started = time.perf_counter()
-            path = q1.STUDY.main(study_argv)
+            path = q1.main(study_argv)
             wall_a = time.perf_counter() - started - timed["report_s"]
     finally:
         analysis.report.finish_run = finish
     report_s = timed["report_s"]
-    trials = load_run(path).trials
+    trials = read_run(path).trials
     if started_ray:
         ray.shutdown()  # (b) gets the machine to itself
     arms, prices = study_arms(study_argv)
@@ -142,7 +143,8 @@ def main(argv: list[str] | None = None) -> list[str]:
     p.add_argument("--smoke-test", action="store_true", help="the study's smoke test instead of its grid")
     p.add_argument("--out", default=None, help="run folders (default: a temporary folder)")
     args = p.parse_args(argv)
-    study_argv = ["--epochs", str(args.epochs)] + (["--smoke-test"] if args.smoke_test else [])
+    # The fixed design (every arm at 5 seeds): both ways run the same trials.
+    study_argv = ["--epochs", str(args.epochs)] + (["--smoke-test"] if args.smoke_test else ["--seeds", "5"])
     with tempfile.TemporaryDirectory(prefix="q1-grid-") as tmp:
         result = run_benchmark(study_argv, Path(args.out or tmp))
     lines = summary(result, os.cpu_count() or 1)

@@ -82,8 +82,8 @@ THRESHOLDS = (2.0, 1.8, 1.6, 1.535, 1.47)
 class PrintingSession(LocalSession):
     """A LocalSession that prints each round as it ends."""
 
-    def report(self, metrics, state=None, files=None) -> None:
-        super().report(metrics, state, files)
+    def record(self, metrics, state=None, files=None) -> None:
+        super().record(metrics, state, files)
         m = metrics
         print(f"  {m[M.TIME_TRAIN]:6.0f} s training ({m[M.TIME_TOTAL]:4.0f} s with validation)  {m[M.TRAIN_STEPS]:6d} "
               f"steps  {m[M.TRAIN_CHARS] / m[M.TIME_TRAIN]:7.0f} char/s  val/loss {m[M.VAL_LOSS]:.4f}"
@@ -145,7 +145,7 @@ def run(cfg: CharConfig, corpus, args) -> dict:
         scores = held_out_scores(trainer, folder, corpus.text)
     curve = [{"round": r[M.EPOCH], "train_s": round(r[M.TIME_TRAIN], 1), "total_s": round(r[M.TIME_TOTAL], 1),
               "chars": r[M.TRAIN_CHARS], "steps": r[M.TRAIN_STEPS], "val_loss": round(r[M.VAL_LOSS], 4),
-              "val_acc": round(r[M.VAL_ACC], 4)} for r in session.reports]
+              "val_acc": round(r[M.VAL_ACC], 4)} for r in session.records]
     share = cpu_s / wall_s
     assert scores["test"]["loss"] == round(final[M.TEST_LOSS], 4)  # the loop scored the same weights
     return {"config": dataclasses.asdict(cfg), "preset": args.preset, "parameters": params, "threads": args.threads,

@@ -59,12 +59,12 @@ def log(msg: str) -> None:
 
 
 class LoggedSession(LocalSession):
-    """A ``LocalSession`` that prints each epoch as it is reported."""
+    """A ``LocalSession`` that prints each epoch as it is recorded."""
 
     label = ""
 
-    def report(self, metrics, state=None, files=None) -> None:
-        super().report(metrics, state, files)
+    def record(self, metrics, state=None, files=None) -> None:
+        super().record(metrics, state, files)
         log(f"{self.label} epoch {metrics[M.EPOCH]}: train/loss {metrics[M.TRAIN_LOSS]:.4f} "
             f"val/loss {metrics[M.VAL_LOSS]:.4f} val/macro_f1 {metrics[M.VAL_MACRO_F1]:.4f} "
             f"({metrics[M.TIME_TOTAL]:.0f} s)")
@@ -88,7 +88,7 @@ def top_config(args: argparse.Namespace, k: int) -> TweetConfig:
 
 
 def train(cfg: TweetConfig, shared: StudyData, label: str, threads: int, train_tweets: int = 0) -> tuple[dict, float]:
-    """One trial through the shared loop (seeded as ``task.run`` seeds it); its final report and seconds."""
+    """One trial through the shared loop (seeded as ``task.train_trial`` seeds it); its final metrics and seconds."""
     device = runtime.setup_device(threads)
     runtime.seed_everything(cfg.seed)
     started = time.perf_counter()

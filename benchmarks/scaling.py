@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analysis.results import load_run
+from analysis.run import read_run
 from trainables.common import metrics as M
 
 METRIC = M.VAL_MAPE
@@ -36,13 +36,13 @@ def run_q1(argv: list[str]) -> float:
     from studies import q1
 
     started = time.perf_counter()
-    q1.STUDY.main(argv)
+    q1.main(argv)
     return time.perf_counter() - started
 
 
 def time_to_within(run_dir: Path, target: float, started: float) -> float:
     """Seconds from ``started`` until some trial first reported METRIC <= target."""
-    history = load_run(run_dir).history
+    history = read_run(run_dir).every_record()  # trials ASHA stopped count: they reached it too
     hits = history[history[METRIC] <= target]
     return float(hits["timestamp"].min() - started) if len(hits) else float("nan")
 
@@ -71,26 +71,26 @@ def main(argv: list[str] | None = None) -> str:
     for conc in (1, 2):
         wall = run_q1([*base, *grid, "--epochs", str(args.epochs), "--max-concurrent", str(conc),
                        "--name", f"grid-c{conc}"])
-        n = len(load_run(storage / f"grid-c{conc}" / "latest").trials)
+        n = len(read_run(storage / f"grid-c{conc}").every_trial())
         rows.append((conc, n, wall))
         print(f"grid, {conc} concurrent: {n} trials in {wall:.1f} s", flush=True)
 
     started = time.time()
     grid_wall = run_q1([*base, *grid, "--epochs", str(args.search_epochs), "--max-concurrent", "2",
                         "--name", "search-grid"])
-    best = float(load_run(storage / "search-grid" / "latest").trials[METRIC].min())
-    grid_hit = time_to_within(storage / "search-grid" / "latest", best * 1.05, started)
-    grid_n = len(load_run(storage / "search-grid" / "latest").trials)
+    grid_trials = read_run(storage / "search-grid").every_trial()
+    best, grid_n = float(grid_trials[METRIC].min()), len(grid_trials)
+    grid_hit = time_to_within(storage / "search-grid", best * 1.05, started)
     started = time.time()
     opt_wall = run_q1([*base, "--search", "optuna", "--num-samples", str(args.samples), "--epochs",
                        str(args.search_epochs), "--max-concurrent", "2", "--name", "search-optuna"])
-    opt = load_run(storage / "search-optuna" / "latest")
-    opt_hit = time_to_within(storage / "search-optuna" / "latest", best * 1.05, started)
+    opt = read_run(storage / "search-optuna").every_trial()
+    opt_hit = time_to_within(storage / "search-optuna", best * 1.05, started)
     if started_ray:
         ray.shutdown()
 
     text = report(args, rows, best, grid_wall, grid_hit, grid_n, opt_wall, opt_hit,
-                  len(opt.trials), float(opt.trials[METRIC].min()))
+                  len(opt), float(opt[METRIC].min()))
     print(text)
     return text
 

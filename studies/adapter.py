@@ -27,6 +27,22 @@ def state_file_pattern() -> str:
     return TuneController.CKPT_FILE_TMPL.format("*")
 
 
+def tuner_file() -> str:
+    """The name of the Tuner's own state file, written once as a run starts (``tuner_internal._TUNER_PKL``)."""
+    from ray.tune.impl.tuner_internal import _TUNER_PKL
+
+    return _TUNER_PKL
+
+
+def restored_file_patterns() -> tuple[str, ...]:
+    """Globs of every state file Tune reads back on restore: the Tuner's, the experiment snapshot, and the
+    searcher's (``CKPT_FILE_TMPL`` of ``SearchGenerator``, ``Searcher`` and ``BasicVariantGenerator``)."""
+    from ray.tune.search import BasicVariantGenerator, Searcher, SearchGenerator
+
+    searchers = (SearchGenerator, Searcher, BasicVariantGenerator)
+    return (tuner_file(), state_file_pattern(), *(cls.CKPT_FILE_TMPL.format("*") for cls in searchers))
+
+
 def newest_state_file(run_dir: str) -> str | None:
     """The snapshot Tune restores from: the newest by name (names carry the session's start time)."""
     found = fnmatch.filter(storage.list_names(run_dir), state_file_pattern())
@@ -187,3 +203,18 @@ def set_max_pending_trials(n: int) -> None:
     takes the first worker that frees up, and only one trial runs at all.
     """
     os.environ[MAX_PENDING_TRIALS_ENV] = str(max(1, n))
+
+
+def wandb_callback_type() -> type:
+    """Ray's ``WandbLoggerCallback`` whose logging actor (``_logger_actor_cls``, a ``_WandbLoggingActor``) waits,
+    once its trial's run is finished, until wandb's service has written the run to the end of its file
+    (``wandb.teardown()``): Ray kills the actor as soon as ``finish()`` returns, and the service may still be
+    writing then, which would leave the trial's ``.wandb`` file without its records."""
+    from ray.air.integrations.wandb import WandbLoggerCallback, _WandbLoggingActor
+
+    class WrittenToTheEnd(_WandbLoggingActor):
+        def run(self) -> None:
+            super().run()
+            self._wandb.teardown()
+
+    return type(WandbLoggerCallback.__name__, (WandbLoggerCallback,), {"_logger_actor_cls": WrittenToTheEnd})

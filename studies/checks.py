@@ -67,22 +67,13 @@ def cluster_wait_note(args: argparse.Namespace, available: dict[str, float]) -> 
 def writable(path: str) -> str | None:
     """Why the folder ``path`` cannot be created or written (one line), or None when it can.
 
-    A local path is checked without creating anything (its nearest existing
-    folder must be writable), so a study refused later for bad input leaves
-    no folder behind; an object-store URI is probed with a small write.
+    Decided by trying, locally as on object storage: a small file is written
+    into ``path`` (creating the folders it needs) and removed again, with
+    every folder the probe created, so a study refused later for bad input
+    leaves nothing behind. Asking instead (``os.access``) says yes to root
+    where creating then fails, as on pseudo or read-only file systems.
     """
-    if storage.is_uri(path):
-        return _probe(path)
-    target = Path(path).expanduser().absolute()
-    existing = next((p for p in (target, *target.parents) if p.exists()), None)
-    if existing is None or not existing.is_dir():
-        return f"--storage-path: cannot create {target}: {existing} is not a folder"
-    if not os.access(existing, os.W_OK | os.X_OK):
-        return f"--storage-path: cannot create or write {target}: {existing} is not writable"
-    return None
-
-
-def _probe(path: str) -> str | None:
+    created = [] if storage.is_uri(path) else _missing(Path(path).expanduser().absolute())
     probe = storage.join(path, f".write-probe-{uuid.uuid4().hex[:8]}")
     try:
         storage.write_text(probe, "")
@@ -90,4 +81,13 @@ def _probe(path: str) -> str | None:
     except (OSError, ValueError) as exc:  # pyarrow raises OSError subclasses; a bad URI ValueError
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return f"--storage-path: cannot write {path} ({reason})"
+    finally:
+        for folder in created:
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
     return None
+
+
+def _missing(folder: Path) -> list[Path]:
+    """``folder`` and its parents that do not exist yet, deepest first."""
+    return [p for p in (folder, *folder.parents) if not p.exists()]

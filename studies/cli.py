@@ -24,8 +24,10 @@ from trainables.common.config import field_docs
 
 
 def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, title: str, *, defaults: bool,
-                        skip: tuple[str, ...] = (), aliases: dict[str, list[str]] | None = None) -> None:
-    """One flag per field of ``cls``; with ``defaults=False`` an unset flag is left out of the namespace."""
+                        skip: tuple[str, ...] = (), aliases: dict[str, list[str]] | None = None,
+                        ) -> argparse._ArgumentGroup:
+    """One flag per field of ``cls``, in a group of its own (returned); with ``defaults=False`` an unset flag is
+    left out of the namespace."""
     group = parser.add_argument_group(title)
     hints = typing.get_type_hints(cls)
     docs = field_docs(cls)
@@ -54,6 +56,7 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, title: str, 
         for alias in negated:
             group.add_argument(alias, dest=f.name, action="store_false", default=kw["default"],
                                help=f"same as --no-{f.name.replace('_', '-')}")
+    return group
 
 
 def chosen(args: argparse.Namespace, cls: type) -> dict[str, Any]:

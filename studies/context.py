@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from studies.flags import fail
-from trainables.common.config import ConfigError, to_dict
+from studies.study import Study
+from trainables.common.config import ConfigError, TrialConfig, to_dict
+from trainables.common.task import Task
 
 
 @dataclass
 class Context:
-    study: Any
-    """The study's declaration (``studies.study.Study``)."""
+    study: Study
+    """The study's declaration."""
     args: argparse.Namespace
     options: Any
+    """The study's options (a dataclass of its own, ``Study.options``): its data flags."""
     chosen: dict[str, Any]
     """Config fields given on the command line: one value for every trial, replacing the design or space."""
     run_dir: str
@@ -25,9 +28,12 @@ class Context:
     resuming: bool = False
     optuna_url: str | None = None
     notes: list[str] = field(default_factory=list)
+    evaluate: Callable[[Mapping[str, int]], dict[str, tuple[int, bool]]] | None = None
+    """``--seeds auto``: how the run's comparisons stand, each on its first seeds (comparison -> seeds), answered
+    with the seeds it read and whether a look settled it. Handed in by the study's entry point."""
 
     @property
-    def task(self):
+    def task(self) -> Task:
         return self.study.task
 
     @property
@@ -58,7 +64,7 @@ class Context:
         """Tune's param space: every config field at its fixed or default value."""
         return to_dict(self.build_configs([dict(fixed)], searched_ok=True)[0])
 
-    def build_configs(self, values: list[Mapping[str, Any]], searched_ok: bool = False) -> list[Any]:
+    def build_configs(self, values: list[Mapping[str, Any]], searched_ok: bool = False) -> list[TrialConfig]:
         """Each dict built as the task's config (so validated); a bad value or unknown field is one line."""
         config_cls = self.task.config
         known = {f.name for f in dataclasses.fields(config_cls)}

@@ -8,10 +8,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from typing import Any
+from typing import Any, NoReturn
 
 from studies import cli, searchers
 from trainables.common import tracking
+from trainables.common.layout import AUTO_SEEDS
 
 DEFAULT_STORAGE = "results"
 # A cluster sets this on its nodes (cluster/*.yaml) so every study writes to shared storage.
@@ -19,7 +20,16 @@ STORAGE_ENV = "STUDY_STORAGE_PATH"
 DEFAULT_SEEDS = 5
 
 
-def fail(message: str) -> None:
+def seeds_value(text: str) -> int | str:
+    if text == AUTO_SEEDS:
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seeds or {AUTO_SEEDS}, got {text!r}") from None
+
+
+def fail(message: str) -> NoReturn:
     """One line on stderr and exit status 2: the CLI's answer to bad input."""
     import sys
 
@@ -35,10 +45,12 @@ def parser(study: Any) -> argparse.ArgumentParser:
     tracking.add_flags(p)
     cli.add_dataclass_flags(p, study.options, "data and study options", defaults=True)
     option_names = tuple(f for f in study.options.__dataclass_fields__)
-    cli.add_dataclass_flags(p, study.task.config, "trial config (a value given here is used by every trial, "
-                            "replacing that field's design or search space)", defaults=False,
-                            # A field the options declare too is set through the option's flag.
-                            skip=("fail_at_epoch", *option_names), aliases=study.aliases)
+    config = cli.add_dataclass_flags(p, study.task.config, "trial config (a value given here is used by every "
+                                     "trial, replacing that field's design or search space)", defaults=False,
+                                     # A field the options declare too is set through the option's flag.
+                                     skip=("fail_at_epoch", *option_names), aliases=study.aliases)
+    config.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
+                        help="set any trial config field for every trial (JSON value or text); repeatable")
     return p
 
 
@@ -47,8 +59,10 @@ def add_search_flags(p: argparse.ArgumentParser) -> None:
     found = searchers.available()
     g.add_argument("--search", choices=tuple(found), default="grid",
                    help="; ".join(f"{name}: {m.HELP}" for name, m in found.items()) + " (default: grid)")
-    g.add_argument("--seeds", type=int, default=DEFAULT_SEEDS,
-                   help=f"every arm of the design runs with seeds 0..K-1, paired across arms (default: {DEFAULT_SEEDS})")
+    g.add_argument("--seeds", type=seeds_value, default=None, metavar="{K,auto}",
+                   help="K: every arm of the design runs with seeds 0..K-1, paired across arms; auto: seeds are "
+                        "added where a claim's verdict is open (--min-seeds to --max-seeds, repeated confidence "
+                        f"intervals) (default: auto for a design whose claims it runs, else {DEFAULT_SEEDS})")
     g.add_argument("--num-samples", type=int, default=20, help="trials of --search optuna or random (default: 20)")
     g.add_argument("--smoke-test", action="store_true", help="a few tiny trials in seconds, to check the set-up")
     for module in found.values():
@@ -62,8 +76,6 @@ def add_resource_flags(p: argparse.ArgumentParser, cpus: float = 1.0) -> None:
     g.add_argument("--gpus-per-trial", type=float, default=0.0,
                    help="GPUs per trial; fractions (0.5) pack several trials on one GPU (default: 0)")
     g.add_argument("--max-concurrent", type=int, default=0, help="trials at once (default 0: as many as fit)")
-    g.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
-                   help="set any trial config field for every trial (JSON value or text); repeatable")
     g.add_argument("--reuse-workers", action=argparse.BooleanOptionalAction, default=True,
                    help="run each new trial in a finished trial's worker process when their resources match, "
                         "instead of starting a process per trial (default: on)")
@@ -95,7 +107,7 @@ def check(args: argparse.Namespace) -> None:
         fail("--cpus-per-trial must be positive")
     if args.gpus_per_trial < 0:
         fail("--gpus-per-trial cannot be negative")
-    if args.seeds < 1 or args.num_samples < 1:
+    if (args.seeds != AUTO_SEEDS and args.seeds is not None and args.seeds < 1) or args.num_samples < 1:
         fail("--seeds and --num-samples must be at least 1")
     if args.max_failures < 0 or args.max_concurrent < 0:
         fail("--max-failures and --max-concurrent cannot be negative")

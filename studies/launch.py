@@ -2,7 +2,9 @@
 
 The one place that joins the run side (``studies.runner`` and the
 searchers) and the reading side (``analysis``): the run side never imports
-analysis, analysis never imports studies. Everything a study can check is
+analysis, analysis never imports studies. Analysis is called at a run's end
+(the report) and, with ``--seeds auto``, by the evaluator handed to the
+searcher (how the comparisons stand) and for the looks its intervals cover. Everything a study can check is
 checked before Ray starts: numbers and names, the machine's resources, the
 storage, every arm's config, the data against every arm.
 """
@@ -14,19 +16,24 @@ import dataclasses
 import json
 import sys
 import warnings
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from studies import checks, cli, flags, runner, searchers
 from studies.context import Context
 from studies.flags import fail
+from studies.searchers import adaptive, grid
+from studies.searchers.base import Plan
+from studies.study import Study
 from trainables.common import provenance, runs, storage
 from trainables.common.config import ConfigError
 from trainables.common.errors import DataError
-from trainables.common.layout import STUDY_FILE
+from trainables.common.layout import AUTO_SEEDS, STUDY_FILE
+
+T = TypeVar("T")
 
 
-def main(study: Any, argv: list[str] | None = None) -> str:
+def main(study: Study, argv: list[str] | None = None) -> str:
     """Parse, check, run, report; the run folder."""
     ctx, plan = prepare(study, argv)
     options = ctx.options
@@ -45,7 +52,7 @@ def main(study: Any, argv: list[str] | None = None) -> str:
     return ctx.run_dir
 
 
-def prepare(study: Any, argv: list[str] | None = None) -> tuple[Context, Any]:
+def prepare(study: Study, argv: list[str] | None = None) -> tuple[Context, Plan]:
     """Everything before the data: the command line checked, the run's context and the searcher's plan
     (every arm's config built and validated). Nothing is written."""
     args = flags.parser(study).parse_args(argv)
@@ -56,12 +63,52 @@ def prepare(study: Any, argv: list[str] | None = None) -> tuple[Context, Any]:
     options = _checked(lambda: cli.build(args, study.options))
     if args.smoke_test and study.smoke_options:
         options = _checked(lambda: _smoke_options(options, study.smoke_options))
+    search = seeds(study, args)
     ctx = context(study, args, options)
-    # The smoke test is its own small design, whatever the search: it checks the set-up.
-    return ctx, searchers.available()["grid" if args.smoke_test else args.search].plan(ctx)
+    if search == adaptive.NAME:
+        ctx.evaluate = evaluator(ctx.run_dir)
+    return ctx, searchers.available()[search].plan(ctx)
 
 
-def context(study: Any, args: argparse.Namespace, options: Any) -> Context:
+def seeds(study: Study, args: argparse.Namespace) -> str:
+    """The searcher that runs, with ``--seeds`` settled: auto (seeds added where a verdict is open) by default
+    for the paper and factorial designs of a study with claims, else a number. The smoke test is its own small
+    design."""
+    if args.smoke_test:
+        return grid.NAME
+    has_claims = args.search in (grid.NAME, adaptive.NAME) and bool(study.task.paper.claims)
+    if args.seeds is None:
+        args.seeds = AUTO_SEEDS if has_claims and args.design != "reference" else flags.DEFAULT_SEEDS
+    if args.search == adaptive.NAME or (args.search == grid.NAME and args.seeds == AUTO_SEEDS):
+        from analysis import sequential  # the looks the repeated intervals are tabulated for
+
+        if not has_claims:
+            fail("--seeds auto adds seeds where a claim is open: this study declares no claims")
+        if not sequential.FIRST_LOOK <= args.min_seeds <= args.max_seeds <= sequential.LARGEST_CAP:
+            fail(f"--min-seeds and --max-seeds: need {sequential.FIRST_LOOK} <= min <= max <= "
+                 f"{sequential.LARGEST_CAP} (the looks the repeated intervals are tabulated for)")
+        if args.max_trials < 0:
+            fail("--max-trials cannot be negative")
+        args.seeds = AUTO_SEEDS
+        return adaptive.NAME
+    if args.seeds == AUTO_SEEDS:
+        fail(f"--seeds auto runs the paper's design; --search {args.search} takes a number of seeds")
+    return args.search
+
+
+def evaluator(run_dir: str) -> Callable[[Mapping[str, int]], dict[str, tuple[int, bool]]]:
+    """How a ``--seeds auto`` run's comparisons stand, read from its trials so far (``analysis.claims``)."""
+
+    from analysis import claims
+    from analysis.run import read_run
+
+    def evaluate(limits: Mapping[str, int]) -> dict[str, tuple[int, bool]]:
+        return claims.standing(read_run(run_dir), limits)
+
+    return evaluate
+
+
+def context(study: Study, args: argparse.Namespace, options: Any) -> Context:
     """The run's context: a new run folder, or the one ``--resume`` continues."""
     name_dir = storage.join(runner.storage_uri(args.storage_path), args.name)
     run_id, resuming = None, False
@@ -82,7 +129,7 @@ def context(study: Any, args: argparse.Namespace, options: Any) -> Context:
     return ctx
 
 
-def write_study_file(ctx: Context, plan: Any, data: Any) -> None:
+def write_study_file(ctx: Context, plan: Plan, data: Any) -> None:
     """study.json: which study, task, search and data made the run, so analysis can read it back alone."""
     study = ctx.study
     path = storage.join(ctx.run_dir, STUDY_FILE)
@@ -104,7 +151,7 @@ def _smoke_options(options: Any, smoke: dict[str, Any]) -> Any:
     return dataclasses.replace(options, **{k: v for k, v in smoke.items() if getattr(options, k) == defaults[k]})
 
 
-def _checked(fn: Callable[[], Any]) -> Any:
+def _checked(fn: Callable[[], T]) -> T:
     """``fn()``, with bad input (a DataError) turned into the CLI's one-line error; other errors are bugs."""
     try:
         return fn()
@@ -112,7 +159,7 @@ def _checked(fn: Callable[[], Any]) -> Any:
         fail(str(exc))
 
 
-def _with_notes(fn: Callable[[], Any]) -> Any:
+def _with_notes(fn: Callable[[], T]) -> T:
     """``fn()``, its warnings printed as one-line notes (e.g. rows dropped from the data)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -183,16 +183,18 @@ class ProgressCallback(tune.Callback):
     best-so-far among completed trials. ``epochs_of(config)``: a trial's
     planned epochs (its progress, for the time left). ``label_of(config)``:
     the short label of the best trial (default: the settings that differ
-    between trials).
+    between trials). ``seeds``: the line names the seeds of the running
+    trials (a run that adds seeds where a verdict is open).
     """
 
     def __init__(self, console: Console | None, total: int | None, metric: str, mode: str,
                  epochs_of: Callable[[dict], int | None] = _config_epochs,
-                 label_of: Callable[[dict], str] | None = None, *, clock: Callable[[], float] = time.monotonic):
+                 label_of: Callable[[dict], str] | None = None, *, clock: Callable[[], float] = time.monotonic,
+                 seeds: bool = False):
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', not {mode!r}")
         self.console, self.total, self.metric, self.mode = console, total, metric, mode
-        self.epochs_of, self.label_of, self.clock = epochs_of, label_of, clock
+        self.epochs_of, self.label_of, self.clock, self.seeds = epochs_of, label_of, clock, seeds
         self._reset()
 
     def _reset(self) -> None:
@@ -202,7 +204,7 @@ class ProgressCallback(tune.Callback):
         self._slots = 1  # the most trials seen running at once
         self._refreshed = -math.inf
 
-    # Tuner pickles RunConfig's callbacks into tuner.pkl: the terminal stays out (a resumed run
+    # Tuner pickles RunConfig's callbacks into its own state file: the terminal stays out (a resumed run
     # replaces the restored callbacks with this start's, studies/runner.py).
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -258,8 +260,12 @@ class ProgressCallback(tune.Callback):
         running = [self._running(t, now) for t in trials if t.status == Trial.RUNNING]
         left = time_left(running, self._durations, c.pending, self._slots)
         eta = "estimating" if left is None else f"~{format_duration(left)} left"
-        return (f"trials: {c.done} done, {c.running} running, {c.failed} failed of {c.total} | "
+        return (f"trials: {c.done} done, {c.running} running, {c.failed} failed of {c.total}{self._seeds(trials)} | "
                 f"{self._elapsed()} elapsed, {eta}{self._best(trials)}")
+
+    def _seeds(self, trials: list) -> str:
+        seeds = sorted({t.config.get("seed") for t in trials if t.status == Trial.RUNNING} - {None})
+        return f", seeds in flight: {', '.join(map(str, seeds))}" if self.seeds and seeds else ""
 
     def _refresh(self, trials: list, force: bool = False) -> None:
         if self.console is not None:

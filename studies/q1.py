@@ -1,6 +1,6 @@
 """q1: which recurrent cell, loss, optimizer and dropout forecast GOOG and AAPL best, and does the formulation matter?
 
-    python studies/q1.py                      # the paper's design, 5 seeds, embedded prices
+    python studies/q1.py                      # the paper's design, seeds where a claim is open, embedded prices
     python studies/q1.py --smoke-test         # seconds
     python studies/q1.py --design factorial   # every combination of the factors (72 arms a seed)
     python studies/q1.py --search optuna --num-samples 40
@@ -19,6 +19,7 @@ if __package__ in (None, ""):  # run as a script: make the project importable
 
 from ray import tune
 
+from studies import launch
 from studies.study import Study
 from trainables.stock import data
 from trainables.stock.config import CELLS
@@ -52,7 +53,11 @@ STUDY = Study(
     cpus_per_trial=0.5,
 )
 
-main = STUDY.main  # parse, run, report; returns the run folder
+
+
+def main(argv: list[str] | None = None) -> str:
+    """Parse, run, report; the run folder."""
+    return launch.main(STUDY, argv)
 
 if __name__ == "__main__":
     main()

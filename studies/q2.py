@@ -1,6 +1,6 @@
 """q2: which loss, batch size and formulation train a character-level text generator best?
 
-    python studies/q2.py                      # the paper's design, 5 seeds, embedded Shakespeare
+    python studies/q2.py                      # the paper's design, seeds where a claim is open, Shakespeare
     python studies/q2.py --smoke-test         # seconds
     python studies/q2.py --search optuna --num-samples 30 --corpus input.txt --cased   # 150-second trials
     python studies/q2.py --corpus input.txt --cased --hidden-size 512   # any config field as a flag
@@ -27,6 +27,7 @@ if __package__ in (None, ""):  # run as a script: make the project importable
 
 from ray import tune
 
+from studies import launch
 from studies.study import Study
 from trainables.chargen import data
 from trainables.chargen.config import FORMULATIONS
@@ -56,7 +57,11 @@ STUDY = Study(
     grace_period=8,
 )
 
-main = STUDY.main  # parse, run, report; returns the run folder
+
+
+def main(argv: list[str] | None = None) -> str:
+    """Parse, run, report; the run folder."""
+    return launch.main(STUDY, argv)
 
 if __name__ == "__main__":
     main()

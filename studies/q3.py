@@ -7,7 +7,7 @@
 
 Frozen encoders' token outputs are computed once, before the trials start,
 into a content-addressed cache (--cache-dir) that every trial reads. Seed k
-sets the split too, so the comparisons span --seeds different splits.
+sets the split too, so the comparisons span different splits (as many as a claim needs).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ if __package__ in (None, ""):  # run as a script: make the project importable
 
 from ray import tune
 
+from studies import launch
 from studies.study import Study
 from trainables.tweets import data
 from trainables.tweets.task import TASK
@@ -76,7 +77,11 @@ STUDY = Study(
     grace_period=1,
 )
 
-main = STUDY.main  # parse, run, report; returns the run folder
+
+
+def main(argv: list[str] | None = None) -> str:
+    """Parse, run, report; the run folder."""
+    return launch.main(STUDY, argv)
 
 if __name__ == "__main__":
     main()

@@ -3,8 +3,8 @@
 A driver can die at any moment, and two of those moments leave state that
 Ray itself cannot resume from:
 
-- while a state file is being written: Ray writes them in place (``tuner.pkl``,
-  the experiment snapshot, the searcher's state), so a kill or a full disk can
+- while a state file is being written: Ray writes them in place (the Tuner's
+  file, the experiment snapshot, the searcher's state), so a kill or a full disk can
   leave one cut short (cf. ray-project/ray#58179). ``SnapshotGuard`` keeps the
   last intact copy of each in ``RUN_DIR/.resume-backup/``; ``recover`` puts it
   back, or refuses in one line that says what is damaged;
@@ -24,6 +24,7 @@ import json
 import math
 import pickletools
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from ray import tune
@@ -32,16 +33,20 @@ from studies import adapter
 from trainables.common import checkpoint, storage
 from trainables.common.layout import RESUME_BACKUP, TRIAL_RESULTS
 
-TUNER_FILE = "tuner.pkl"  # Tune's Tuner state, written once as a run starts
-# Everything Tune reads back on restore: its Tuner, the newest snapshot, the searcher's state.
-SNAPSHOT_PATTERN = "experiment_state-*.json"
-STATE_PATTERNS = (TUNER_FILE, SNAPSHOT_PATTERN, "search_gen_state-*.json", "searcher-state-*.pkl",
-                  "basic-variant-state-*.json")
 DAMAGED_PREFIX = "damaged-"  # a damaged state file is kept under this prefix, out of Tune's sight
 
 
 class ResumeError(RuntimeError):
     """A run that cannot be resumed; the message is the one line the user reads."""
+
+
+@dataclass(frozen=True)
+class Mended:
+    """What mending a killed run's state did (notes for the console), and whether the run must start over."""
+
+    notes: list[str]
+    start_over: bool = False
+    """No snapshot is left (the driver died as the run started, before Tune saved one, or damaged it)."""
 
 
 def intact(data: bytes | None) -> bool:
@@ -68,7 +73,7 @@ def state_files(folder: str) -> dict[str, str]:
     """The file Tune reads back for each state pattern (the newest by name), pattern -> name."""
     names = storage.list_names(folder)
     found = {}
-    for pattern in STATE_PATTERNS:
+    for pattern in adapter.restored_file_patterns():
         matching = fnmatch.filter(names, pattern)
         if matching:
             found[pattern] = max(matching)
@@ -107,14 +112,12 @@ class SnapshotGuard(tune.Callback):
         return None  # nothing of its own to save
 
 
-def recover(run_dir: str) -> list[str]:
-    """Put back the last intact copy of every damaged state file; notes of what was done.
+def recover(run_dir: str) -> Mended:
+    """Put back the last intact copy of every damaged state file.
 
-    A damaged file is kept under ``damaged-NAME`` for inspection. Returns
-    ``["fresh"]`` when no snapshot is left (the driver died as the run
-    started, before Tune saved one, or damaged it: the run starts over). Raises
-    ``ResumeError`` when a damaged file has no intact copy and nothing older
-    of its kind is left.
+    A damaged file is kept under ``damaged-NAME`` for inspection. When no
+    snapshot is left the run starts over. Raises ``ResumeError`` when a
+    damaged file has no intact copy and nothing older of its kind is left.
     """
     damaged = {}
     for pattern, name in state_files(run_dir).items():
@@ -127,7 +130,7 @@ def recover(run_dir: str) -> list[str]:
     if not damaged:
         # Tune restores a Tuner without a snapshot as a new run of one trial (its resume passes no
         # num_samples), so a run killed before its first snapshot starts over here instead.
-        return [] if SNAPSHOT_PATTERN in state_files(run_dir) else ["fresh"]
+        return Mended([], start_over=adapter.state_file_pattern() not in state_files(run_dir))
     notes = [f"{name} was damaged (cut short); kept as {DAMAGED_PREFIX}{name}" for name in damaged.values()]
     saved = state_files(storage.join(run_dir, RESUME_BACKUP))
     for pattern in damaged:
@@ -136,13 +139,13 @@ def recover(run_dir: str) -> list[str]:
             storage.write_bytes(storage.join(run_dir, name), storage.read_bytes(storage.join(run_dir, RESUME_BACKUP, name)))
             notes.append(f"{name} restored from its last intact copy")
     left = state_files(run_dir)
-    if SNAPSHOT_PATTERN not in left:
-        return ["fresh"]
+    if adapter.state_file_pattern() not in left:
+        return Mended(notes, start_over=True)
     lost = [name for pattern, name in damaged.items() if pattern not in left]
     if lost:
         raise ResumeError(f"cannot resume {run_dir}: Tune's state file {lost[0]} is damaged and no intact copy is "
                           f"left; start the run again without --resume (or with another --name)")
-    return notes
+    return Mended(notes)
 
 
 def repair_checkpoints(run_dir: str) -> list[str]:
@@ -205,9 +208,9 @@ def recorded_rows(trial_dir: str) -> list[dict[str, Any]]:
     return rows
 
 
-def prepare(run_dir: str) -> list[str]:
+def prepare(run_dir: str) -> Mended:
     """Everything before ``Tuner.restore``: damaged state recovered, then checkpoint references repaired."""
-    notes = recover(run_dir)
-    if notes == ["fresh"]:
-        return notes
-    return notes + repair_checkpoints(run_dir)
+    mended = recover(run_dir)
+    if mended.start_over:
+        return mended
+    return Mended(mended.notes + repair_checkpoints(run_dir))

@@ -23,7 +23,7 @@ from studies.progress import ProgressCallback
 from studies.searchers import base
 from studies.searchers import optuna as optuna_searcher
 from trainables.common import provenance, storage, tracking, usage
-from trainables.common.layout import LOG_FILE, LOST_TRIALS, TRIAL_RESULTS
+from trainables.common.layout import AUTO_SEEDS, LOG_FILE, LOST_TRIALS, TRIAL_RESULTS
 from trainables.common.task import trainable
 
 
@@ -108,11 +108,12 @@ def run(ctx: Context, plan: base.Plan, data: Any) -> None:
         if ctx.optuna_url:
             provenance.update(ctx.run_dir, optuna_storage=optuna_searcher.redacted(ctx.optuna_url),
                               optuna_study=ctx.study_name)
-        callbacks, wandb_info = tracking.callbacks(args, ctx.run_dir)
+        callbacks, wandb_info = tracking.callbacks(args, ctx.run_dir, adapter.wandb_callback_type)
         if wandb_info:
             provenance.update(ctx.run_dir, wandb=wandb_info)
         callbacks += [JsonLoggerCallback(), resume.SnapshotGuard(ctx.run_dir),
-                      ProgressCallback(con, plan.total, ctx.metric, ctx.mode)]
+                      ProgressCallback(con, plan.total, ctx.metric, ctx.mode,
+                                       seeds=plan.record.get("seeds") == AUTO_SEEDS)]
         tuner = restored(ctx, fn, plan, callbacks, con) if ctx.resuming else None
         if tuner is None:
             tuner = new_tuner(ctx, fn, plan, callbacks)
@@ -158,14 +159,13 @@ def new_tuner(ctx: Context, fn: Any, plan: base.Plan, callbacks: list) -> tune.T
 def restored(ctx: Context, fn: Any, plan: base.Plan, callbacks: list, con: console.Console) -> tune.Tuner | None:
     """The run's Tuner restored after the state it left was mended (``studies.resume``); None to start anew."""
     try:
-        notes = resume.prepare(ctx.run_dir)
+        mended = resume.prepare(ctx.run_dir)
     except resume.ResumeError as exc:
         con.close()
         fail(str(exc))
-    for note in notes:
-        if note != "fresh":
-            con.line(f"note: {note}")
-    if notes == ["fresh"] or not tune.Tuner.can_restore(ctx.run_dir):
+    for note in mended.notes:
+        con.line(f"note: {note}")
+    if mended.start_over or not tune.Tuner.can_restore(ctx.run_dir):
         con.line(f"--resume: nothing saved yet in {ctx.run_dir}; starting the run")
         if ctx.optuna_url:
             optuna_searcher.fail_unfinished(ctx.optuna_url, ctx.study_name)
@@ -179,6 +179,8 @@ def restored(ctx: Context, fn: Any, plan: base.Plan, callbacks: list, con: conso
     searcher = getattr(tune_config.search_alg, "searcher", None)
     if ctx.optuna_url and hasattr(searcher, "use_storage"):
         searcher.use_storage(ctx.optuna_url)  # the database as this start names it: the folder may have moved
+    if hasattr(searcher, "use_evaluator"):
+        searcher.use_evaluator(ctx.evaluate)  # this start's evaluator: a function is never pickled with the Tuner
     return tuner
 
 

@@ -1,7 +1,7 @@
 """A study, declared: its task, data, search space and smoke test. Running it is ``studies.launch``'s job.
 
-A study module (``studies/q1.py``) declares one ``Study`` named ``STUDY``;
-``studies.registry`` finds it by that name. What the paper compared (the
+A study module (``studies/q1.py``) declares one ``Study`` named ``STUDY``
+and runs it from its ``main`` (``studies.launch.main(STUDY, argv)``). What the paper compared (the
 reference setting, the factors, the claims) is the task's (``TASK.paper``),
 so the study's designs and analysis' verdicts come from one declaration.
 """
@@ -56,12 +56,6 @@ class Study:
     """(data) -> files about the data for the run folder (name -> text), e.g. the price history."""
     smoke_options: dict[str, Any] = field(default_factory=dict)
     """Option values of ``--smoke-test`` where the command line left the default (e.g. offline data)."""
-
-    def main(self, argv: list[str] | None = None) -> str:
-        """Parse the command line, run the study, write its report; the run folder."""
-        from studies import launch
-
-        return launch.main(self, argv)
 
     def smoke_settings(self, options: Any) -> dict[str, Any] | list[dict[str, Any]]:
         return self.smoke(options) if callable(self.smoke) else dict(self.smoke)

@@ -16,6 +16,7 @@ from analysis.run import Run, with_derived
 from trainables.common import metrics as M
 from trainables.common.layout import STUDY_FILE
 from trainables.common.task import Task
+from trainables.stock.data import PRICES_FILE
 from trainables.stock.task import TASK as STOCK
 
 TICKERS = ("GOOG", "AAPL")
@@ -45,7 +46,8 @@ def write_trial(run_dir: Path, trial_id: str, config: dict, epochs: list[dict], 
     lines = []
     for i, metrics in enumerate(with_loop_fields(epochs, metric, mode, completed), start=1):
         row = {**metrics, "training_iteration": i, "trial_id": trial_id, "config": config,
-               "hostname": "node-a", "node_ip": "10.0.0.1", "pid": 1, "time_total_s": float(i), "done": i == len(epochs)}
+               "hostname": "node-a", "node_ip": "10.0.0.1", "pid": 1, "time_total_s": float(i), "done": i == len(epochs),
+               "timestamp": 1_800_000_000 + i}
         lines.append(json.dumps(row))
     (trial_dir / "result.json").write_text("\n".join(lines) + "\n")
     if errored:
@@ -59,6 +61,8 @@ def write_run(run_dir: Path, study: str, trials: list[tuple[dict, list[dict]]],
     run_dir.mkdir(parents=True, exist_ok=True)
     info = STUDY_INFO.get(study, {"study": study})
     (run_dir / STUDY_FILE).write_text(json.dumps(info))
+    if study == "q1":  # the price history the study writes beside its trials
+        (run_dir / PRICES_FILE).write_text("date,GOOG,AAPL\n2020-01-02,10.0,20.0\n2020-01-03,11.0,21.0\n")
     for i, (config, epochs) in enumerate(trials):
         status = (unfinished or {}).get(i)
         write_trial(run_dir, f"{i:05d}", config, epochs, info.get("metric", M.VAL_MAPE), info.get("mode", "min"),
@@ -113,4 +117,5 @@ def run_of(rows: list[dict], task: Task = STOCK, history: list[dict] | None = No
     trials = with_derived(pd.DataFrame(flat), task)
     hist = pd.DataFrame(history) if history else trials.assign(epoch=1, training_iteration=1)
     info = {"study": task.study, "task": task.module, "metric": task.metric, "mode": task.mode}
-    return Run(path=path or Path("."), info=info, trials=trials, history=hist, unfinished=trials.iloc[0:0])
+    return Run(path=path or Path("."), info=info, trials=trials, history=hist, unfinished=trials.iloc[0:0],
+               unfinished_history=hist.iloc[0:0])

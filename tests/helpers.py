@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -45,3 +46,16 @@ def load_benchmark(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def logged_when_written(run_dir, count: int, timeout: float = 60.0) -> list:
+    """The ``count`` W&B runs logged in ``run_dir``, once wandb has written each to its end (its service
+    finishes a file after ``finish()`` returns)."""
+    from analysis.wandb_records import logged_runs
+
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = logged_runs(run_dir)
+        if (len(runs) >= count and all(r.exited for r in runs)) or time.monotonic() > deadline:
+            return runs
+        time.sleep(0.5)

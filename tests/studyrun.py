@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from studies import adapter
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -57,7 +59,7 @@ def trial_states(run_dir: Path) -> tuple[dict[str, dict], float]:
     it had processed) and the snapshot's mtime."""
     # Newest by name (the session's start time), as Tune picks it: every sync re-uploads
     # the older sessions' files too, so their mtimes say nothing.
-    files = sorted(glob.glob(str(run_dir / "experiment_state-*.json")))
+    files = sorted(glob.glob(str(run_dir / adapter.state_file_pattern())))
     if not files:
         return {}, 0.0
     try:

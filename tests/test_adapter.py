@@ -17,6 +17,19 @@ def test_ray_TuneController_CKPT_FILE_TMPL():
     assert adapter.state_file_pattern() == "experiment_state-*.json"
 
 
+def test_ray_tuner_internal__TUNER_PKL():
+    from studies import adapter
+
+    assert adapter.tuner_file() == "tuner.pkl"
+
+
+def test_ray_SearchGenerator_Searcher_BasicVariantGenerator_CKPT_FILE_TMPL():
+    from studies import adapter
+
+    assert adapter.restored_file_patterns() == ("tuner.pkl", "experiment_state-*.json", "search_gen_state-*.json",
+                                                "searcher-state-*.pkl", "basic-variant-state-*.json")
+
+
 def test_ray_CheckpointManager__latest_checkpoint_result_and__checkpoint_results():
     from ray.train._internal.checkpoint_manager import _CheckpointManager
 
@@ -67,3 +80,17 @@ def test_ray_tune_controller__get_max_pending_trials_reads_TUNE_MAX_PENDING_TRIA
     assert _get_max_pending_trials(generator) == 1  # Ray's own choice for such a searcher: what the setting fixes
     adapter.set_max_pending_trials(6)
     assert _get_max_pending_trials(generator) == 6
+
+
+def test_ray_WandbLoggerCallback__logger_actor_cls_and__WandbLoggingActor__wandb():
+    pytest.importorskip("wandb")
+    import wandb
+    from ray.air.integrations.wandb import WandbLoggerCallback, _WandbLoggingActor
+
+    from studies import adapter
+
+    assert WandbLoggerCallback._logger_actor_cls is _WandbLoggingActor
+    assert "self._wandb = wandb" in inspect.getsource(_WandbLoggingActor.__init__)
+    assert callable(_WandbLoggingActor.run) and callable(wandb.teardown)
+    actor = adapter.wandb_callback_type()._logger_actor_cls
+    assert actor.__mro__[1] is _WandbLoggingActor and actor.run is not _WandbLoggingActor.run

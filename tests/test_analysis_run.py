@@ -14,6 +14,7 @@ from analysis.__main__ import main as analysis_main
 from analysis.report import finish_run
 from analysis.run import read_run
 from trainables.common import metrics as M
+from trainables.common import storage
 from trainables.stock.task import TASK as STOCK
 
 
@@ -81,7 +82,7 @@ def memory_run(tmp_path, name: str) -> tuple[str, pafs.FileSystem, str]:
     (ckpt / "state.pt").write_bytes(b"weights")
     (ckpt / "predictions.csv").write_text("date,ticker,actual,predicted\n2020-01-02,GOOG,10,11\n2020-01-03,GOOG,11,12\n")
     uri = f"memory://{name}/q1"
-    fs, inner = remote.resolve(uri)
+    fs, inner = storage.resolve(uri)
     pafs.copy_files(str(local), inner, source_filesystem=pafs.LocalFileSystem(), destination_filesystem=fs)
     return uri, fs, inner
 
@@ -113,7 +114,7 @@ def test_report_on_a_storage_uri_writes_the_outputs_back(tmp_path, capsys):
 
 def test_cli_on_a_storage_uri_that_is_not_a_run(tmp_path):
     pytest.importorskip("fsspec")
-    fs, inner = remote.resolve(f"memory://empty-{tmp_path.name}/x")
+    fs, inner = storage.resolve(f"memory://empty-{tmp_path.name}/x")
     fs.create_dir(inner)
     with pytest.raises(SystemExit, match="no study.json and no runs under it"):
         analysis_main(["report", f"memory://empty-{tmp_path.name}/x"])

@@ -45,7 +45,7 @@ def test_benchmark_runs_the_shared_loop(tmp_path, tiny_bert, tweets_csv, capsys)
 
     # The frozen network is exactly a study trial with the same config.
     cfg = bench.frozen_config(bench.parse(argv))
-    trial = task.run(TASK, to_dict(cfg), StudyData(load_tweets(tweets_csv), str(tmp_path / "cache"), {}),
+    trial = task.train_trial(TASK, to_dict(cfg), StudyData(load_tweets(tweets_csv), str(tmp_path / "cache"), {}),
                      LocalSession(tmp_path / "trial"))
     shown = [k for k in trial if k.startswith(("test/", "val/", "train/"))]
     assert {k: frozen[k] for k in shown} == {k: trial[k] for k in shown}

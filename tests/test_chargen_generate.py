@@ -17,7 +17,7 @@ from trainables.common.loop import LocalSession
 def make_checkpoint(folder, formulation="sequence", epochs=3, lr=1e-2):
     """A finished trial's checkpoint folder, through the shared loop (10 steps an epoch)."""
     config = {**TINY, "formulation": formulation, "lr": lr, "epochs": epochs, "steps_per_epoch": 10}
-    task.run(TASK, config, Corpus(tiny_text(4000), "t"), LocalSession(folder))
+    task.train_trial(TASK, config, Corpus(tiny_text(4000), "t"), LocalSession(folder))
     return folder
 
 
@@ -91,7 +91,7 @@ def test_run_picks_the_checkpoint_with_the_lowest_validation_loss(tmp_path):
     assert best_checkpoint(tmp_path) == better != worse
 
 
-def test_a_name_folder_means_its_newest_run(tmp_path):
+def test_a_name_folder_and_its_latest_link_mean_its_newest_run(tmp_path):
     from trainables.common import runs
     from trainables.common.layout import STUDY_FILE
 
@@ -102,6 +102,7 @@ def test_a_name_folder_means_its_newest_run(tmp_path):
         (tmp_path / "q2" / run_id / STUDY_FILE).write_text('{"study": "q2"}')
     runs.set_latest(str(tmp_path / "q2"), "2026-01-02_00-00-00")
     assert best_checkpoint(tmp_path / "q2") == new != old  # the newest run's best, not the best of all runs
+    assert best_checkpoint(tmp_path / "q2" / runs.LATEST) == new
     assert best_checkpoint(tmp_path / "q2" / "2026-01-01_00-00-00") == old
 
 

@@ -28,8 +28,8 @@ CORPUS = Corpus(tiny_text(6000), "tiny")
 def run_interrupted(config: dict, folder, fail_at: int) -> tuple[LocalSession, dict]:
     session = LocalSession(folder)
     with pytest.raises(InjectedFault):
-        task.run(TASK, {**config, "fail_at_epoch": fail_at}, CORPUS, session)
-    return session, task.run(TASK, {**config, "fail_at_epoch": fail_at}, CORPUS, session)
+        task.train_trial(TASK, {**config, "fail_at_epoch": fail_at}, CORPUS, session)
+    return session, task.train_trial(TASK, {**config, "fail_at_epoch": fail_at}, CORPUS, session)
 
 
 def scores(metrics: dict) -> dict:
@@ -42,16 +42,16 @@ def scores(metrics: dict) -> dict:
 def test_resume_mid_pass_is_exact_with_dropout(formulation, cpu_bf16, tmp_path):
     """In whichever precision the CPU runs cpu_bf16 (test_resume_in_float32_fallback_is_exact: the fallback)."""
     config = {**RESUME, "formulation": formulation, "cpu_bf16": cpu_bf16}
-    plain = task.run(TASK, config, CORPUS, LocalSession(tmp_path / "plain"))
+    plain = task.train_trial(TASK, config, CORPUS, LocalSession(tmp_path / "plain"))
     session, resumed = run_interrupted(config, tmp_path / "resumed", fail_at=3)
-    assert [r[M.EPOCH] for r in session.reports] == [1, 2, 3, 4]
+    assert [r[M.EPOCH] for r in session.records] == [1, 2, 3, 4]
     assert scores(resumed) == scores(plain)
     assert resumed[M.TRAIN_STEPS] == 12 and resumed[M.TRAIN_CHARS] == 12 * 4 * 16
 
 
 def test_resume_in_float32_fallback_is_exact(no_cpu_bf16, tmp_path):
     config = {**RESUME, "cpu_bf16": True}
-    plain = task.run(TASK, config, CORPUS, LocalSession(tmp_path / "plain"))
+    plain = task.train_trial(TASK, config, CORPUS, LocalSession(tmp_path / "plain"))
     _, resumed = run_interrupted(config, tmp_path / "resumed", fail_at=3)
     assert scores(resumed) == scores(plain) and resumed[M.TRAIN_PRECISION] == runtime.FLOAT32
 
@@ -59,7 +59,7 @@ def test_resume_in_float32_fallback_is_exact(no_cpu_bf16, tmp_path):
 def test_the_checkpoint_falls_mid_pass_with_a_hidden_state(tmp_path):
     session = LocalSession(tmp_path)
     with pytest.raises(InjectedFault):
-        task.run(TASK, {**RESUME, "fail_at_epoch": 3}, CORPUS, session)
+        task.train_trial(TASK, {**RESUME, "fail_at_epoch": 3}, CORPUS, session)
     saved = checkpoint.load_state(tmp_path)["trainer"]
     assert saved["batches"]["step"] == 6 and saved["step"] == 6  # two epochs of 3 steps, same pass
     assert len(saved["hidden"]) == 2 and saved["hidden"][0].shape == (2, 4, 16)  # LSTM (h, c), 2 layers
@@ -70,16 +70,16 @@ def test_resume_without_the_hidden_state_or_the_step_diverges(lost, tmp_path, mo
     """The exact-resume test can fail: lose the carried state (or the schedule's step) on load and the losses differ."""
     real = CharTrainer.load_state_dict
     monkeypatch.setattr(CharTrainer, "load_state_dict", lambda self, state: real(self, {**state, **lost}))
-    plain = task.run(TASK, RESUME, CORPUS, LocalSession(tmp_path / "plain"))
+    plain = task.train_trial(TASK, RESUME, CORPUS, LocalSession(tmp_path / "plain"))
     _, resumed = run_interrupted(RESUME, tmp_path / "resumed", fail_at=3)
     assert resumed[M.VAL_LOSS] != plain[M.VAL_LOSS]
 
 
 def test_checkpoint_every_two_epochs_resumes_from_the_last_one(tmp_path):
     config = {**RESUME, "checkpoint_every": 2}
-    plain = task.run(TASK, config, CORPUS, LocalSession(tmp_path / "plain"))
+    plain = task.train_trial(TASK, config, CORPUS, LocalSession(tmp_path / "plain"))
     session, resumed = run_interrupted(config, tmp_path / "resumed", fail_at=4)
-    assert [r[M.EPOCH] for r in session.reports] == [1, 2, 3, 3, 4]  # epoch 3 was not checkpointed: redone
+    assert [r[M.EPOCH] for r in session.records] == [1, 2, 3, 3, 4]  # epoch 3 was not checkpointed: redone
     assert scores(resumed) == scores(plain)
 
 
@@ -126,10 +126,10 @@ def test_resume_with_a_budget_is_exact(formulation, tmp_path, monkeypatch):
     config = {**BUDGET, "formulation": formulation}
     monkeypatch.setattr(loop, "clock", TickClock())
     plain_session = LocalSession(tmp_path / "plain")
-    plain = task.run(TASK, config, CORPUS, plain_session)
+    plain = task.train_trial(TASK, config, CORPUS, plain_session)
     session, resumed = run_interrupted(config, tmp_path / "resumed", fail_at=3)
-    assert [r[M.TIME_TRAIN] for r in plain_session.reports] == [6.0, 12.0, 18.0, 24.0]
-    assert [r[M.EPOCH] for r in session.reports] == [1, 2, 3, 4] and resumed[M.TIME_TRAIN] == 24.0
+    assert [r[M.TIME_TRAIN] for r in plain_session.records] == [6.0, 12.0, 18.0, 24.0]
+    assert [r[M.EPOCH] for r in session.records] == [1, 2, 3, 4] and resumed[M.TIME_TRAIN] == 24.0
     assert scores(resumed) == scores(plain)
     real = CharTrainer.load_state_dict
     monkeypatch.setattr(CharTrainer, "load_state_dict", lambda self, state: real(self, {**state, "train_s": 0.0}))
@@ -211,10 +211,10 @@ def test_the_test_part_is_scored_whole_in_streams_plus_the_rest():
 
 def test_test_metrics_use_the_best_epochs_weights(tmp_path):
     session = LocalSession(tmp_path)
-    final = task.run(TASK, {**RESUME, "lr": 0.05, "epochs": 5}, CORPUS, session)
-    vals = [r[M.VAL_LOSS] for r in session.reports]
+    final = task.train_trial(TASK, {**RESUME, "lr": 0.05, "epochs": 5}, CORPUS, session)
+    vals = [r[M.VAL_LOSS] for r in session.records]
     assert final[M.BEST_EPOCH] == 1 + vals.index(min(vals))
-    assert all(M.TEST_LOSS not in r for r in session.reports[:-1]) and final[M.COMPLETED] == 1
+    assert all(M.TEST_LOSS not in r for r in session.records[:-1]) and final[M.COMPLETED] == 1
     assert (tmp_path / "vocab.json").exists()
 
 
@@ -223,7 +223,7 @@ def test_test_metrics_use_the_best_epochs_weights(tmp_path):
 @pytest.mark.parametrize("formulation", ["sequence", "paper"])
 def test_resume_on_a_gpu_is_exact_and_keeps_the_state_there(formulation, tmp_path):
     config = {**RESUME, "formulation": formulation}
-    plain = task.run(TASK, config, CORPUS, LocalSession(tmp_path / "plain"))
+    plain = task.train_trial(TASK, config, CORPUS, LocalSession(tmp_path / "plain"))
     _, resumed = run_interrupted(config, tmp_path / "resumed", fail_at=3)
     assert resumed[M.TEST_LOSS] == pytest.approx(plain[M.TEST_LOSS], rel=1e-4)
     trainer = tiny_trainer(formulation, num_layers=2)

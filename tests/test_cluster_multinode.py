@@ -99,8 +99,11 @@ def wait_for_checkpoint_on(cluster: LocalCluster, run_dir: Path, node_id: str, t
 def test_losing_a_node_mid_study_reschedules_its_trials(cluster, tmp_path):
     storage = tmp_path / "storage"
     # patience=0: every trial runs all 16 epochs, so the last row says where the moved trial ended.
+    # One trial a node (--cpus-per-trial 1): with two a node the head's reused workers can take all three
+    # trials before the worker node's first worker has started, and no trial would be there to lose.
     client, job = submit(cluster, ["--smoke-test", "--set", "epochs=16", "--set", "checkpoint_every=2", "--set", "patience=0",
-                                   "--max-failures", "3", "--storage-path", str(storage), "--name", "lost"])
+                                   "--cpus-per-trial", "1", "--max-failures", "3", "--storage-path", str(storage),
+                                   "--name", "lost"])
     run_dir = storage / "lost" / "latest"
     worker = cluster.worker_node_id()
     victim = wait_for_checkpoint_on(cluster, run_dir, worker)

@@ -386,3 +386,13 @@ def test_a_small_study_leaves_a_few_lines_on_the_console_and_rays_output_in_the_
         restored.fit()
     lines = capfd.readouterr().out.splitlines()
     assert lines[-1].startswith("finished in ") and "3 done, 1 failed of 4" in lines[-1]
+
+
+def test_the_progress_line_names_the_seeds_in_flight_when_seeds_are_added():
+    _, _, cb, trials = drive()
+    trials[0].config["seed"], trials[1].config["seed"] = 3, 4
+    for t in trials[:3]:
+        t.status = "RUNNING"
+    assert ", seeds in flight" not in cb.status_text(trials)
+    cb.seeds = True
+    assert cb.status_text(trials).startswith("trials: 0 done, 3 running, 0 failed of 4, seeds in flight: 0, 3, 4 |")

@@ -290,9 +290,9 @@ class KillTally:
         self.lost += PLANNED - len(set(final) & set(counted))
         self.replaced += sum(1 for t in db if "lost" in t.user_attrs)
         assert set(counted) == set(final), (sorted(counted), sorted(final))
-        from analysis.results import load_run
+        from analysis.run import read_run
 
-        trials = load_run(run_dir).trials
+        trials = read_run(run_dir).every_trial()
         assert len(trials) == PLANNED and trials["trial_id"].is_unique
         metric = json.loads((run_dir / "study.json").read_text())["metric"]
         for t in db:
@@ -307,3 +307,48 @@ class KillTally:
         return (f"{self.kills} kills ({dict(self.phases)}) over {self.runs} runs: {self.planned} trials planned, {self.found} found, "
                 f"{self.duplicated} duplicated, {self.lost} lost; {self.resumed} resumed from a checkpoint, "
                 f"{self.replaced} unrecorded Optuna proposals marked FAIL and replaced")
+
+
+# Four arms (the GRU at Adam): the best-on-validation claim reads all four and stays open up to the cap.
+ADAPTIVE_ARGS = ["--seeds", "auto", "--max-seeds", "4", "--cell", "gru", "--optimizer", "adam", "--epochs", "3",
+                 "--hidden-size", "8", "--num-layers", "1", "--window", "10", "--max-concurrent", "2",
+                 "--set", "checkpoint_every=1"]
+ARM = ["config/loss", "config/optimizer", "config/dropout", "config/formulation", "config/seed"]
+
+
+def arms_and_verdicts(run_dir: Path) -> tuple[list[tuple], list[tuple]]:
+    import pandas as pd
+
+    trials = pd.read_csv(run_dir / "trials.csv")
+    comparisons = pd.read_csv(run_dir / "tables" / "comparisons.csv")
+    return (sorted(map(tuple, trials[ARM].astype(str).to_numpy())),
+            list(map(tuple, comparisons[["comparison", "n", "verdict", "looked"]].astype(str).to_numpy())))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_an_adaptive_run_killed_and_resumed_ends_as_an_uninterrupted_one(tmp_path):
+    """--seeds auto: the driver SIGKILLed at random moments and resumed ends with the same trials (each once)
+    and the same verdicts as the same run left alone."""
+    rng = random.Random(int(os.environ.get(SEED_ENV, DEFAULT_SEED)))
+    log = tmp_path / "study.log"
+    assert run_study("studies/q1.py", [*ADAPTIVE_ARGS, "--storage-path", str(tmp_path), "--name", "whole"], log) == 0
+    resume, kills = False, 0
+    while True:
+        offset = log.stat().st_size if log.exists() else 0
+        proc = start_study("studies/q1.py", [*ADAPTIVE_ARGS, "--storage-path", str(tmp_path), "--name", "killed",
+                                             *(["--resume"] if resume else [])], log)
+        try:
+            if kills < 3 and _reaches(proc, rng.choice(["ray", "finishing"]), log, offset, tmp_path / "killed" /
+                                      "latest", rng):
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+                resume, kills = True, kills + 1
+                continue
+            assert proc.wait(timeout=600) == 0, log.read_text()[-3000:]
+        finally:
+            kill_group(proc)
+        break
+    whole, killed = (arms_and_verdicts((tmp_path / name / "latest").resolve()) for name in ("whole", "killed"))
+    assert kills >= 1 and len(set(killed[0])) == len(killed[0])
+    assert killed == whole

@@ -24,9 +24,9 @@ def run_interrupted(t, config, data, tmp_path, fail_at: int) -> tuple[LocalSessi
     """Crash at ``fail_at``, resume from the last checkpoint in the same folder; the final report."""
     session = LocalSession(tmp_path / "interrupted")
     with pytest.raises(InjectedFault):
-        task.run(t, {**config, "fail_at_epoch": fail_at}, data, session)
+        task.train_trial(t, {**config, "fail_at_epoch": fail_at}, data, session)
     # A new trainer, as a new worker process would build it, continues from the checkpoint.
-    return session, task.run(t, {**config, "fail_at_epoch": fail_at}, data, session)
+    return session, task.train_trial(t, {**config, "fail_at_epoch": fail_at}, data, session)
 
 
 def assert_same_metrics(a: dict, b: dict) -> None:
@@ -37,9 +37,9 @@ def assert_same_metrics(a: dict, b: dict) -> None:
 
 def test_stock_resume_is_exact_with_dropout(tmp_path):
     prices = synthetic_prices(n=160)
-    plain = task.run(STOCK, STOCK_CFG, prices, LocalSession(tmp_path / "plain"))
+    plain = task.train_trial(STOCK, STOCK_CFG, prices, LocalSession(tmp_path / "plain"))
     session, resumed = run_interrupted(STOCK, STOCK_CFG, prices, tmp_path, fail_at=3)
-    assert [r[M.EPOCH] for r in session.reports] == [1, 2, 3, 4, 5]
+    assert [r[M.EPOCH] for r in session.records] == [1, 2, 3, 4, 5]
     assert_same_metrics(plain, resumed)
 
 
@@ -50,7 +50,7 @@ def test_resume_without_the_torch_generator_diverges(tmp_path, monkeypatch):
     real = runtime.set_rng_state
     monkeypatch.setattr(runtime, "set_rng_state", lambda state: real({**state, "torch": torch.get_rng_state()}))
     prices = synthetic_prices(n=160)
-    plain = task.run(STOCK, STOCK_CFG, prices, LocalSession(tmp_path / "plain"))
+    plain = task.train_trial(STOCK, STOCK_CFG, prices, LocalSession(tmp_path / "plain"))
     _, resumed = run_interrupted(STOCK, STOCK_CFG, prices, tmp_path, fail_at=3)
     assert resumed[M.VAL_LOSS] != plain[M.VAL_LOSS]
 
@@ -80,17 +80,17 @@ def test_state_moves_to_the_trial_device_but_generators_stay_on_the_cpu():
 
 def test_test_part_is_scored_with_the_best_validation_epoch(tmp_path):
     session = LocalSession(tmp_path)
-    final = task.run(STOCK, {**STOCK_CFG, "epochs": 6, "lr": 0.05}, synthetic_prices(n=160), session)
-    vals = [r[M.VAL_MAPE] for r in session.reports]
+    final = task.train_trial(STOCK, {**STOCK_CFG, "epochs": 6, "lr": 0.05}, synthetic_prices(n=160), session)
+    vals = [r[M.VAL_MAPE] for r in session.records]
     best = min(range(len(vals)), key=vals.__getitem__) + 1
     assert final[M.BEST_EPOCH] == best and final[M.COMPLETED] == 1
-    assert M.TEST_MAPE in final and all(M.TEST_MAPE not in r for r in session.reports[:-1])
+    assert M.TEST_MAPE in final and all(M.TEST_MAPE not in r for r in session.records[:-1])
 
 
 def test_patience_stops_early_and_the_checkpoint_says_where(tmp_path):
     session = LocalSession(tmp_path)
     cfg = {**STOCK_CFG, "epochs": 40, "patience": 2, "lr": 0.2}
-    final = task.run(STOCK, cfg, synthetic_prices(n=160), session)
+    final = task.train_trial(STOCK, cfg, synthetic_prices(n=160), session)
     last = final[M.EPOCH]
     assert last < 40 and last - final[M.BEST_EPOCH] == 2
     assert checkpoint.load_state(tmp_path)["progress"]["epoch"] == last
@@ -156,10 +156,10 @@ def test_the_budget_ends_the_trial_after_the_epoch_that_reaches_it(monkeypatch, 
     """Only training time counts: validation takes ten times as long and would end every budget at epoch 1-2."""
     session = LocalSession(tmp_path)
     final = budgeted(monkeypatch, session, budget_s)
-    assert [r[M.EPOCH] for r in session.reports] == list(range(1, last + 1))
-    assert [r[M.TIME_TRAIN] for r in session.reports] == [10.0 * e for e in range(1, last + 1)]
-    assert [r[M.TIME_TOTAL] for r in session.reports] == [110.0 * e for e in range(1, last + 1)]
-    assert final[M.COMPLETED] == 1 and all(M.COMPLETED not in r for r in session.reports[:-1])
+    assert [r[M.EPOCH] for r in session.records] == list(range(1, last + 1))
+    assert [r[M.TIME_TRAIN] for r in session.records] == [10.0 * e for e in range(1, last + 1)]
+    assert [r[M.TIME_TOTAL] for r in session.records] == [110.0 * e for e in range(1, last + 1)]
+    assert final[M.COMPLETED] == 1 and all(M.COMPLETED not in r for r in session.records[:-1])
     best = 1 if last == 1 else 2
     assert final[M.BEST_EPOCH] == best and final[M.TEST_LOSS] == best  # scored with the best epoch's weights
     assert checkpoint.load_state(tmp_path)["progress"]["train_s"] == 10.0 * last
@@ -173,8 +173,8 @@ def test_a_resumed_trial_keeps_its_spent_budget(monkeypatch, tmp_path):
     with pytest.raises(InjectedFault):
         budgeted(monkeypatch, session, 35.0, fail_at_epoch=3)
     final = budgeted(monkeypatch, session, 35.0, fail_at_epoch=3)  # a new trainer and clock, as a new worker
-    assert [r[M.EPOCH] for r in session.reports] == [1, 2, 3, 4]
-    assert [r[M.TIME_TRAIN] for r in session.reports] == [r[M.TIME_TRAIN] for r in plain.reports]
+    assert [r[M.EPOCH] for r in session.records] == [1, 2, 3, 4]
+    assert [r[M.TIME_TRAIN] for r in session.records] == [r[M.TIME_TRAIN] for r in plain.records]
     assert {k: final[k] for k in (M.BEST_EPOCH, M.TEST_LOSS, M.TIME_TRAIN)} == \
         {k: plain_final[k] for k in (M.BEST_EPOCH, M.TEST_LOSS, M.TIME_TRAIN)} == \
         {M.BEST_EPOCH: 2, M.TEST_LOSS: 2.0, M.TIME_TRAIN: 40.0}
@@ -196,10 +196,10 @@ def test_cpu_seconds_add_up_over_the_epochs_and_survive_a_resume(monkeypatch, tm
 
 def test_every_epoch_reports_training_seconds_on_the_real_clock(tmp_path):
     session = LocalSession(tmp_path)
-    task.run(STOCK, {**STOCK_CFG, "epochs": 3}, synthetic_prices(n=160), session)
-    train = [r[M.TIME_TRAIN] for r in session.reports]
+    task.train_trial(STOCK, {**STOCK_CFG, "epochs": 3}, synthetic_prices(n=160), session)
+    train = [r[M.TIME_TRAIN] for r in session.records]
     assert all(b > a >= 0 for a, b in zip([0.0, *train], train))
-    assert all(r[M.TIME_TRAIN] < r[M.TIME_TOTAL] for r in session.reports)  # validation is off the training clock
+    assert all(r[M.TIME_TRAIN] < r[M.TIME_TOTAL] for r in session.records)  # validation is off the training clock
 
 
 @pytest.mark.gpu

@@ -9,6 +9,7 @@ import pytest
 from optuna.trial import TrialState
 from ray import tune
 
+from studies import adapter
 from studies.searchers import base
 from studies.searchers import optuna as osearch
 from trainables.common import metrics as M
@@ -125,7 +126,8 @@ def test_asha_rungs_are_rebuilt_from_the_trials_results(tmp_path):
     asha = base.ResumableASHA(str(tmp_path), time_attr=M.EPOCH, max_t=8, grace_period=1, reduction_factor=2)
     asha.set_search_properties(METRIC, "min")
     asha.on_trial_add(None, _Trial("new"))
-    assert asha.rungs() == [{"a": -4.0, "b": -5.0, "c": -9.0}, {"a": -3.0, "b": -4.5}, {"a": -1.0}, {}]  # 1, 2, 4, 8
+    rungs = [dict(recorded) for _, recorded in reversed(adapter.asha_rungs(asha))]  # lowest milestone first
+    assert rungs == [{"a": -4.0, "b": -5.0, "c": -9.0}, {"a": -3.0, "b": -4.5}, {"a": -1.0}, {}]  # 1, 2, 4, 8
     # A newcomer worse than the rung's cutoff is stopped, as it would have been without the resume.
     assert asha.on_trial_result(None, _Trial("new"), {M.EPOCH: 1, METRIC: 8.0}) == "STOP"
     asha.on_trial_add(None, _Trial("other"))

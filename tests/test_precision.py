@@ -89,7 +89,7 @@ def test_a_whole_trial_records_its_precision_in_every_epoch_report(no_cpu_bf16):
                       seq_len=16, epochs=2, steps_per_epoch=2, val_max_chars=64)
     trainer = TASK.build(cfg, Corpus(tiny_text(4000), "tiny"), torch.device("cpu"))
     loop.run_trial(trainer, cfg, session, TASK.metric, TASK.mode, TASK.schema.check_report)
-    assert [r[M.TRAIN_PRECISION] for r in session.reports] == [runtime.FLOAT32] * 2
+    assert [r[M.TRAIN_PRECISION] for r in session.records] == [runtime.FLOAT32] * 2
 
 
 def test_the_study_notes_the_cells_this_cpu_trains_in_float32(no_cpu_bf16):

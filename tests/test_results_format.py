@@ -16,6 +16,7 @@ from fakerun import q1_epochs, q1_run, write_run
 
 from analysis import compare, export
 from analysis.report import finish_run
+from analysis.run import read_run
 from trainables.common import provenance
 from trainables.stock.data import DataOptions
 
@@ -26,8 +27,7 @@ def test_trial_and_history_tables_round_trip(tmp_path):
     run = q1_run(tmp_path / "q1")
     written = export.write_results(run)
     assert {p.name for p in written} == {"trials.parquet", "trials.csv", "history.parquet", "history.csv"}
-    back = export.read_results(run)
-    trials, history = back.trials, back.history
+    trials, history = export.read_tables(run)
     assert len(trials) == 6 and len(history) == 18
     assert list(trials.columns[:len(export.ID_COLUMNS)]) == export.ID_COLUMNS
     assert set(trials["study"]) == {"q1"} and set(trials["node"]) == {"node-a"} and set(trials["device"]) == {"cpu"}
@@ -40,14 +40,15 @@ def test_trial_and_history_tables_round_trip(tmp_path):
     assert gru["best/val/mape"].tolist() == pytest.approx([2.0, 2.01])  # at the best epoch
     assert gru["best/val/loss"].tolist() == pytest.approx([2 / 3, 2 / 3])
     assert trials["config/features"].tolist() == ["close"] * 6
-    assert set(history.columns[:6]) == set(export.HISTORY_ID_COLUMNS)
+    assert list(history.columns[:7]) == export.HISTORY_ID_COLUMNS
+    assert history["timestamp"].tolist() == [1_800_000_001, 1_800_000_002, 1_800_000_003] * 6  # Ray's report clock
     # The CSV holds the same table as the Parquet file.
     csv = pd.read_csv(run / "trials.csv", dtype={"trial_id": str})
     pd.testing.assert_frame_equal(csv[["trial_id", "test/mape"]], trials[["trial_id", "test/mape"]], check_dtype=False)
     # Without the written files the same tables are built from Ray's folders.
     for p in written:
         p.unlink()
-    rebuilt = export.read_results(run).trials
+    rebuilt = export.read_tables(run)[0]
     pd.testing.assert_frame_equal(rebuilt.reset_index(drop=True), trials.reset_index(drop=True), check_dtype=False)
 
 
@@ -56,7 +57,7 @@ def test_best_values_are_those_of_the_best_epoch_the_loop_reported(tmp_path):
     epochs[0]["val/mape"], epochs[1]["val/mape"], epochs[2]["val/mape"] = 2.5, 2.2, 2.4  # best: epoch 2
     epochs[1]["val/loss"] = 5.0  # not the lowest loss: "best" follows the selection metric's epoch
     run = write_run(tmp_path / "q1", "q1", [({"cell": "gru", "seed": 0}, epochs)])
-    trials = export.read_results(run).trials
+    trials = read_run(run).trials
     assert trials[["best/epoch", "best/val/mape", "best/val/loss", "val/mape"]].iloc[0].tolist() == [2, 2.2, 5.0, 2.4]
 
 
@@ -66,7 +67,7 @@ def test_best_epoch_of_older_runs_found_from_the_task_metric(tmp_path):
         row["val/mape"], row["best/epoch"] = value, None  # no best epoch reported
     run = write_run(tmp_path / "q1", "q1", [({"cell": "gru", "seed": 0}, epochs)])
     (run / "study.json").write_text(json.dumps({"study": "q1", "task": "stock"}))  # no metric: the task's (val/mape, min)
-    assert export.read_results(run).trials["best/epoch"].tolist() == [2]
+    assert read_run(run).trials["best/epoch"].tolist() == [2]
 
 
 def test_provenance_fields(tmp_path, monkeypatch):
@@ -153,6 +154,42 @@ def test_finish_run_writes_claims_and_self_contained_html(tmp_path):
     assert page.tags.count("table") >= 3
 
 
+class Cells(HTMLParser):
+    """Every text node, and each header row of every table as its cells' text."""
+
+    def __init__(self):
+        super().__init__()
+        self.text, self.header_rows, self.bold = [], [], []
+        self._in_head = self._in_bold = False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "thead":
+            self._in_head = True
+        elif tag == "tr" and self._in_head:
+            self.header_rows.append([])
+        self._in_bold = self._in_bold or tag == "b"
+
+    def handle_endtag(self, tag):
+        self._in_head = self._in_head and tag != "thead"
+        self._in_bold = self._in_bold and tag != "b"
+
+    def handle_data(self, data):
+        self.text.append(data)
+        if self._in_head and self.header_rows:
+            self.header_rows[-1].append(data.strip())
+        if self._in_bold:
+            self.bold.append(data)
+
+
+def test_the_page_renders_what_it_shows(tmp_path):
+    """Bold is bold, not literal asterisks, and no table has a header row without a single heading."""
+    page = Cells()
+    page.feed((finished_run(tmp_path) / "report.html").read_text())
+    assert [t for t in page.text if "**" in t] == []
+    assert page.header_rows and [row for row in page.header_rows if not any(row)] == []
+    assert any(t.startswith("supported") for t in page.bold)  # the verdict in words, in the summary table
+
+
 def test_compare_lines_up_configurations(tmp_path):
     a = q1_run(tmp_path / "cpu")
     b = q1_run(tmp_path / "gpu", shift=0.25)
@@ -201,7 +238,6 @@ def test_rows_are_labelled_with_searched_floats_shortened():
 
 def test_a_run_of_one_setting_is_one_row_named_for_all_its_trials(tmp_path):
     from analysis import sections
-    from analysis.run import read_run
     from trainables.common import metrics as M
     from trainables.common.report import Table
 

@@ -36,11 +36,11 @@ def test_a_damaged_snapshot_is_replaced_by_its_last_intact_copy(tmp_path):
     assert resume.backup(str(tmp_path)) == []  # unchanged files are not copied again
     write(tmp_path, "experiment_state-2026.json", good[:-4])  # a kill during Ray's in-place write
     assert resume.backup(str(tmp_path)) == []  # a damaged file never overwrites the intact copy
-    notes = resume.recover(str(tmp_path))
+    notes = resume.recover(str(tmp_path)).notes
     assert (tmp_path / "experiment_state-2026.json").read_bytes() == good
     assert (tmp_path / "damaged-experiment_state-2026.json").read_bytes() == good[:-4]
     assert any("restored" in n for n in notes)
-    assert resume.recover(str(tmp_path)) == []
+    assert resume.recover(str(tmp_path)) == resume.Mended([])
 
 
 def test_a_damaged_file_without_a_copy_is_refused_in_one_line(tmp_path):
@@ -53,7 +53,8 @@ def test_a_damaged_file_without_a_copy_is_refused_in_one_line(tmp_path):
 
 def test_a_damaged_tuner_file_before_any_snapshot_means_starting_over(tmp_path):
     write(tmp_path, "tuner.pkl", pickle.dumps({"tuner": 1})[:-3])
-    assert resume.recover(str(tmp_path)) == ["fresh"]
+    mended = resume.recover(str(tmp_path))
+    assert mended.start_over and mended.notes == ["tuner.pkl was damaged (cut short); kept as damaged-tuner.pkl"]
 
 
 def test_an_older_sessions_snapshot_is_used_when_the_newest_is_damaged_and_has_no_copy(tmp_path):

@@ -6,11 +6,11 @@ import pandas as pd
 import pytest
 from ray import tune
 
-from analysis.results import read_trial
 from tests.helpers import synthetic_prices
 from trainables.common import checkpoint
 from trainables.common import metrics as M
 from trainables.common.faults import MARKER
+from trainables.common.layout import TRIAL_RESULTS
 from trainables.common.task import trainable
 from trainables.stock.task import TASK
 from trainables.stock.trainer import PREDICTIONS_FILE
@@ -52,7 +52,7 @@ def test_crashed_trial_resumes_from_its_checkpoint(ray_cluster, tmp_path):
     result = results[0]
     assert result.error is None
     assert Path(result.path, MARKER).read_text() == "3"  # the worker really died at epoch 3
-    reports = read_trial(Path(result.path))  # every report as written, duplicates included
+    reports = pd.read_json(Path(result.path, TRIAL_RESULTS), lines=True)  # every report as written, duplicates included
     # Epochs 1-2 ran before the crash and were not run again; 3-4 ran after the restore.
     assert reports[M.EPOCH].tolist() == [1, 2, 3, 4]
     assert result.metrics[M.EPOCH] == 4 and result.metrics[M.TEST_MAPE] > 0 and result.metrics[M.COMPLETED] == 1

@@ -24,9 +24,9 @@ def prices():
 def test_returns_formulation_reaches_persistence_on_a_random_walk(prices, loss, tmp_path):
     # A random walk's best forecast is persistence; the scale-free formulation starts next to it
     # and must stay there, in price units, whichever loss trains it.
-    out = task.run(TASK, {**SMALL, "loss": loss}, prices, LocalSession(tmp_path))
+    out = task.train_trial(TASK, {**SMALL, "loss": loss}, prices, LocalSession(tmp_path))
     assert out[M.TEST_MAPE] / out[M.PERSISTENCE_TEST_MAPE] <= 1.05
-    paper = task.run(TASK, {**SMALL, "loss": loss, "formulation": "paper"}, prices, LocalSession(tmp_path / "paper"))
+    paper = task.train_trial(TASK, {**SMALL, "loss": loss, "formulation": "paper"}, prices, LocalSession(tmp_path / "paper"))
     assert paper[M.TEST_MAPE] > out[M.TEST_MAPE]
 
 

@@ -1,4 +1,4 @@
-"""The code's shape, checked: no import cycles, layers kept apart, private Ray and Optuna members in one adapter.
+"""The code's shape, checked: no import cycles, layers kept apart, each library's private members in one module.
 
 Every import counts, at module level or inside a function (and under
 TYPE_CHECKING): a cycle through a late import is still a cycle.
@@ -14,6 +14,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("trainables", "studies", "analysis")
 ADAPTER = "studies/adapter.py"
+REPORT_SPEC = "analysis/wandb_spec.py"
+PRIVATE_OWNERS = {ADAPTER: ("ray", "optuna"), REPORT_SPEC: ("wandb_workspaces",)}
+"""The one module allowed to use each library's private members, and those libraries (top-level names)."""
 
 
 def modules() -> dict[str, Path]:
@@ -96,6 +99,20 @@ def test_the_cycle_check_finds_a_cycle():
     assert cycle({"a": {"b"}, "b": set()}) is None
 
 
+def private_names(classes: tuple[type, ...], modules: tuple = ()) -> set[str]:
+    """Private names of ``classes`` (their own and their library's bases') and of ``modules``' namespaces."""
+    names = set()
+    for cls in classes:
+        for klass in cls.__mro__:
+            if klass.__module__.startswith(("ray", "optuna", "wandb_workspaces")):
+                source = inspect.getsource(klass)
+                names |= set(re.findall(r"self\.(_[a-z]\w*)", source))
+                names |= {n for n in vars(klass) if n.startswith("_") and not n.startswith("__")}
+    for module in modules:
+        names |= {n for n in vars(module) if n.startswith("_") and not n.startswith("__")}
+    return names
+
+
 def private_members() -> set[str]:
     """Private names of the Ray and Optuna classes the project subclasses or handles."""
     import optuna
@@ -104,15 +121,35 @@ def private_members() -> set[str]:
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search import Searcher, SearchGenerator
 
-    names = set()
-    for cls in (Callback, Tuner, Trial, ASHAScheduler, SearchGenerator, Searcher, optuna.Study, optuna.Trial,
-                optuna.trial.FrozenTrial, optuna.storages.RDBStorage):
-        for klass in cls.__mro__:
-            if klass.__module__.startswith(("ray", "optuna")):
-                source = inspect.getsource(klass)
-                names |= set(re.findall(r"self\.(_[a-z]\w*)", source))
-                names |= {n for n in vars(klass) if n.startswith("_") and not n.startswith("__")}
-    return names
+    return private_names((Callback, Tuner, Trial, ASHAScheduler, SearchGenerator, Searcher, optuna.Study,
+                          optuna.Trial, optuna.trial.FrozenTrial, optuna.storages.RDBStorage))
+
+
+def private_report_members() -> set[str]:
+    """Private names of wandb-workspaces' report classes and of the module that defines them."""
+    import wandb_workspaces.reports.v2 as wr
+    from wandb_workspaces.reports.v2 import interface
+
+    classes = tuple(v for v in vars(wr).values() if isinstance(v, type) and v.__module__ == interface.__name__)
+    return private_names(classes, (interface,))
+
+
+def private_uses(tree: ast.AST, private: set[str], libraries: tuple[str, ...]) -> list[tuple[int, str]]:
+    """(line, what) for each use of a name in ``private`` (an attribute, or a string naming one to patch) and each
+    import from a private part of ``libraries``."""
+    mine = own_attributes(tree)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in private and node.attr not in mine:
+            found.append((node.lineno, f".{node.attr}"))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in private - mine:
+            found.append((node.lineno, repr(node.value)))
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(libraries):
+            hidden = [p for p in node.module.split(".") if p.startswith("_")] + \
+                [a.name for a in node.names if a.name.startswith("_")]
+            if hidden:
+                found.append((node.lineno, f"from {node.module} import ..."))
+    return found
 
 
 def own_attributes(tree: ast.AST) -> set[str]:
@@ -122,26 +159,36 @@ def own_attributes(tree: ast.AST) -> set[str]:
             if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self"}
 
 
-def test_private_ray_and_optuna_members_only_in_the_adapter():
-    private = private_members()
+def test_each_library_s_private_members_only_in_its_one_module():
+    """Ray's and Optuna's in studies/adapter.py, wandb-workspaces' in analysis/wandb_spec.py."""
+    private = {ADAPTER: private_members(), REPORT_SPEC: private_report_members()}
     offenders = []
     for path in modules().values():
         rel = path.relative_to(ROOT).as_posix()
-        if rel == ADAPTER:
-            continue
         tree = ast.parse(path.read_text())
-        mine = own_attributes(tree)
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Attribute) and node.attr in private and node.attr not in mine:
-                offenders.append(f"{rel}:{node.lineno} .{node.attr}")
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(("ray", "optuna")):
-                hidden = [p for p in node.module.split(".") if p.startswith("_")] + \
-                    [a.name for a in node.names if a.name.startswith("_")]
-                if hidden:
-                    offenders.append(f"{rel}:{node.lineno} from {node.module} import ...")
+        for owner, libraries in PRIVATE_OWNERS.items():
+            if rel != owner:
+                offenders += [f"{rel}:{line} {what} (only in {owner})"
+                              for line, what in private_uses(tree, private[owner], libraries)]
     assert offenders == []
 
 
 def test_the_private_member_check_sees_one():
     tree = ast.parse("def f(gen):\n    gen._counter = 3\n")
     assert any(isinstance(n, ast.Attribute) and n.attr in private_members() for n in ast.walk(tree))
+
+
+def test_rays_state_file_names_only_in_the_adapter():
+    """The names of the files Tune keeps its state in are Ray's to choose: only the adapter derives them."""
+    from studies import adapter
+
+    names = [pattern.split("*")[0] for pattern in adapter.restored_file_patterns()]  # tuner.pkl, experiment_state-...
+    offenders = [f"{path.relative_to(ROOT).as_posix()}: {name}" for path in modules().values()
+                 if path.relative_to(ROOT).as_posix() != ADAPTER for name in names if name in path.read_text()]
+    assert len(names) == 5 and offenders == []
+
+
+def test_the_private_member_check_sees_the_report_spec_s():
+    tree = ast.parse("def f(report, interface):\n    report._to_model()\n    patch(interface, '_get_api')\n")
+    assert [what for _, what in private_uses(tree, private_report_members(), ("wandb_workspaces",))] == \
+        ["._to_model", "'_get_api'"]

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis.results import load_run
+from analysis.run import read_run
 from studies import launch, q1
 from trainables.common import checkpoint
 from trainables.common import metrics as M
@@ -22,8 +22,9 @@ def test_smoke_test_writes_results_tables_and_plots(ray_cluster, tmp_path):
     path = q1.main(["--smoke-test", "--storage-path", str(tmp_path), "--name", "smoke"])
     run = Path(path)
     assert run.parent == tmp_path / "smoke" and (tmp_path / "smoke" / "latest").resolve() == run.resolve()
-    trials = load_run(run).trials
-    assert len(trials) == 3 and (trials[M.COMPLETED] == 1).all() and (trials[M.EPOCH] == 2).all()
+    read = read_run(tmp_path / "smoke")
+    trials = read.trials
+    assert read.path == run and read.unfinished.empty and len(trials) == 3 and (trials["epochs_run"] == 2).all()
     table = pd.read_csv(run / "tables" / "s2_1_cells.csv", index_col=0)
     assert list(table.index) == ["gru", "lstm", "rnn", "persistence (tomorrow = today)"]
     assert set(table.columns) >= {"mape/GOOG", "mape/AAPL", "rmse/GOOG", "time/total_s"}
@@ -34,7 +35,7 @@ def test_smoke_test_writes_results_tables_and_plots(ray_cluster, tmp_path):
 
 def test_the_design_starts_the_trials_that_train_every_epoch_first():
     """The paper formulation's 15 trials run all 100 epochs (patience 0), the others stop early: long ones first."""
-    _, plan = plan_of([])
+    _, plan = plan_of(["--seeds", "5"])
     assert [(c.formulation, c.known_epochs) for c in plan.configs[:15]] == [("paper", 100)] * 15
     rest = plan.configs[15:]
     assert all(c.known_epochs is None for c in rest) and [c.seed for c in rest] == sorted(c.seed for c in rest)
@@ -42,8 +43,9 @@ def test_the_design_starts_the_trials_that_train_every_epoch_first():
     assert [searcher.suggest(str(i))["formulation"] for i in range(16)] == ["paper"] * 15 + ["returns"]
 
 
-def test_the_default_is_the_papers_design_over_five_seeds():
-    ctx, plan = plan_of([])
+
+def test_five_seeds_run_the_papers_design_on_every_arm():
+    ctx, plan = plan_of(["--seeds", "5"])
     assert ctx.args.design == "paper" and ctx.args.seeds == 5
     assert plan.total == 18 * 5 and len(plan.configs) == 90
     arms = {(a.cell, a.loss, a.optimizer, a.dropout, a.formulation) for a in plan.configs}
@@ -115,7 +117,26 @@ def test_a_storage_path_that_cannot_be_created_is_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit):
         q1.main(["--storage-path", str(blocker / "results")])
     err = capsys.readouterr().err
-    assert "error: --storage-path: cannot create" in err and err.count("\n") == 1
+    assert "error: --storage-path: cannot write" in err and err.count("\n") == 1
+
+
+def test_a_storage_path_the_file_system_refuses_is_one_line_even_as_root(tmp_path, capsys):
+    """Under /proc nothing can be created, although ``os.access`` says yes to root: the check tries."""
+    from studies import checks
+
+    path = "/proc/rnn-studies-no-such-folder/results"
+    assert checks.writable(path).startswith(f"--storage-path: cannot write {path} (")
+    with pytest.raises(SystemExit):
+        q1.main(["--smoke-test", "--storage-path", path])
+    err = capsys.readouterr().err
+    assert "error: --storage-path: cannot write /proc/" in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_the_storage_check_leaves_nothing_behind(tmp_path):
+    from studies import checks
+
+    assert checks.writable(str(tmp_path / "a" / "b")) is None
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_help_explains_the_flags(capsys):
@@ -127,13 +148,17 @@ def test_help_explains_the_flags(capsys):
         assert flag in out
     for searcher in ("grid:", "optuna:", "random:"):
         assert searcher in out
+    # --set is one more way to give a trial config field, listed with them, not with the resources.
+    resources, config = out.index("resources:"), out.index("trial config (")
+    assert out.rindex("--cpus-per-trial") > resources and out.rindex("--set FIELD=VALUE") > config > resources
 
 
 def test_optuna_trials_are_tested_on_the_same_days(ray_cluster, tmp_path):
     path = q1.main(["--search", "optuna", "--num-samples", "3", "--epochs", "2", "--hidden-size", "8",
                     "--storage-path", str(tmp_path), "--name", "tpe"])
-    trials = load_run(path).trials
-    assert len(trials) == 3 and (trials[M.COMPLETED] == 1).all()
+    run = read_run(path)
+    trials = run.trials
+    assert len(trials) == 3 and run.unfinished.empty
     assert trials["config/lr"].between(1e-4, 1e-2).all() and trials["config/window"].isin(q1.WINDOWS).all()
     assert (trials["config/split_window"] == 60).all()
     days = [pd.read_csv(checkpoint.latest_folder(d) / PREDICTIONS_FILE)["date"].tolist() for d in trials["trial_dir"]]
@@ -153,7 +178,7 @@ def test_null_rows_become_a_note_and_the_study_goes_on(tmp_path, capsys, monkeyp
     ran = []
     monkeypatch.setattr(runner, "run", lambda ctx, plan, data: ran.append(plan))
     monkeypatch.setattr("analysis.report.finish_run", lambda path: None)
-    q1.STUDY.main(["--data", str(folder), "--cell", "gru", "--storage-path", str(tmp_path / "runs")])
+    q1.main(["--data", str(folder), "--cell", "gru", "--storage-path", str(tmp_path / "runs")])
     out = capsys.readouterr().out
     assert "note: " + str(folder / "GOOG.csv") + ": dropped 2 row(s) of null (no prices) on 2015-05-21, 2015-05-22" in out
     assert "q1: 298 days of GOOG,AAPL" in out and len(ran) == 1
@@ -190,7 +215,7 @@ def test_a_repeated_run_never_mixes_with_the_first(ray_cluster, tmp_path):
     third = Path(q1.main([*argv, "--hidden-size", "4"]))
     assert len({first, second, third}) == 3 and (tmp_path / "again" / "latest").resolve() == third.resolve()
     for run, hidden in ((first, 8), (second, 8), (third, 4)):
-        trials = load_run(run).trials
+        trials = read_run(run).trials
         assert len(trials) == 3 and set(trials["config/hidden_size"]) == {hidden}
         assert pd.read_csv(run / "trials.csv")["trial_id"].isin(trials["trial_id"]).all()
-    assert not set(load_run(first).trials["trial_id"]) & set(load_run(second).trials["trial_id"])
+    assert not set(read_run(first).trials["trial_id"]) & set(read_run(second).trials["trial_id"])

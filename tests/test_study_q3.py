@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis.results import load_run
+from analysis.run import read_run
 from studies import cli, launch, q3
 from trainables.common import metrics as M
 from trainables.tweets.config import TweetConfig
@@ -28,8 +28,9 @@ def test_smoke_test_end_to_end(ray_cluster, tmp_path, tiny_bert, tiny_t5, tweets
     path = q3.main(smoke_args(tmp_path, "--data", str(tweets_csv), "--encoder", tiny_bert, "--t5", tiny_t5))
     run = Path(path)
     assert run.parent == tmp_path / "runs" / "smoke"
-    trials = load_run(run).trials
-    assert len(trials) == 2 and trials[M.COMPLETED].eq(1).all()
+    read = read_run(run)
+    trials = read.trials
+    assert len(trials) == 2 and read.unfinished.empty
     assert sorted(trials["config/model_type"]) == ["encoder_lstm", "t5"]
     assert sorted(p.name.split("_")[1] for p in run.glob("train_*")) == ["tweets", "tweets"]
     info = json.loads((run / "study.json").read_text())

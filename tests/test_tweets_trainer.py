@@ -47,8 +47,8 @@ def run_interrupted(config: dict, data, folder, fail_at: int) -> tuple[LocalSess
     """Crash at ``fail_at``, resume in the same folder with a new trainer; the final report."""
     session = LocalSession(folder)
     with pytest.raises(InjectedFault):
-        task.run(TASK, {**config, "fail_at_epoch": fail_at}, data, session)
-    return session, task.run(TASK, {**config, "fail_at_epoch": fail_at}, data, session)
+        task.train_trial(TASK, {**config, "fail_at_epoch": fail_at}, data, session)
+    return session, task.train_trial(TASK, {**config, "fail_at_epoch": fail_at}, data, session)
 
 
 def scores(report: dict) -> dict:
@@ -61,16 +61,16 @@ def scores(report: dict) -> dict:
                                  pytest.param("t5", marks=pytest.mark.slow)])
 def test_resume_is_exact_with_dropout(arm, data, tmp_path, tiny_bert, tiny_bert3, tiny_t5):
     config = arm_config(arm, tiny_bert3 if arm == "top" else tiny_bert, tiny_t5)
-    plain = task.run(TASK, config, data, LocalSession(tmp_path / "plain"))
+    plain = task.train_trial(TASK, config, data, LocalSession(tmp_path / "plain"))
     session, resumed = run_interrupted(config, data, tmp_path / "resumed", fail_at=2)
-    assert [r[M.EPOCH] for r in session.reports] == [1, 2, 3]  # epoch 1 from the first try, 2 and 3 resumed
+    assert [r[M.EPOCH] for r in session.records] == [1, 2, 3]  # epoch 1 from the first try, 2 and 3 resumed
     assert scores(resumed) == scores(plain)
 
 
 def test_resume_without_the_shuffle_generator_diverges(data, tmp_path, tiny_bert, monkeypatch):
     """The exact-resume test can fail: restore all but the shuffling generator and the batches differ."""
     config = arm_config("frozen", tiny_bert, "")
-    plain = task.run(TASK, config, data, LocalSession(tmp_path / "plain"))
+    plain = task.train_trial(TASK, config, data, LocalSession(tmp_path / "plain"))
     real = TweetTrainer.load_state_dict
 
     def forgetful(self, state):
@@ -83,7 +83,7 @@ def test_resume_without_the_shuffle_generator_diverges(data, tmp_path, tiny_bert
 
 def test_checkpoint_holds_optimizer_scaler_and_shuffling(data, tmp_path, tiny_bert):
     session = LocalSession(tmp_path)
-    task.run(TASK, {**arm_config("frozen", tiny_bert, ""), "epochs": 2}, data, session)
+    task.train_trial(TASK, {**arm_config("frozen", tiny_bert, ""), "epochs": 2}, data, session)
     state = checkpoint.load_state(tmp_path)
     trainer = state["trainer"]
     assert set(trainer) == {"model", "optimizer", "scaler", "shuffle"}
@@ -117,12 +117,12 @@ def test_test_part_is_scored_with_the_best_epochs_weights(data, tmp_path, tiny_b
     """Six epochs whose best validation epoch is the first: their test scores are a one-epoch run's."""
     config = {**arm_config("frozen", tiny_bert, ""), "epochs": 6, "lstm_layers": 2}
     long = LocalSession(tmp_path / "long")
-    final = task.run(TASK, config, data, long)
+    final = task.train_trial(TASK, config, data, long)
     best = final[M.BEST_EPOCH]
     assert best < 6, "the setting must have a best epoch before the last"
-    vals = [r[M.VAL_MACRO_F1] for r in long.reports]
+    vals = [r[M.VAL_MACRO_F1] for r in long.records]
     assert vals[best - 1] == max(vals) and max(vals[:best - 1], default=-1) < max(vals)
-    short = task.run(TASK, {**config, "epochs": best}, data, LocalSession(tmp_path / "short"))
+    short = task.train_trial(TASK, {**config, "epochs": best}, data, LocalSession(tmp_path / "short"))
     test_keys = [k for k in final if k.startswith("test/")]
     assert {k: final[k] for k in test_keys} == {k: short[k] for k in test_keys}
     # The last epoch's weights (kept in the checkpoint) score otherwise.
@@ -148,7 +148,7 @@ def test_top_trains_only_the_layers_above_k(data, tmp_path, tiny_bert3):
     assert [g["lr"] for g in trainer.strategy.optimizer.param_groups] == [1e-3, 0.01]  # encoder_lr, lr
     assert [json.loads(p.read_text())["layer"] for p in Path(data.cache_root, "embeddings").glob("*/meta.json")] == [1]
 
-    task.run(TASK, config, data, LocalSession(tmp_path / "run"))
+    task.train_trial(TASK, config, data, LocalSession(tmp_path / "run"))
     saved = checkpoint.load_state(tmp_path / "run")["trainer"]["model"]
     assert set(saved) == set(names)
     for i in (0, 1):
@@ -159,9 +159,9 @@ def test_top_trains_only_the_layers_above_k(data, tmp_path, tiny_bert3):
 def test_tuned_rule_is_chosen_on_validation_with_the_best_epochs_weights(data, tmp_path, tiny_bert):
     config = {**arm_config("frozen", tiny_bert, ""), "epochs": 3}
     session = LocalSession(tmp_path)
-    final = task.run(TASK, config, data, session)
+    final = task.train_trial(TASK, config, data, session)
     best = final[M.BEST_EPOCH]
-    assert final[M.TUNED_VAL_MACRO_F1] >= session.reports[best - 1][M.VAL_MACRO_F1]  # never worse than argmax
+    assert final[M.TUNED_VAL_MACRO_F1] >= session.records[best - 1][M.VAL_MACRO_F1]  # never worse than argmax
     trainer = TweetTrainer(TweetConfig(**config), data, torch.device("cpu"))
     trainer.model.load_state_dict(checkpoint.load_state(tmp_path)["progress"]["best_model"])
     prep = trainer.prep
@@ -179,9 +179,9 @@ def test_baselines_come_from_the_study_or_the_trial(data, tmp_path, tiny_bert, m
     cfg = TweetConfig(**{**arm_config("frozen", tiny_bert, ""), "epochs": 1})
     given = {**baselines_for(data.tweets, cfg), M.BASELINE_TFIDF_TEST_MACRO_F1: 0.123}  # marked: the study's
     shared = StudyData(data.tweets, data.cache_root, {baseline_key(cfg): given})
-    final = task.run(TASK, to_dict(cfg), shared, LocalSession(tmp_path / "given"))
+    final = task.train_trial(TASK, to_dict(cfg), shared, LocalSession(tmp_path / "given"))
     assert final[M.BASELINE_TFIDF_TEST_MACRO_F1] == 0.123
-    alone = task.run(TASK, to_dict(cfg), data.tweets, LocalSession(tmp_path / "alone"))
+    alone = task.train_trial(TASK, to_dict(cfg), data.tweets, LocalSession(tmp_path / "alone"))
     expected = baselines_for(data.tweets, cfg)
     assert {k: alone[k] for k in expected} == expected
     assert 0.3 < expected[M.BASELINE_MAJORITY_TEST_ACC] < 0.7

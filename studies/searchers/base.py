@@ -193,9 +193,7 @@ class ResumableASHA(ASHAScheduler):
             print(f"note: ASHA: {count} rung value(s) restored from the trials' results")
         return count
 
-    def rungs(self) -> list[dict[str, float]]:
-        """Recorded values per rung, lowest milestone first (for tests and debugging)."""
-        return [dict(recorded) for _, recorded in reversed(adapter.asha_rungs(self))]
+
 
 
 def asha(run_dir: str, max_t: int, grace_period: int) -> ResumableASHA:

@@ -52,16 +52,24 @@ def settle(ctx: Any, arm: dict[str, Any]) -> dict[str, Any]:
     return {**ctx.study.task.paper.settings_of(arm), **ctx.study.arm(arm, ctx.options)}
 
 
-def configs(ctx: Any) -> tuple[list[dict[str, Any]], str]:
-    """Every trial's config values, seed by seed, with the command line's choices applied."""
+def arm_values(ctx: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str]:
+    """The design's arms as factor levels, each arm's config values (seed not set) with the command line's
+    choices applied, and how to describe them."""
     arms, what = design_arms(ctx)
     settled = [settle(ctx, arm) for arm in arms]
     replaced = sorted(k for k in ctx.chosen if any(len({repr(a.get(k)) for a in group}) > 1 for group in (arms, settled)))
     if replaced:
         ctx.notes.append(f"{', '.join(replaced)} given on the command line: one value for every trial")
     # A factor given on the command line is every arm's level, so that level's settings follow it.
-    arms = [settle(ctx, {**arm, **{k: v for k, v in ctx.chosen.items() if k in arm}}) for arm in arms]
-    arms = unique([{**arm, **ctx.chosen} for arm in arms])
+    values = [{**settle(ctx, {**arm, **{k: v for k, v in ctx.chosen.items() if k in arm}}), **ctx.chosen}
+              for arm in arms]
+    return arms, values, what
+
+
+def configs(ctx: Any) -> tuple[list[dict[str, Any]], str]:
+    """Every trial's config values, seed by seed, with the command line's choices applied."""
+    _, values, what = arm_values(ctx)
+    arms = unique(values)
     seeds = [0] if ctx.args.smoke_test else range(ctx.args.seeds)
     replicate = ctx.study.task.replicate
     out = [{**arm, **replicate(seed)} for seed in seeds for arm in arms]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from trainables.chargen.config import CharConfig
 from trainables.chargen.generate import sample
 from trainables.chargen.paper import PAPER
-from trainables.chargen.trainer import VOCAB_FILE, CharTrainer, precision_notes
+from trainables.chargen.trainer import CharTrainer, precision_notes
 from trainables.common import metrics as M
-from trainables.common.report import Extra, Table
+from trainables.common.report import Curves, Points, Reach, Samples, Table
 from trainables.common.schema import Schema
 from trainables.common.task import Task
 
@@ -17,7 +17,7 @@ SCHEMA = Schema(
     final=(M.TEST_LOSS, M.TEST_ACC, M.TEST_BPC, M.TEST_CHARS, M.TEST_UNKNOWN, M.BASELINE_MAJORITY_TEST_ACC),
 )
 # An epoch is a round of steps_per_epoch updates unless that is 0 (a full pass): tables and plots say which.
-ROUNDS = {"rounds_field": "steps_per_epoch"}
+ROUNDS = "steps_per_epoch"
 FINAL = Table("final_best", "Test, final and best validation loss and accuracy",
               (M.TEST_LOSS, M.TEST_BPC, M.TEST_ACC, M.VAL_LOSS, M.best(M.VAL_LOSS), M.VAL_ACC, M.TRAIN_LOSS,
                M.BEST_EPOCH, "epochs_run", M.TRAIN_CHARS, M.TRAIN_STEPS, M.TEST_UNKNOWN, M.TIME_TOTAL,
@@ -30,10 +30,10 @@ TASK = Task(
     name="chargen", study="q2", config=CharConfig,
     # Cross-entropy in nats per character whatever the training loss, so losses compare.
     metric=M.VAL_LOSS, mode="min",
-    build=CharTrainer, artifacts={"vocabulary": VOCAB_FILE},
+    build=CharTrainer,
     paper=PAPER, module=__name__, schema=SCHEMA, tables=(FINAL,),
-    extras=(Extra("points", {"metric": M.VAL_LOSS, "epochs": (20, 40, 100), **ROUNDS}),
-            Extra("reach", {"metric": M.VAL_LOSS, "thresholds": (2.5, 2.0, 1.8, 1.6), "work": M.TRAIN_CHARS}),
-            Extra("curves", {"loss_field": "loss", **ROUNDS}), Extra("samples")),
+    extras=(Points(M.VAL_LOSS, (20, 40, 100), rounds_field=ROUNDS),
+            Reach(M.VAL_LOSS, (2.5, 2.0, 1.8, 1.6), work=M.TRAIN_CHARS),
+            Curves(loss_field="loss", rounds_field=ROUNDS), Samples()),
     uses_weights=True, generate=sample, notes=precision_notes,
 )

@@ -88,15 +88,6 @@ def latest_folder(trial_dir: str | os.PathLike) -> Path | None:
     return Path(trial_dir, names[-1]) if names else None
 
 
-def newest_complete(trial_dir: str | os.PathLike) -> tuple[str, dict[str, Any]] | None:
-    """(folder name, state) of the trial's newest complete checkpoint; None when there is none."""
-    for name in reversed(folders(trial_dir)):
-        state = peek_state(storage.join(trial_dir, name))
-        if state is not None:
-            return name, state
-    return None
-
-
 def move_to(tree: Any, device: torch.device | str) -> Any:
     """``tree`` with every floating-point tensor moved to ``device``.
 

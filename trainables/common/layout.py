@@ -12,17 +12,18 @@
       lost_trials/             folders of trials a killed driver started but Tune never recorded (set aside on --resume)
       .resume-backup/          the last intact copy of each of Tune's state files (put back if one is damaged)
       trials.parquet|csv       one row a trial (analysis)
-      history.parquet|csv      one row a report (analysis)
+      history.parquet|csv      one row a recorded epoch (analysis)
       report.md, report.html, claims.md, tables/, plots/
 """
 
 STUDY_FILE = "study.json"
+AUTO_SEEDS = "auto"  # study.json's "seeds" when each comparison got seeds while its verdict was open
 LOG_FILE = "study.log"
 PROVENANCE_FILE = "provenance.json"
 OPTUNA_DB = "optuna.db"
 LOST_TRIALS = "lost_trials"
 RESUME_BACKUP = ".resume-backup"
-TRIAL_RESULTS = "result.json"  # Ray Tune's: one JSON line a report, in each trial folder
+TRIAL_RESULTS = "result.json"  # Ray Tune's: one JSON line a recorded epoch, in each trial folder
 TRIALS = "trials"  # + .parquet / .csv
 HISTORY = "history"
 REPORT_MD = "report.md"
@@ -30,5 +31,7 @@ REPORT_HTML = "report.html"
 CLAIMS_MD = "claims.md"
 TABLES_DIR = "tables"
 PLOTS_DIR = "plots"
+SUMMARY = "summary"  # the report's opening table: tables/summary.md|csv
+COMPARISONS = "comparisons"  # every comparison: tables/comparisons.csv and the forest plot plots/comparisons.png
 # Trial config values appear in the results as columns under this prefix (Ray Tune's own naming).
 CONFIG_PREFIX = "config/"

@@ -1,7 +1,8 @@
-"""The one trial loop: restore, then epochs of train, validate, report, checkpoint.
+"""The one trial loop: restore, then epochs of train, validate, record, checkpoint.
 
 Every task supplies a ``Trainer`` (Ray-free: its model, optimizer and data)
-and every caller a ``Session`` (where reports and checkpoints go):
+and every caller a ``Session`` (where each epoch's metrics are recorded and
+checkpoints go; Ray Tune calls handing them over ``tune.report``):
 ``RaySession`` inside a Ray Tune trial, ``LocalSession`` in benchmarks and
 tests. The loop is the only place that decides when to checkpoint, what a
 checkpoint holds, which epoch is best, when to stop early, and which weights
@@ -54,8 +55,10 @@ class Trainer(Protocol):
 
 
 class Session(Protocol):
+    """Where a trial's epochs go: ``record`` takes an epoch's metrics and, when given, a checkpoint's state."""
+
     def restore(self) -> dict[str, Any] | None: ...
-    def report(self, metrics: dict[str, Any], state: dict[str, Any] | None, files: dict[str, str] | None) -> None: ...
+    def record(self, metrics: dict[str, Any], state: dict[str, Any] | None, files: dict[str, str] | None) -> None: ...
     def before_epoch(self, cfg: TrialConfig, epoch: int) -> None: ...
 
 
@@ -73,7 +76,7 @@ class RaySession:
         with ckpt.as_directory() as directory:
             return checkpoint.load_state(directory)
 
-    def report(self, metrics, state=None, files=None) -> None:
+    def record(self, metrics, state=None, files=None) -> None:
         from ray import tune
 
         if state is None:
@@ -94,14 +97,14 @@ class RaySession:
 
 @dataclass
 class LocalSession:
-    """Ray-free: reports kept in memory, the latest checkpoint in ``directory``.
+    """Ray-free: each epoch's metrics kept in memory (``records``), the latest checkpoint in ``directory``.
 
     ``fail_at_epoch`` raises ``InjectedFault`` once, so a test can resume
     from the same directory.
     """
 
     directory: str | Path | None = None
-    reports: list[dict[str, Any]] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.directory is None:
@@ -113,8 +116,8 @@ class LocalSession:
             return None
         return checkpoint.load_state(self.directory)
 
-    def report(self, metrics, state=None, files=None) -> None:
-        self.reports.append(dict(metrics))
+    def record(self, metrics, state=None, files=None) -> None:
+        self.records.append(dict(metrics))
         if state is not None:
             write_checkpoint(self.directory, state, files)
 
@@ -192,7 +195,7 @@ def run_trial(trainer: Trainer, cfg: TrialConfig, session: Session, metric: str,
     if progress.final is not None:
         # Resumed from the final checkpoint (the driver died before it recorded the end):
         # the trial is done, and says so again rather than training on.
-        session.report(progress.final, None, None)
+        session.record(progress.final, None, None)
         return progress.final
     metrics: dict[str, Any] = {}
     cpu_start = cpu_clock() - progress.cpu_s
@@ -213,27 +216,28 @@ def run_trial(trainer: Trainer, cfg: TrialConfig, session: Session, metric: str,
                 or progress.out_of_budget(cfg))
         files = None
         if done:
-            metrics.update(finish(trainer, progress))
-            files = metrics.pop("_files")
+            test_metrics, files = finish(trainer, progress)
+            metrics.update(test_metrics)
             metrics[M.TIME_CPU] = progress.cpu_s = cpu_clock() - cpu_start  # the test part's too
             progress.final = dict(metrics)
         if check is not None:
             check(metrics, done)
         if done or epoch % cfg.checkpoint_every == 0:
-            session.report(metrics, {"trainer": trainer.state_dict(), "rng": runtime.rng_state(),
+            session.record(metrics, {"trainer": trainer.state_dict(), "rng": runtime.rng_state(),
                                      "progress": progress.state(), "config": to_dict(cfg)}, files)
         else:
-            session.report(metrics, None, None)
+            session.record(metrics, None, None)
         if done:
             break
     return metrics
 
 
-def finish(trainer: Trainer, progress: Progress) -> dict[str, Any]:
-    """Test metrics with the best epoch's weights, then the last weights put back (for the checkpoint)."""
+def finish(trainer: Trainer, progress: Progress) -> tuple[dict[str, Any], dict[str, str]]:
+    """(test metrics, the trainer's test files) with the best epoch's weights, then the last weights put back
+    (for the checkpoint)."""
     last = checkpoint.cpu_copy(trainer.model.state_dict())
     if progress.best_model is not None:
         trainer.model.load_state_dict(progress.best_model)
     test_metrics, files = trainer.test()
     trainer.model.load_state_dict(last)
-    return {**test_metrics, M.COMPLETED: 1, "_files": files}
+    return {**test_metrics, M.COMPLETED: 1}, files

@@ -103,18 +103,25 @@ class Claim:
 
     def arms(self, reference: Mapping[str, Any]) -> list[dict[str, Any]]:
         """The settings this claim's comparisons read, each over the reference (``over`` fields left free)."""
+        return [arm for c in self.compares for arm in (self.reads(c, reference) or [])]
+
+    def reads(self, compare: Compare, reference: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+        """The settings one comparison reads (``over`` fields left free); None when it reads whichever arms
+        there are (a best-on-validation choice)."""
+        if (compare.measure or self.measure) == CHOSEN:
+            return None
+        base = {**reference, **compare.at}
         out = []
-        for c in self.compares:
-            if (c.measure or self.measure) == CHOSEN:
-                continue  # reads whichever arms there are
-            base = {**reference, **c.at}
-            sides = [c.a] if c.against else [c.a, c.b]
-            for value in sides:
-                arm = {**base, c.factor: value}
-                for name in c.over:
-                    arm.pop(name, None)
-                out.append(arm)
+        for value in [compare.a] if compare.against else [compare.a, compare.b]:
+            arm = {**base, compare.factor: value}
+            for name in compare.over:
+                arm.pop(name, None)
+            out.append(arm)
         return out
+
+    def comparison_key(self, index: int) -> str:
+        """The name of comparison ``index`` of this claim, shared by the run side and analysis."""
+        return f"{self.key}/{index}"
 
 
 @dataclass(frozen=True)

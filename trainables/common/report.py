@@ -1,8 +1,12 @@
-"""A task's report tables, declared as data; ``analysis`` builds them from a run's completed trials.
+"""A task's report tables and parts, declared as data; ``analysis`` builds them from a run's completed trials.
 
 A ``Table`` groups trials and shows each metric as mean ± std over seeds,
-with a row per baseline the trials report. Declared in the task (its
-``task.py``), so a new task's report needs no analysis code of its own.
+with a row per baseline the trials report. The other parts (``Extra``) are
+one small frozen dataclass a kind, checked when declared; the metric names
+and config fields they read are checked against the task when the task is
+declared (``Task``), so a misspelt name stops the import, long before Ray
+starts. Declared in the task (its ``task.py``), so a new task's report needs
+no analysis code of its own.
 """
 
 from __future__ import annotations
@@ -32,11 +36,123 @@ class Table:
     note: str = ""
 
 
-@dataclass(frozen=True)
-class Extra:
-    """A report part beyond tables, by kind (``analysis.extras`` draws each kind for any task that names it)."""
+class PartError(ValueError):
+    """A report part declared with a value it cannot use; the message names the part and the field."""
 
-    kind: str
-    """curves, price_history, predictions, confusion, token_lengths, points, reach, samples."""
-    options: Mapping[str, object] = field(default_factory=dict)
-    """The kind's settings (e.g. which artifact, which metric, which thresholds)."""
+
+def _need(ok: bool, part: object, message: str) -> None:
+    if not ok:
+        raise PartError(f"{type(part).__name__}: {message}")
+
+
+@dataclass(frozen=True)
+class Curves:
+    """Learning curves of each group's best trial: the selection metric, and each training loss on its own panel."""
+
+    loss_field: str | None = None
+    """The config field naming the training loss: trials that train on different losses get panels of their own."""
+    rounds_field: str | None = None
+    """The config field that makes an epoch a round of updates when it is not 0 (q2's ``steps_per_epoch``)."""
+
+
+@dataclass(frozen=True)
+class Series:
+    """A date-indexed CSV the study writes into the run folder, one panel a column (q1: the price history)."""
+
+    file: str
+    """Its name in the run folder."""
+    title: str
+
+    def __post_init__(self):
+        _need(bool(self.file) and "/" not in self.file, self, f"file {self.file!r} is not a name in the run folder")
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Actual against predicted test values of each block's best trial: a CSV (date, ticker, actual, predicted)
+    in the trial's final checkpoint."""
+
+    file: str
+    """Its name in the checkpoint folder."""
+
+
+@dataclass(frozen=True)
+class Confusion:
+    """Raw and row-normalised confusion matrices of each group's best trial: a JSON file in its final checkpoint."""
+
+    file: str
+    """Its name in the checkpoint folder."""
+
+
+@dataclass(frozen=True)
+class TokenLengths:
+    """Tokens per text under each tokenizer, from a CSV (model, tokens) the study writes: percentiles and a
+    histogram, with the share above the trials' cut."""
+
+    file: str
+    """Its name in the run folder."""
+    title: str
+    cut_field: str | None = None
+    """The config field holding the cut (q3's ``max_length``)."""
+
+    def __post_init__(self):
+        _need(bool(self.file) and "/" not in self.file, self, f"file {self.file!r} is not a name in the run folder")
+
+
+@dataclass(frozen=True)
+class Points:
+    """A metric at given epochs (or rounds), read off each trial's curve, mean ± std per group."""
+
+    metric: str
+    epochs: tuple[int, ...]
+    rounds_field: str | None = None
+    """As ``Curves.rounds_field``."""
+
+    def __post_init__(self):
+        _need(bool(self.epochs) and all(isinstance(e, int) and e > 0 for e in self.epochs), self,
+              f"epochs {self.epochs!r}: give one or more positive whole numbers")
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Epochs, work and seconds until a metric (lower is better) first reaches each threshold, per group."""
+
+    metric: str
+    thresholds: tuple[float, ...]
+    work: str | None = None
+    """A metric counting work done so far (q2's ``train/chars``), shown beside epochs and seconds."""
+
+    def __post_init__(self):
+        _need(bool(self.thresholds), self, "give one or more thresholds")
+
+
+@dataclass(frozen=True)
+class Samples:
+    """Greedy and sampled text from each group's best trial (tasks that generate); the seed text is the run's
+    (study.json) or this one."""
+
+    seed_text: str = ""
+    length: int = 300
+    """Characters generated."""
+
+    def __post_init__(self):
+        _need(self.length > 0, self, f"length {self.length}: must be positive")
+
+
+Extra = Curves | Series | Predictions | Confusion | TokenLengths | Points | Reach | Samples
+"""A report part beyond tables: one frozen dataclass a kind, drawn by ``analysis.extras`` for any task."""
+
+
+def metrics_used(part: Extra) -> tuple[str, ...]:
+    """The metric names ``part`` reads: checked against the task's schema when the task is declared."""
+    if isinstance(part, Points):
+        return (part.metric,)
+    if isinstance(part, Reach):
+        return (part.metric, *((part.work,) if part.work else ()))
+    return ()
+
+
+def fields_used(part: Extra) -> tuple[str, ...]:
+    """The config fields ``part`` reads: checked against the task's config when the task is declared."""
+    names = [getattr(part, n, None) for n in ("loss_field", "rounds_field", "cut_field")]
+    return tuple(n for n in names if n)

@@ -11,6 +11,7 @@ file holding the run's id on object storage, where links do not exist.
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 import time
 from pathlib import Path
@@ -56,27 +57,38 @@ def set_latest(name_dir: str, run_id: str) -> None:
 
 
 def latest_id(name_dir: str) -> str | None:
-    """The id ``NAME/latest`` names; None when there is no run yet."""
-    path = storage.join(name_dir, LATEST)
-    if not storage.is_uri(name_dir):
-        return os.readlink(path) if os.path.islink(path) else None
-    text = storage.read_text(path)
-    return text.strip() if text else None
+    """The id ``NAME/latest`` names (a link, or a file holding the id); None when there is no run yet."""
+    return pointed_id(storage.join(name_dir, LATEST))
+
+
+def pointed_id(pointer: str) -> str | None:
+    """The run id a ``latest`` link or text file names; None when ``pointer`` is neither."""
+    if not storage.is_uri(pointer) and os.path.islink(pointer):
+        return os.path.basename(os.readlink(pointer).rstrip("/"))
+    try:
+        text = storage.read_text(pointer)
+    except (OSError, UnicodeDecodeError):
+        return None
+    return (text or "").strip() or None
 
 
 def is_run(path: str) -> bool:
+    """Whether the folder ``path`` holds a run (its study.json)."""
     return storage.read_text(storage.join(path, STUDY_FILE)) is not None
 
 
 def resolve(path: str | Path) -> str:
-    """The run folder ``path`` means: itself if it holds a run, else its newest run (``path/latest``).
+    """The run folder ``path`` means, local or on object storage: a RUN_ID folder is itself; a NAME folder
+    means its newest run; a ``latest`` link or text file, the run it names.
 
     Raises ``FileNotFoundError`` with a one-line reason otherwise.
     """
-    path = str(path)
-    if is_run(path):
-        return path
-    run_id = latest_id(path)
-    if run_id and is_run(storage.join(path, run_id)):
-        return storage.join(path, run_id)
-    raise FileNotFoundError(f"{path}: no {STUDY_FILE} and no runs under it; is this a study's run folder?")
+    path = str(path).rstrip("/") or "/"  # results/q1/latest/ is the link itself, not the folder it names
+    pointed, newest = pointed_id(path), latest_id(path)
+    if pointed:
+        run_dir = storage.join(posixpath.dirname(path), pointed)
+    else:
+        run_dir = storage.join(path, newest) if newest and not is_run(path) else path
+    if not is_run(run_dir):
+        raise FileNotFoundError(f"{path}: no {STUDY_FILE} and no runs under it; is this a study's run folder?")
+    return run_dir

@@ -2,7 +2,8 @@
 
 A run folder is a local path or an object-store URI (``s3://``, ``gs://``);
 ``study.json`` and ``provenance.json`` go wherever the trials' results go,
-so a run stored remotely can be analysed like a local one.
+so a run stored remotely can be analysed like a local one. Schemes pyarrow
+has no filesystem for (``memory://``, ...) are opened through fsspec.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import posixpath
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.fs as pafs
 
 
@@ -23,7 +25,15 @@ def resolve(path: str | Path, filesystem: pafs.FileSystem | None = None) -> tupl
         return filesystem, str(path)
     if not is_uri(path):
         return pafs.LocalFileSystem(), str(Path(path).expanduser().resolve())
-    return pafs.FileSystem.from_uri(str(path))
+    try:
+        return pafs.FileSystem.from_uri(str(path))
+    except pa.ArrowInvalid:  # a scheme pyarrow has no filesystem for
+        try:
+            import fsspec
+        except ImportError:
+            raise ValueError(f"{path}: unknown storage scheme (fsspec is not installed)") from None
+        fs, inner = fsspec.core.url_to_fs(str(path))
+        return pafs.PyFileSystem(pafs.FSSpecHandler(fs)), inner
 
 
 def join(base: str | Path, *parts: str) -> str:

@@ -4,13 +4,14 @@ Each task package (``trainables/stock``, ``chargen``, ``tweets``) has the
 same files: ``config.py`` (its ``TrialConfig``), ``data.py`` (loading and
 validation, all before Ray starts, one-line ``DataError``), ``model.py``
 (plain ``nn.Module``s), ``trainer.py`` (the Ray-free ``Trainer``) and
-``task.py``, which declares its ``TASK``: names, main metric, artifacts.
+``task.py``, which declares its ``TASK``: names, main metric, schema, report.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -19,7 +20,7 @@ from trainables.common import runtime
 from trainables.common.config import TrialConfig
 from trainables.common.loop import RaySession, Session, Trainer, run_trial
 from trainables.common.paper import Paper
-from trainables.common.report import Extra, Table
+from trainables.common.report import Extra, PartError, Samples, Table, fields_used, metrics_used
 from trainables.common.schema import Schema
 
 
@@ -40,8 +41,6 @@ class Task:
     """min or max."""
     build: Callable[[Any, Any, torch.device], Trainer]
     """(config, data, device) -> Trainer, with ``data`` as the study put it in the object store."""
-    artifacts: Mapping[str, str]
-    """Side files of the final checkpoint: role -> file name."""
     paper: Paper
     """The paper's design and conclusions: reference setting, factors, claims (the task's ``paper.py``)."""
     module: str
@@ -53,9 +52,8 @@ class Task:
     tables: tuple[Table, ...] = ()
     """The report's tables (``trainables.common.report``), built by analysis from completed trials."""
     extras: tuple[Extra, ...] = ()
-    """Report parts beyond tables, by kind (``analysis.extras``): learning curves, predictions, samples..."""
-    data_files: Mapping[str, str] = field(default_factory=dict)
-    """Files the study writes about its data into the run folder, role -> name (e.g. the price history)."""
+    """Report parts beyond tables (``trainables.common.report``, drawn by ``analysis.extras``): learning curves,
+    predictions, samples..."""
     uses_weights: bool = False
     """Whether analysis loads trained weights (q2's samples generate text), so remote runs copy them down."""
     generate: Callable[..., str] | None = None
@@ -64,8 +62,24 @@ class Task:
     """(every planned config) -> what the study says about them on this machine before Ray starts, one line
     each (q2: the cells this CPU cannot compute in bfloat16 train in float32)."""
 
+    def __post_init__(self):
+        """Each report part checked against the task: the config fields and metric names it reads exist."""
+        fields = {f.name for f in dataclasses.fields(self.config)}
+        for part in self.extras:
+            where = f"{self.module}: {type(part).__name__}"
+            if not isinstance(part, Extra):
+                raise PartError(f"{where}: {part!r} is not a report part (trainables.common.report.Extra)")
+            for name in fields_used(part):
+                if name not in fields:
+                    raise PartError(f"{where}: {name!r} is not a field of {self.config.__name__}")
+            for name in metrics_used(part) if self.schema is not None else ():
+                if not self.schema.known(name):
+                    raise PartError(f"{where}: metric {name!r} is not in the task's schema")
+            if isinstance(part, Samples) and self.generate is None:
+                raise PartError(f"{where}: the task does not generate (Task.generate)")
 
-def run(task: Task, config: dict[str, Any], data: Any, session: Session) -> dict[str, Any]:
+
+def train_trial(task: Task, config: dict[str, Any], data: Any, session: Session) -> dict[str, Any]:
     """One trial of ``task``: config checked, seeded, on the device it was given."""
     cfg = task.config(**config)
     runtime.reset_process()
@@ -80,7 +94,7 @@ def trainable(task: Task) -> Callable[[dict[str, Any], Any], None]:
     """The function trainable Ray Tune runs; data arrives through ``tune.with_parameters``."""
 
     def train(config: dict[str, Any], data: Any) -> None:
-        run(task, config, data, RaySession())
+        train_trial(task, config, data, RaySession())
 
     train.__name__ = train.__qualname__ = f"train_{task.name}"
     return train

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from trainables.common import metrics as M
-from trainables.common.report import Extra, Table
+from trainables.common.report import Curves, Predictions, Series, Table
 from trainables.common.schema import Schema
 from trainables.common.task import Task
 from trainables.stock.config import StockConfig
@@ -29,7 +29,7 @@ TASK = Task(
     name="stock", study="q1", config=StockConfig,
     # Scale-free, so comparable across losses and tickers.
     metric=M.VAL_MAPE, mode="min",
-    build=StockTrainer, artifacts={"predictions": PREDICTIONS_FILE},
+    build=StockTrainer,
     paper=PAPER, module=__name__, schema=SCHEMA,
     tables=(section("s2_1_cells", "2.1 Cells compared: test error and training time", None),
             section("s2_2_loss", "2.2 MSE vs MAPE loss, per cell", "loss"),
@@ -37,7 +37,5 @@ TASK = Task(
             section("s2_4_dropout", "2.4 Dropout, per cell", "dropout"),
             section("formulation", "Formulation (not in the paper): returns vs the paper's scaled levels, per cell",
                     "formulation")),
-    extras=(Extra("series", {"file": "prices", "title": "Price history"}), Extra("curves", {"loss_field": "loss"}),
-            Extra("predictions")),
-    data_files={"prices": PRICES_FILE},
+    extras=(Series(PRICES_FILE, "Price history"), Curves(loss_field="loss"), Predictions(PREDICTIONS_FILE)),
 )

@@ -116,12 +116,6 @@ def cleaning_settings(cfg: TweetConfig) -> tuple:
     return tuple(getattr(cfg, name) for name in CLEANING_FIELDS)
 
 
-def clean(text: str, cfg: TweetConfig) -> str:
-    for step in pipeline(cfg):
-        text = step(text)
-    return text
-
-
 def clean_all(texts: Iterable[str], cfg: TweetConfig) -> list[str]:
     steps = pipeline(cfg)
     out = []

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from trainables.common import metrics as M
-from trainables.common.report import Extra, Table
+from trainables.common.report import Confusion, Curves, Table, TokenLengths
 from trainables.common.schema import Schema
 from trainables.common.task import Task
 from trainables.tweets.baselines import TFIDF_TEST
 from trainables.tweets.config import TweetConfig
 from trainables.tweets.data import LENGTHS_FILE
 from trainables.tweets.paper import PAPER, replicate
-from trainables.tweets.trainer import CLASSES_FILE, CONFUSION_FILE, TweetTrainer
+from trainables.tweets.trainer import CONFUSION_FILE, TweetTrainer
 
 
 def scores(split: str) -> tuple[str, ...]:
@@ -45,9 +45,8 @@ TASK = Task(
     name="tweets", study="q3", config=TweetConfig,
     # The rare hate class counts as much as the others.
     metric=M.VAL_MACRO_F1, mode="max",
-    build=TweetTrainer, artifacts={"confusion": CONFUSION_FILE, "classes": CLASSES_FILE},
+    build=TweetTrainer,
     paper=PAPER, module=__name__, replicate=replicate, schema=SCHEMA, tables=(MODELS, PER_CLASS),
-    extras=(Extra("lengths", {"file": "lengths", "title": "4.1 Tokens per cleaned tweet"}), Extra("curves"),
-            Extra("confusion")),
-    data_files={"lengths": LENGTHS_FILE},
+    extras=(TokenLengths(LENGTHS_FILE, "4.1 Tokens per cleaned tweet", cut_field="max_length"), Curves(),
+            Confusion(CONFUSION_FILE)),
 )

@@ -1,0 +1,219 @@
+"""Repeated confidence intervals for paired differences looked at after every seed.
+
+A comparison run with ``--seeds auto`` is looked at after each seed, from
+``FIRST_LOOK`` seeds to the run's cap of ``max_seeds``, and stops once it is
+settled. A plain 95% t-interval at every look would call differences that are
+not there far more often than 5%; here each look uses a repeated confidence
+interval (Jennison & Turnbull, *Group Sequential Methods with Applications to
+Clinical Trials*, 2000, ch. 9), whose coverage holds at every look at once:
+
+    mean ± c_n · sd / sqrt(n),   n = FIRST_LOOK .. max_seeds.
+
+The critical values c_n spend the error rate alpha over the looks with the
+Lan–DeMets O'Brien–Fleming-type function alpha(t) = 2 − 2 Φ(z_{1−alpha/2} / sqrt(t)),
+t = n / max_seeds (Lan & DeMets, Biometrika 70, 1983): very little early, almost all of it at the
+cap, where c_n is close to the fixed-n t quantile. With unknown variance the
+statistic is a t-statistic whose path over n does not depend on sigma for
+Gaussian differences, so the c_n are computed once by seeded Monte Carlo
+(``table``) and shipped in ``CRITICAL_FILE``. Looks skipped (a comparison that
+jumps from n to n + 2 seeds) only make the procedure more conservative.
+Within a claim the directional tests split alpha over its comparisons
+(Bonferroni: ``split`` = the number of them).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from analysis.stats import ALPHA
+from analysis.verdicts import INCONCLUSIVE, SIGN, rule
+from trainables.common.layout import AUTO_SEEDS
+
+FIRST_LOOK = 3  # the first seed count looked at: --min-seeds is at least this
+LARGEST_CAP = 40  # the largest --max-seeds tabulated
+SPLITS = 6  # alpha / k tabulated for k = 1..SPLITS: claims of up to SPLITS directional comparisons
+PATHS = 500_000  # Monte Carlo paths behind the shipped table
+TABLE_SEED = 28
+MIN_CROSSINGS = 50  # below this many simulated crossings a look takes the marginal t quantile (conservative)
+CRITICAL_FILE = Path(__file__).with_name("sequential_critical.csv")
+METHOD = ("repeated 95% confidence interval (Jennison & Turnbull 2000) with Lan–DeMets O'Brien–Fleming-type "
+          "alpha spending over looks at {first} to {cap} seeds (critical values of the t-statistic by Monte Carlo)")
+
+
+def spent(t, alpha: float = ALPHA):
+    """Lan–DeMets O'Brien–Fleming-type spending: the two-sided error spent by information fraction ``t``."""
+    t = np.asarray(t, dtype=float)
+    return 2 - 2 * stats.norm.cdf(stats.norm.ppf(1 - alpha / 2) / np.sqrt(t))
+
+
+def t_paths(paths: int, last: int, seed: int) -> np.ndarray:
+    """|t-statistic| of Gaussian paths at n = FIRST_LOOK..last (one row a path), mean zero."""
+    rng = np.random.default_rng(seed)
+    out = np.empty((paths, last - FIRST_LOOK + 1), dtype=np.float32)
+    s1, s2 = np.zeros(paths), np.zeros(paths)
+    for n in range(1, last + 1):
+        x = rng.standard_normal(paths)
+        s1 += x
+        s2 += x * x
+        if n >= FIRST_LOOK:
+            mean = s1 / n
+            sd = np.sqrt(np.maximum(s2 - n * mean * mean, 0) / (n - 1))
+            out[:, n - FIRST_LOOK] = np.abs(mean) * math.sqrt(n) / sd
+    return out
+
+
+def boundary(abs_t: np.ndarray, cap: int, alpha: float) -> list[float]:
+    """Critical values c_n, n = FIRST_LOOK..cap: at each look the paths not yet crossed that cross now
+    are the error spent between the previous look and this one."""
+    paths = len(abs_t)
+    alive = np.ones(paths, dtype=bool)
+    before, out = 0.0, []
+    for n in range(FIRST_LOOK, cap + 1):
+        total = float(spent(n / cap, alpha))
+        step, before = total - before, total
+        column = abs_t[:, n - FIRST_LOOK]
+        count = round(step * paths)
+        if count < MIN_CROSSINGS:
+            c = float(stats.t.ppf(1 - step / 2, n - 1))  # too rare to simulate: the look alone, so conservative
+        else:
+            values = column[alive]
+            c = float(np.partition(values, len(values) - count)[len(values) - count])
+        alive &= column < c
+        out.append(c)
+    return out
+
+
+def table(paths: int = PATHS, seed: int = TABLE_SEED, caps=range(FIRST_LOOK, LARGEST_CAP + 1),
+          splits=range(1, SPLITS + 1)) -> dict[tuple[int, int], list[float]]:
+    """(cap, split) -> critical values at n = FIRST_LOOK..cap, all from one set of simulated paths."""
+    caps = list(caps)
+    abs_t = t_paths(paths, max(caps), seed)
+    return {(cap, k): boundary(abs_t, cap, ALPHA / k) for cap in caps for k in splits}
+
+
+def write_table(path: Path = CRITICAL_FILE, **kwargs: Any) -> None:
+    """Regenerate the shipped table: ``python -m analysis.sequential`` (about a minute)."""
+    with open(path, "w", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(["max_seeds", "split", "n", "critical"])
+        for (cap, k), values in table(**kwargs).items():
+            out.writerows([cap, k, n, f"{c:.6g}"] for n, c in enumerate(values, FIRST_LOOK))
+
+
+@lru_cache(maxsize=1)
+def shipped() -> dict[tuple[int, int], np.ndarray]:
+    found: dict[tuple[int, int], list[float]] = {}
+    with open(CRITICAL_FILE, newline="") as fh:
+        for row in csv.DictReader(fh):
+            found.setdefault((int(row["max_seeds"]), int(row["split"])), []).append(float(row["critical"]))
+    return {key: np.array(values) for key, values in found.items()}
+
+
+def critical(cap: int, split: int = 1) -> np.ndarray:
+    """c_n for n = FIRST_LOOK..cap, for alpha / ``split``."""
+    if not FIRST_LOOK <= cap <= LARGEST_CAP:
+        raise ValueError(f"max seeds {cap}: the sequential table covers {FIRST_LOOK} to {LARGEST_CAP}")
+    if not 1 <= split <= SPLITS:
+        raise ValueError(f"a claim of {split} directional comparisons: the sequential table splits alpha up to "
+                         f"{SPLITS} ways")
+    return shipped()[(cap, split)]
+
+
+@dataclass(frozen=True)
+class Looks:
+    """Every look's interval of many sequences at once: arrays (sequence, look), look j at n = FIRST_LOOK + j."""
+
+    n: np.ndarray
+    mean: np.ndarray
+    sd: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+
+
+def looks(d: np.ndarray, cap: int, split: int = 1) -> Looks:
+    """Repeated intervals of each row of ``d`` (differences in seed order) at n = FIRST_LOOK..len(row).
+
+    Identical differences (no spread) give the point itself, as ``stats.paired`` does.
+    """
+    d = np.atleast_2d(np.asarray(d, dtype=float))
+    last = d.shape[1]
+    n = np.arange(1, last + 1)
+    mean = np.cumsum(d, axis=1) / n
+    sq = np.cumsum(d * d, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sd = np.sqrt(np.maximum(sq - n * mean * mean, 0) / (n - 1))
+    sd = np.where(sd <= 1e-12 * np.maximum(1.0, np.abs(mean)), 0.0, sd)
+    c = critical(cap, split)
+    keep = slice(FIRST_LOOK - 1, min(last, cap))
+    n, mean, sd = n[keep], mean[:, keep], sd[:, keep]
+    half = c[: n.size] * sd / np.sqrt(n)
+    return Looks(n, mean, sd, mean - half, mean + half)
+
+
+def first_settled(open_: np.ndarray) -> np.ndarray:
+    """Per row of ``open_`` (sequence, look: True while the verdict is open), the index of the first look
+    that settled it, or the last look when none did."""
+    settled = ~open_
+    return np.where(settled.any(axis=1), settled.argmax(axis=1), open_.shape[1] - 1)
+
+
+def inflation(cap: int, split: int = 1) -> float:
+    """How much wider the interval at the cap is than the fixed-n one (for "about M seeds would settle it")."""
+    return float(critical(cap, split)[-1] / stats.t.ppf(1 - ALPHA / (2 * split), cap - 1))
+
+
+@dataclass(frozen=True)
+class Design:
+    """A run's looks: every comparison from ``first`` seeds on, one look a seed, up to ``cap``."""
+
+    first: int
+    cap: int
+
+    @classmethod
+    def of(cls, info: dict[str, Any]) -> Design | None:
+        """The sequential design study.json records, or None for a fixed number of seeds."""
+        if info.get("seeds") != AUTO_SEEDS:
+            return None
+        return cls(int(info["min_seeds"]), int(info["max_seeds"]))
+
+    @property
+    def method(self) -> str:
+        return METHOD.format(first=self.first, cap=self.cap)
+
+
+def verdicts(d: np.ndarray, expect: str, margin, cap: int, split: int = 1) -> tuple[np.ndarray, Looks]:
+    """The verdict of each row of ``d`` (differences in seed order) at every look, and the looks' intervals.
+
+    ``margin``: one value, or one a look (n = FIRST_LOOK..). Directional tests use alpha / ``split``.
+    """
+    wide = looks(d, cap)
+    narrow = looks(d, cap, split) if expect in SIGN and split > 1 else wide
+    significant = np.where(narrow.low > 0, 1, np.where(narrow.high < 0, -1, 0))
+    return rule(expect, margin, wide.low, wide.high, significant), wide
+
+
+def stop(verdict: np.ndarray, first: int) -> np.ndarray:
+    """Per row of ``verdict`` (sequence, look), the look it stops at: the first from ``first`` seeds on
+    that settles it, else the last."""
+    skip = min(first - FIRST_LOOK, verdict.shape[1] - 1)
+    return skip + first_settled(verdict[:, skip:] == INCONCLUSIVE)
+
+
+def procedure(d: np.ndarray, expect: str, margin, design: Design, split: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """The whole sequential procedure on each row of ``d``: the verdict where it stopped, and that look's n."""
+    verdict, wide = verdicts(d, expect, margin, design.cap, split)
+    at = stop(verdict, design.first)
+    return verdict[np.arange(len(verdict)), at], wide.n[at]
+
+
+if __name__ == "__main__":
+    write_table()
+    print(f"wrote {CRITICAL_FILE}")

@@ -1,0 +1,90 @@
+"""Claims of a run that added seeds while verdicts were open: read seed by seed, as the run went."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from test_claims import AS_REPORTED, q1_design
+
+from analysis import claims as C
+from analysis import compute, sequential
+from trainables.common.layout import AUTO_SEEDS
+from trainables.stock.paper import PAPER as Q1
+
+DESIGN = {"seeds": AUTO_SEEDS, "min_seeds": 3, "max_seeds": 20}
+
+
+def adaptive(run):
+    run.info.update(DESIGN)
+    return {r.claim.key: r for r in C.evaluate(run)}
+
+
+def test_clear_claims_settle_early_and_say_where():
+    results = adaptive(q1_design(AS_REPORTED, seeds=20))
+    assert {k: r.verdict for k, r in results.items()} == {k: C.SUPPORTED for k in results}
+    for r in results.values():
+        assert all(c.stop and c.stop.settled and c.result.n == c.stop.n < 20 for c in r.comparisons)
+        assert r.seeds_words() == f"settled at {max(c.stop.n for c in r.comparisons)} seeds"
+        assert r.seeds_words() in C.sentence(r)
+    assert "Lan–DeMets" in C.method(list(results.values()))
+
+
+def test_the_verdict_is_the_first_settled_look_and_later_seeds_do_not_change_it():
+    early = adaptive(q1_design(AS_REPORTED, seeds=20))["cells_accuracy"]
+    more = q1_design(AS_REPORTED, seeds=20)
+    more.trials.loc[more.trials["config/seed"] >= 12, "test/mape"] += 5.0  # seeds after the stop say otherwise
+    late = adaptive(more)["cells_accuracy"]
+    assert [c.stop.n for c in late.comparisons] == [c.stop.n for c in early.comparisons]
+    assert late.verdict == C.SUPPORTED
+
+
+def test_an_open_comparison_at_the_cap_says_how_many_seeds_would_settle_it():
+    effects = {**AS_REPORTED, ("cell", "gru"): -0.32}  # gru − lstm = −0.02, margin 0.015, noise 0.05
+    result = adaptive(q1_design(effects, seeds=20, noise=0.05))["cells_accuracy"]
+    first = result.comparisons[0]
+    assert first.verdict == C.INCONCLUSIVE and first.stop.n == 20
+    need = first.seeds_needed
+    assert need and need > 20
+    assert result.seeds_words() == f"open at the cap of 20 seeds: about {need} would settle it"
+    # the repeated interval at the cap is wider than the one-look interval on the same seeds
+    run = q1_design(effects, seeds=20, noise=0.05)
+    fixed = C.compare(result.claim, result.claim.compares[0], Q1.reference, run.trials, run.history)
+    assert first.result.ci_high - first.result.ci_low > fixed.result.ci_high - fixed.result.ci_low
+
+
+def test_fewer_seeds_than_the_first_look_are_open():
+    result = adaptive(q1_design(AS_REPORTED, seeds=2))["cells_accuracy"]
+    assert result.verdict == C.INCONCLUSIVE
+    assert result.seeds_words() == "open at 2 seeds"
+
+
+def test_a_best_on_validation_choice_is_made_on_the_seeds_looked_at():
+    run = q1_design(AS_REPORTED, seeds=20)
+    result = adaptive(run)["persistence"]
+    comp = result.comparisons[0]
+    assert "cell=gru" in comp.label and comp.stop.settled
+    assert comp.result.n == comp.stop.n == pytest.approx(len(comp.seeds))
+    assert sequential.Design.of(run.info) == sequential.Design(3, 20)
+
+
+def test_the_report_says_what_the_run_spent_against_the_fixed_design():
+    run = q1_design(AS_REPORTED, seeds=4)
+    trials = run.trials
+    run = dataclasses.replace(run, trials=trials[~((trials["config/seed"] == 3) & (trials["config/cell"] != "gru"))])
+    assert compute.spent(run) == ""  # a fixed number of seeds
+    run.info.update(DESIGN)
+    line = compute.spent(run)
+    assert f"{len(run.trials)} trials ran, {10 * len(run.trials)} epochs in all" in line
+    assert "(4 seeds on each of 18 arms) would have run 72 trials, about 720 epochs" in line
+
+
+def test_the_run_side_asks_how_comparisons_stand_on_their_first_seeds():
+    run = q1_design(AS_REPORTED, seeds=20)
+    run.info.update(DESIGN)
+    first = {r.claim.key: r for r in C.evaluate(run)}["cells_accuracy"].comparisons[0].stop
+    standing = C.standing(run, {"cells_accuracy/0": 20, "cells_accuracy/1": 2, "nothing/0": 5})
+    assert standing["cells_accuracy/0"] == (first.n, True)
+    assert standing["cells_accuracy/1"] == (2, False) and "nothing/0" not in standing
+    gru_only = dataclasses.replace(run, trials=run.trials[run.trials["config/cell"] == "gru"])
+    assert C.standing(gru_only, {"cells_accuracy/0": 5}) == {"cells_accuracy/0": (0, True)}  # cannot be formed
