@@ -190,7 +190,7 @@ def test_cpu_seconds_add_up_over_the_epochs_and_survive_a_resume(monkeypatch, tm
         run_trial(ClockTrainer(cpu, 10.0, 100.0, LOSSES), cfg, session, M.VAL_LOSS, "min")
     cpu.now += 5000.0  # a new worker's clock
     final = run_trial(ClockTrainer(cpu, 10.0, 100.0, LOSSES), cfg, session, M.VAL_LOSS, "min")
-    assert [r[M.TIME_CPU] for r in session.reports] == [110.0, 220.0, 330.0, 440.0]
+    assert [r[M.TIME_CPU] for r in session.records] == [110.0, 220.0, 330.0, 440.0]
     assert final[M.TIME_CPU] == 440.0 and checkpoint.load_state(tmp_path)["progress"]["cpu_s"] == 440.0
 
 

@@ -12,7 +12,6 @@ from tests.chargen_helpers import tiny_text
 from tests.helpers import synthetic_prices
 from trainables.chargen.data import Corpus
 from trainables.chargen.task import TASK as CHARGEN
-from trainables.common import metrics as M
 from trainables.common import runtime
 from trainables.common.task import trainable
 from trainables.stock.task import TASK as STOCK
