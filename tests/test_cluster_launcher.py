@@ -20,6 +20,7 @@ import json
 import re
 import shlex
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -53,8 +54,10 @@ GPU_TRIALS = 6
 GPU_NOTE = "note: Ray gave trials GPUs"
 # What a finished study leaves in its run folder (README: Reports).
 RUN_FILES = ("report.md", "claims.md", "provenance.json", "trials.csv", "tables/comparisons.csv")
+STALE = "stale-results"  # the results folder of an earlier `ray up`, under the head's work folder
 # What may still run in the sandbox after `ray down`: its init, sshd and SSH connections winding down.
 PLUMBING = re.compile(r"^(\S*/)?(sshd|ssh)(:|\s|$)")
+LOG_MONITOR = re.compile(r"/ray/_private/log_monitor\.py ")
 
 
 def recipe() -> list[str]:
@@ -225,7 +228,6 @@ def test_local_yaml_up_submit_job_submit_down(hosts, tmp_path):
     log = head.work / "launcher.log"
     storage = head.work / "storage"  # outside the sandboxes' private /tmp: every host sees it
     config = derived_config(head, storage)
-    venv_python = head.home / "rnn-studies-venv" / "bin" / "python"
     for h in hosts:
         rc, out = h.ssh("echo HOME=$HOME; hostname")
         assert rc == 0 and f"HOME={h.home}\n{h.hostname}" in out, out
@@ -233,8 +235,7 @@ def test_local_yaml_up_submit_job_submit_down(hosts, tmp_path):
     assert rc == 0 and worker.hostname in out, out
     # A head that an earlier `ray up` set up with another results folder:
     # the value the YAML has now must win.
-    stale = head.work / "stale-results"
-    head.head_file(head.home / ".bashrc").write_text(f"export STUDY_STORAGE_PATH={stale}\n")
+    head.head_file(head.home / ".bashrc").write_text(f"export STUDY_STORAGE_PATH={head.work / STALE}\n")
 
     lines = recipe()
     verbs = [parse(line)[1][1:3] for line in lines]
@@ -252,13 +253,7 @@ def test_local_yaml_up_submit_job_submit_down(hosts, tmp_path):
 
             if verb == "dashboard":
                 assert background, line
-                # The head's own dashboard holds 8265 on the same loopback: forward another port.
-                local_port = free_port()
-                dashboard = head.popen([RAY, "dashboard", "--port", str(local_port), *args[1:]], ROOT, log)
-                deadline = time.monotonic() + 60
-                while not head.port_open(local_port):
-                    assert dashboard.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
-                    time.sleep(0.5)
+                dashboard, local_port = open_dashboard(head, args, log)
                 continue
             if verb == "down":
                 gpu_study_with_worker_lost(head, config, storage, log)
@@ -270,37 +265,60 @@ def test_local_yaml_up_submit_job_submit_down(hosts, tmp_path):
             timings[verb] = round(time.monotonic() - started)
             assert rc == 0, f"`{line}` failed (rc {rc}):\n{out[-6000:]}\n{head.logs()}"
 
-            if verb == "up":
-                # The dashboard runs whatever job it is sent: only the SSH tunnel may reach it.
-                assert head.port_open(8265), "no dashboard on the head"
-                assert not any(head.port_open(8265, a) for a in (SLIRP_ADDRESS, HEAD_ADDRESS)), \
-                    "the head's dashboard listens beyond its loopback"
-            elif verb in ("submit", "job submit"):
-                assert_run_folder(storage / run_name(args) / "latest", venv_python)
-                assert not stale.exists(), "results went to the folder of an earlier `ray up`"
-                # It joined the cluster (RAY_ADDRESS=auto), not a Ray of its own on the head.
-                sessions = list((head.work / "tmp" / "ray").glob("session_2*"))
-                assert len(sessions) == 1, sessions
-                assert not head.head_file(head.home / "results").exists(), "results went to the default folder"
-            elif verb == "exec":
-                for name in ("report.md", "claims.md", "tables"):
-                    assert name in out, out[-3000:]
-            elif verb == "down":
+            check_step(head, verb, args, out, storage)
+            if verb == "down":
                 kill_group(dashboard)
                 dashboard = None
-                # `ray stop` on the head took every Ray process with it.
+                # `ray stop` on the head took every Ray process with it. `ray down` does not stop the worker's:
+                # its raylet leaves once it has lost the head for a minute (Ray's GCS reconnection timeout),
+                # its log monitor stays until the next `ray stop` there.
                 assert_no_ray_left(head)
-                print("on the worker after `ray down`:", worker.processes())
+                assert_no_ray_left(worker, timeout=180, but=LOG_MONITOR)
+                timings["worker's Ray gone"] = round(time.monotonic() - started)
     finally:
         if dashboard is not None:
             kill_group(dashboard)
         print("seconds per step:", timings)
 
 
-def assert_no_ray_left(host: SSHHost, timeout: float = 30) -> None:
+def open_dashboard(head: SSHHost, args: list[str], log: Path) -> tuple[subprocess.Popen, int]:
+    """`ray dashboard` in the background, on a free local port (the head's own dashboard holds 8265 on the
+    same loopback); the process and its port, once it listens."""
+    port = free_port()
+    dashboard = head.popen([RAY, "dashboard", "--port", str(port), *args[1:]], ROOT, log)
+    deadline = time.monotonic() + 60
+    while not head.port_open(port):
+        assert dashboard.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.5)
+    return dashboard, port
+
+
+def check_step(head: SSHHost, verb: str, args: list[str], out: str, storage: Path) -> None:
+    """What a recipe line must have done on the head (``out``: its output)."""
+    if verb == "up":
+        # The dashboard runs whatever job it is sent: only the SSH tunnel may reach it.
+        assert head.port_open(8265), "no dashboard on the head"
+        assert not any(head.port_open(8265, a) for a in (SLIRP_ADDRESS, HEAD_ADDRESS)), \
+            "the head's dashboard listens beyond its loopback"
+    elif verb in ("submit", "job submit"):
+        assert_run_folder(storage / run_name(args) / "latest", head.home / "rnn-studies-venv" / "bin" / "python")
+        assert not (head.work / STALE).exists(), "results went to the folder of an earlier `ray up`"
+        # It joined the cluster (RAY_ADDRESS=auto), not a Ray of its own on the head.
+        sessions = list((head.work / "tmp" / "ray").glob("session_2*"))
+        assert len(sessions) == 1, sessions
+        assert not head.head_file(head.home / "results").exists(), "results went to the default folder"
+    elif verb == "exec":
+        for name in ("report.md", "claims.md", "tables"):
+            assert name in out, out[-3000:]
+
+
+def assert_no_ray_left(host: SSHHost, timeout: float = 30, but: re.Pattern | None = None) -> None:
+    """Nothing but the sandbox's init, sshd and SSH sessions (and what ``but`` matches) runs on ``host``
+    within ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
-        left = [(pid, cmd) for pid, cmd in host.processes() if pid != host.init_pid and not PLUMBING.match(cmd)]
+        left = [(pid, cmd) for pid, cmd in host.processes() if pid != host.init_pid and not PLUMBING.match(cmd)
+                and not (but and but.search(cmd))]
         if not left or time.monotonic() > deadline:
             break
         time.sleep(1)
