@@ -65,7 +65,7 @@ class Session(Protocol):
 class RaySession:
     """Reports and checkpoints through Ray Tune (``tune.report``, ``tune.get_checkpoint``).
 
-    Every report also names the GPUs Ray gave the trial (``metrics.GPU_IDS``), beside the node Ray adds.
+    Every epoch it records also names the GPUs Ray gave the trial (``metrics.GPU_IDS``), beside the node Ray adds.
     """
 
     def __init__(self) -> None:
