@@ -34,7 +34,7 @@ class GpuFallbackNote(tune.Callback):
         self.console = console
         self.noted = False
 
-    # Tuner pickles RunConfig's callbacks into tuner.pkl: the terminal stays out.
+    # Tune pickles RunConfig's callbacks with its own state: the terminal stays out.
     def __getstate__(self) -> dict:
         return {**self.__dict__, "console": None}
 
