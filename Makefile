@@ -32,8 +32,9 @@ test: $(STAMP)
 
 # Slow: fault tolerance (the driver killed at random moments, then --resume),
 # Optuna storage (SQLite, and a PostgreSQL server the test starts), a real
-# two-node Ray, and the cluster launcher (`ray up` ... `ray down` on
-# cluster/local.yaml over SSH), all on 127.0.0.1.
+# two-node Ray on 127.0.0.1, and the cluster launcher (`ray up` ... `ray down`
+# on cluster/local.yaml over SSH, a head and a GPU worker in network
+# namespaces the test makes).
 test-cluster: $(STAMP)
 	$(PY) -m pytest -m slow tests/test_fault_tolerance.py tests/test_optuna_storage.py tests/test_postgres.py \
 		tests/test_cluster_multinode.py tests/test_cluster_launcher.py $(ARGS)

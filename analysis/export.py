@@ -4,8 +4,9 @@ Both are written into the run folder as Parquet (types kept, for tools) and
 CSV (for people and spreadsheets), with one schema for every study:
 
 trials: ``trial_id, study, run, seed, status, epochs_run, best/epoch,
-wall_time_s, node, device``, the flattened config as ``config/<field>``,
-every metric's final value under its own name (``test/mape``) and, for the
+wall_time_s, node, gpu_ids, device`` (where the trial last ran: the node's IP
+address, the GPU ids Ray gave it, the torch device it trained on), the
+flattened config as ``config/<field>``, every metric's final value under its own name (``test/mape``) and, for the
 per-epoch train/val metrics, their value at the best epoch as
 ``best/<metric>``; ``trial_dir`` points back at Ray's folder. ``status`` is
 ``finished`` (the final report has the loop's ``completed`` = 1: test
@@ -41,7 +42,7 @@ BEST_PREFIX = "best/"
 # A trial's status in the results (not the loop's ``completed`` metric, which marks its final report).
 FINISHED, FAILED, UNFINISHED = "finished", "failed", "unfinished"
 ID_COLUMNS = ["trial_id", "study", "run", "seed", "status", "epochs_run", M.BEST_EPOCH, "wall_time_s", "node",
-              "device"]
+              M.GPU_IDS, M.DEVICE]
 TIMESTAMP = "timestamp"  # Ray's: when an epoch was recorded, Unix seconds
 HISTORY_ID_COLUMNS = ["trial_id", "study", "run", "seed", M.EPOCH, M.TRAINING_ITERATION, TIMESTAMP]
 ERROR_FILES = ("error.txt", "error.pkl")  # what Ray Tune leaves in the folder of a trial that raised
@@ -49,7 +50,7 @@ ERROR_FILES = ("error.txt", "error.pkl")  # what Ray Tune leaves in the folder o
 RAY_COLUMNS = {
     TIMESTAMP, "time_this_iter_s", "time_total_s", "pid", "hostname", "node_ip", "date", "done",
     "checkpoint_dir_name", "iterations_since_restore", "time_since_restore", "should_checkpoint",
-    "experiment_tag", "trial_dir", "device", "errored",
+    "experiment_tag", "trial_dir", M.DEVICE, M.GPU_IDS, "errored",
 }
 
 
@@ -179,8 +180,9 @@ def _trial_table(last: pd.DataFrame, hist: pd.DataFrame, info: dict, run: str, d
     out["epochs_run"] = epochs_of(hist).groupby(hist["trial_id"]).max()
     out[M.BEST_EPOCH] = best.round().astype("Int64")
     out["wall_time_s"] = last[M.TIME_TOTAL] if M.TIME_TOTAL in last else last.get("time_total_s")
-    out["node"] = last.get("hostname", last.get("node_ip"))
-    out["device"] = last.get("device", device)
+    out["node"] = last.get("node_ip", last.get("hostname"))
+    out[M.GPU_IDS] = last.get(M.GPU_IDS)
+    out[M.DEVICE] = last.get(M.DEVICE, device)
     per_epoch = [m for m in metrics if m.split("/")[0] in ("train", "val")]
     out = out.join(last[_config_columns(last)]).join(last[metrics]).join(at_best_epoch(hist, best, per_epoch))
     if "trial_dir" in last:

@@ -16,7 +16,7 @@ from typing import Any
 from ray import tune
 from ray.tune.logger import JsonLoggerCallback
 
-from studies import adapter, checks, console, resume
+from studies import adapter, checks, console, placement, resume
 from studies.context import Context
 from studies.flags import fail
 from studies.progress import ProgressCallback
@@ -113,7 +113,8 @@ def run(ctx: Context, plan: base.Plan, data: Any) -> None:
             provenance.update(ctx.run_dir, wandb=wandb_info)
         callbacks += [JsonLoggerCallback(), resume.SnapshotGuard(ctx.run_dir),
                       ProgressCallback(con, plan.total, ctx.metric, ctx.mode,
-                                       seeds=plan.record.get("seeds") == AUTO_SEEDS)]
+                                       seeds=plan.record.get("seeds") == AUTO_SEEDS),
+                      placement.GpuFallbackNote(con)]
         tuner = restored(ctx, fn, plan, callbacks, con) if ctx.resuming else None
         if tuner is None:
             tuner = new_tuner(ctx, fn, plan, callbacks)

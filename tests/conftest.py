@@ -14,10 +14,11 @@ pytest_plugins = ["tweets_tiny"]
 
 @pytest.fixture(scope="session")
 def ray_cluster():
-    """A 2-CPU local Ray, started once (current Ray has no local_mode)."""
+    """A 2-CPU local Ray with 2 logical GPUs (as `ray start --num-gpus 2` gives them, CUDA or not), started once
+    (current Ray has no local_mode)."""
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.init(num_cpus=2, num_gpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     yield ray
     ray.shutdown()
 

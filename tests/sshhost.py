@@ -1,26 +1,27 @@
-"""A throwaway SSH host on this machine, for running Ray's cluster launcher for real.
+"""Throwaway SSH hosts on this machine, for running Ray's cluster launcher for real.
 
 `ray up` with the `local` provider SSHes to the head, syncs the project,
-runs the YAML's setup and start commands and, at `ray down`, runs `ray stop`
-there. On a shared machine `ray stop` would kill every Ray process on it, and
-the YAML's setup writes to the SSH user's ~/.bashrc; so the "head" is a
-sandbox:
+runs the YAML's setup and start commands there, and the head's autoscaler
+does the same on each worker; `ray down` runs `ray stop` on the head. On a
+shared machine `ray stop` would kill every Ray process on it, and the YAML's
+setup writes to the SSH user's ~/.bashrc; so each host is a sandbox:
 
-- its own PID and mount namespaces (`unshare`): `ray stop` sees only the
-  processes in it, and killing the sandbox's init kills everything in it;
+- its own PID, mount and UTS namespaces (`unshare`): `ray stop` sees only the
+  processes in it, killing the sandbox's init kills everything in it, and it
+  has a hostname of its own;
 - its own /tmp (Ray's session dirs, the launcher's cluster state, SSH
   control sockets) and its own home for root (the passwd entry, seen only
   inside), so the real home and /tmp/ray are never touched; the home, where
-  the head's venv goes, is a tmpfs, which goes away with the sandbox (deleting
-  a venv's files from disk can take minutes);
-- its own network namespace where slirp4netns is available (user-mode NAT:
-  the setup commands still reach the package index), so the head's fixed Ray
-  ports (6379, 8265, 52365, ...) clash with no other Ray on this machine and
-  its unauthenticated dashboard is not exposed; without slirp4netns the head
-  shares this machine's network, and so its ports;
-- its own sshd on 127.0.0.1, with a host key and the one authorized key made
-  for it; the SSH client inside finds the port in a per-sandbox
-  /etc/ssh/ssh_config, so the launcher config needs no port of its own.
+  the venv goes, is a tmpfs, which goes away with the sandbox (deleting a
+  venv's files from disk can take minutes);
+- its own network namespace, reaching the package index through slirp4netns
+  (user-mode NAT, outbound only), so Ray's fixed ports (6379, 8265, 52365,
+  ...) clash with no other Ray on this machine and nothing outside can reach
+  its unauthenticated dashboard; ``link`` joins two sandboxes with a veth
+  pair, the test's own network, on which each has ``address``;
+- its own sshd on port 22 of its network, with a host key and one authorized
+  key: made for it, or the head's, so the launcher and the head's autoscaler
+  log in to every host with the YAML's one key.
 """
 
 from __future__ import annotations
@@ -39,20 +40,20 @@ from pathlib import Path
 from tests.studyrun import kill_group
 
 SSHD = "/usr/sbin/sshd"
-TOOLS = ("ssh", "ssh-keygen", "rsync", "unshare", "nsenter", "setpriv", "mount")
+TOOLS = ("ssh", "ssh-keygen", "rsync", "unshare", "nsenter", "setpriv", "mount", "ip", "slirp4netns")
 SLIRP_DNS = "10.0.2.3"  # slirp4netns's resolver inside the namespace
 SLIRP_ADDRESS = "10.0.2.100"  # the sandbox's own address on that network
+LAN_DEVICE = "lan0"  # each sandbox's end of the veth pair that ``link`` makes
+LAN_PREFIX = 24
+# Ray takes a node's address from the route to this one (a UDP connect: no packet leaves), so ``link`` routes
+# it over the test's network: each node then advertises its address there, as on a LAN, not the NAT's.
+RAY_ROUTE_PROBE = "8.8.8.8"
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def port_in_use(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def why_unavailable() -> str | None:
@@ -65,31 +66,27 @@ def why_unavailable() -> str | None:
         return f"no {SSHD}: apt-get install openssh-server (.ci/run does)"
     missing = [t for t in TOOLS if shutil.which(t) is None]
     if missing:
-        return f"missing {', '.join(missing)}: apt-get install openssh-client rsync util-linux"
-    probe = subprocess.run(["unshare", "--pid", "--mount", "--fork", "--mount-proc", "true"],
+        return f"missing {', '.join(missing)}: apt-get install openssh-client rsync util-linux iproute2 slirp4netns"
+    if not os.path.exists("/dev/net/tun"):
+        return "no /dev/net/tun, which slirp4netns needs for each host's network of its own"
+    probe = subprocess.run(["unshare", "--pid", "--mount", "--uts", "--net", "--fork", "--mount-proc", "true"],
                            check=False, capture_output=True, text=True)
     if probe.returncode != 0:
-        return f"cannot create PID/mount namespaces here: {probe.stderr.strip()}"
+        return f"cannot create PID, mount, UTS and network namespaces here: {probe.stderr.strip()}"
     return None
-
-
-def private_network_available() -> bool:
-    return shutil.which("slirp4netns") is not None and shutil.which("ip") is not None \
-        and os.path.exists("/dev/net/tun")
 
 
 # PID 1 of the sandbox: makes its mounts, runs sshd, reaps every orphan (Ray
 # daemonizes its processes), and ends when sshd does or on SIGTERM; the kernel
 # then kills whatever is left in the namespace.
 INIT = r"""
-import os, signal, subprocess, sys
-work, config, private = sys.argv[1], sys.argv[2], sys.argv[3] == "private"
+import os, signal, socket, subprocess, sys
+work, config, hostname = sys.argv[1], sys.argv[2], sys.argv[3]
+socket.sethostname(hostname)
 subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0700", "tmpfs", work + "/home"], check=True)
 subprocess.run(["cp", "-a", work + "/skel/.", work + "/home"], check=True)
-mounts = [("tmp", "/tmp"), ("passwd", "/etc/passwd"), ("ssh_config", "/etc/ssh/ssh_config")]
-if private:
-    mounts.append(("resolv.conf", "/etc/resolv.conf"))
-    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+mounts = [("tmp", "/tmp"), ("passwd", "/etc/passwd"), ("hosts", "/etc/hosts"), ("resolv.conf", "/etc/resolv.conf")]
+subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
 # Folders under /tmp the sandbox still needs (a project or venv checked out there,
 # as a CI clone may be): parked outside /tmp, then bound back over the private one.
 keep = [p for p in sys.argv[4:] if p.startswith("/tmp/")]
@@ -113,20 +110,20 @@ while True:
 
 
 class SSHHost:
-    """root@127.0.0.1 over SSH, in a sandbox. ``run`` executes a client command
-    in the same sandbox (the launcher's own state and SSH sockets stay there)."""
+    """root@``address`` (and root@127.0.0.1 inside) over SSH, in a sandbox named ``hostname``. ``run``
+    executes a client command in the same sandbox (the launcher's own state and SSH sockets stay there).
+    ``key``: the private key whose public half it authorizes (another host's); by default one made for it."""
 
-    def __init__(self) -> None:
+    def __init__(self, hostname: str = "rnn-head", address: str = "", key: Path | None = None) -> None:
         # Outside /tmp: the sandbox gets its own /tmp, and both sides must see these files.
-        self.work = Path(tempfile.mkdtemp(prefix="rnn-launcher-", dir="/var/tmp"))
-        self.home = self.work / "home"  # root's home on the "head"; see ``head_file``
+        self.work = Path(tempfile.mkdtemp(prefix=f"{hostname}-", dir="/var/tmp"))
+        self.home = self.work / "home"  # root's home on the host; see ``head_file``
         self.client_home = self.work / "client"  # HOME of the launcher's side
         for d in (self.home, self.work / "skel", self.client_home, self.work / "tmp"):
             d.mkdir(mode=0o700)
         os.chmod(self.work / "tmp", 0o1777)
-        self.key = self.work / "id_ed25519"
-        self.private_network = private_network_available()
-        self.port = 22 if self.private_network else free_port()
+        self.hostname, self.address = hostname, address
+        self.key = key or self.work / "id_ed25519"
         self._procs: list[subprocess.Popen] = []
         self.init_pid = 0
         self.pid_ns = ""
@@ -135,31 +132,30 @@ class SSHHost:
 
     def start(self, timeout: float = 60) -> None:
         w = self.work
-        for key in (self.key, w / "ssh_host_ed25519_key"):
+        for key in [w / "ssh_host_ed25519_key"] + ([] if self.key.exists() else [self.key]):
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "rnn-studies launcher test",
                             "-f", str(key)], check=True)
         shutil.copy(self.key.with_suffix(".pub"), w / "authorized_keys")
+        # Every address of its own network namespace: loopback, and the test's network once ``link``ed.
         (w / "sshd_config").write_text(
-            f"Port {self.port}\nListenAddress 127.0.0.1\nHostKey {w}/ssh_host_ed25519_key\n"
+            f"Port 22\nListenAddress 0.0.0.0\nHostKey {w}/ssh_host_ed25519_key\n"
             f"AuthorizedKeysFile {w}/authorized_keys\nPermitRootLogin prohibit-password\nAllowUsers root\n"
             "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
             # The key's folder is not under the home sshd would check.
             "StrictModes no\nPidFile none\n"
             # The launcher opens many sessions at once over one control connection.
             "MaxSessions 64\nMaxStartups 64\n")
-        (w / "ssh_config").write_text(f"Host 127.0.0.1\n    Port {self.port}\n")
+        (w / "hosts").write_text(f"127.0.0.1 localhost\n{self.address or '127.0.1.1'} {self.hostname}\n")
         (w / "resolv.conf").write_text(f"nameserver {SLIRP_DNS}\n")
         passwd = [(f"root:x:0:0:root:{self.home}:/bin/bash" if line.startswith("root:") else line)
                   for line in Path("/etc/passwd").read_text().splitlines()]
         (w / "passwd").write_text("\n".join(passwd) + "\n")
         self._write_head_profile()
 
-        unshare = ["unshare", "--pid", "--mount", "--fork", "--mount-proc", "--kill-child"]
-        if self.private_network:
-            unshare.append("--net")
+        unshare = ["unshare", "--pid", "--mount", "--uts", "--net", "--fork", "--mount-proc", "--kill-child"]
         keep = sorted({str(Path(__file__).resolve().parents[1]), str(Path(sys.prefix).resolve())})
-        init = self._spawn([*unshare, sys.executable, "-c", INIT, str(w), str(w / "sshd_config"),
-                            "private" if self.private_network else "host", *keep], w / "init.log")
+        init = self._spawn([*unshare, sys.executable, "-c", INIT, str(w), str(w / "sshd_config"), self.hostname,
+                            *keep], w / "init.log")
         deadline = time.monotonic() + timeout
         while not self.init_pid:
             if init.poll() is not None or time.monotonic() > deadline:
@@ -169,9 +165,8 @@ class SSHHost:
                 self.init_pid = int(children[0])
                 self.pid_ns = os.readlink(f"/proc/{self.init_pid}/ns/pid")
             time.sleep(0.1)
-        if self.private_network:
-            self._spawn(["slirp4netns", "--configure", "--mtu=65520", "--disable-host-loopback",
-                         str(self.init_pid), "tap0"], w / "slirp4netns.log")
+        self._spawn(["slirp4netns", "--configure", "--mtu=65520", "--disable-host-loopback",
+                     str(self.init_pid), "tap0"], w / "slirp4netns.log")
         while time.monotonic() < deadline:
             if init.poll() is not None:
                 raise RuntimeError(f"sandbox exited: {self.logs()}")
@@ -208,22 +203,23 @@ class SSHHost:
         return proc
 
     def _network_up(self) -> bool:
-        if not self.private_network:
-            return True
-        out = subprocess.run(["nsenter", "--target", str(self.init_pid), "--net", "ip", "-o", "-4", "addr"],
-                             check=False, capture_output=True, text=True).stdout
-        return "tap0" in out
+        return "tap0" in self.ip("-o", "-4", "addr")
+
+    def ip(self, *args: str) -> str:
+        """``ip ARGS`` in the sandbox's network namespace; its output."""
+        return subprocess.run(["nsenter", "--target", str(self.init_pid), "--net", "ip", *args],
+                              check=True, capture_output=True, text=True).stdout
 
     def head_file(self, path: Path) -> Path:
         """``path`` as the sandbox sees it (the head's home is mounted only there)."""
         return Path(f"/proc/{self.init_pid}/root") / Path(path).relative_to("/")
 
-    def ssh(self, command: str, timeout: float = 30) -> tuple[int, str]:
-        """``command`` on the head, as the launcher would log in."""
+    def ssh(self, command: str, timeout: float = 30, to: str = "127.0.0.1") -> tuple[int, str]:
+        """``command`` on the host at ``to`` (this one by default), logged in from this one as the launcher does."""
         done = subprocess.run(
             ["nsenter", "--target", str(self.init_pid), "--pid", "--mount", "--net", "--",
              "ssh", "-i", str(self.key), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
-             "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "root@127.0.0.1", command],
+             "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", f"root@{to}", command],
             check=False, capture_output=True, text=True, timeout=timeout, env=self.client_env())
         return done.returncode, done.stdout + done.stderr
 
@@ -305,5 +301,15 @@ class SSHHost:
         return left
 
     def remove(self) -> None:
-        """The keys, the head's home and venv, its /tmp: everything the sandbox had."""
+        """The keys, the host's home and venv, its /tmp: everything the sandbox had."""
         shutil.rmtree(self.work, ignore_errors=True)
+
+
+def link(*hosts: SSHHost) -> None:
+    """Join two started sandboxes' networks with a veth pair: each gets its ``address`` on it."""
+    a, b = hosts
+    a.ip("link", "add", LAN_DEVICE, "type", "veth", "peer", "name", LAN_DEVICE, "netns", str(b.init_pid))
+    for host in hosts:
+        host.ip("addr", "add", f"{host.address}/{LAN_PREFIX}", "dev", LAN_DEVICE)
+        host.ip("link", "set", LAN_DEVICE, "up")
+        host.ip("route", "add", f"{RAY_ROUTE_PROBE}/32", "dev", LAN_DEVICE)

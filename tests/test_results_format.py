@@ -30,7 +30,9 @@ def test_trial_and_history_tables_round_trip(tmp_path):
     trials, history = export.read_tables(run)
     assert len(trials) == 6 and len(history) == 18
     assert list(trials.columns[:len(export.ID_COLUMNS)]) == export.ID_COLUMNS
-    assert set(trials["study"]) == {"q1"} and set(trials["node"]) == {"node-a"} and set(trials["device"]) == {"cpu"}
+    # Trials that did not report their placement (older runs): the node from Ray's node_ip, the device from the
+    # run's resources (no GPUs: cpu).
+    assert set(trials["study"]) == {"q1"} and set(trials["node"]) == {"10.0.0.1"} and set(trials["device"]) == {"cpu"}
     assert trials["epochs_run"].tolist() == [3] * 6 and trials["status"].tolist() == ["finished"] * 6
     assert trials["best/epoch"].tolist() == [3] * 6  # val/mape falls every epoch
     assert trials["wall_time_s"].tolist() == [6.0] * 6  # time/total_s of the last epoch
@@ -50,6 +52,18 @@ def test_trial_and_history_tables_round_trip(tmp_path):
         p.unlink()
     rebuilt = export.read_tables(run)[0]
     pd.testing.assert_frame_equal(rebuilt.reset_index(drop=True), trials.reset_index(drop=True), check_dtype=False)
+
+
+def test_placement_is_what_each_trial_reported(tmp_path):
+    placed = [{**row, "device": "cpu", "gpu_ids": "1"} for row in q1_epochs(2.0)]
+    plain = [{**row, "device": "cpu", "gpu_ids": ""} for row in q1_epochs(2.0)]
+    run = write_run(tmp_path / "q1", "q1", [({"cell": "gru", "seed": 0}, placed), ({"cell": "rnn", "seed": 0}, plain)])
+    # A run that asked for GPUs: the reported device wins over the one its resources imply.
+    (run / "provenance.json").write_text(json.dumps({"resources_per_trial": {"cpu": 1, "gpu": 0.5}}))
+    export.write_results(run)
+    csv = pd.read_csv(run / "trials.csv", dtype={"gpu_ids": str}).set_index("config/cell")
+    assert csv.loc["gru", ["node", "gpu_ids", "device"]].tolist() == ["10.0.0.1", "1", "cpu"]
+    assert csv.loc["rnn", "device"] == "cpu" and pd.isna(csv.loc["rnn", "gpu_ids"])
 
 
 def test_best_values_are_those_of_the_best_epoch_the_loop_reported(tmp_path):

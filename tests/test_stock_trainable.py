@@ -1,11 +1,15 @@
 """The q1 trainable under a real (small) Ray: reports, checkpoints, resume after a crash."""
 
+import io
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 from ray import tune
 
+from studies.console import Console
+from studies.placement import GpuFallbackNote
 from tests.helpers import synthetic_prices
 from trainables.common import checkpoint
 from trainables.common import metrics as M
@@ -18,11 +22,12 @@ from trainables.stock.trainer import PREDICTIONS_FILE
 TINY = {"hidden_size": 8, "batch_size": 16, "window": 10, "epochs": 4, "checkpoint_every": 1}
 
 
-def run(tmp_path, config, name, max_failures=0):
+def run(tmp_path, config, name, max_failures=0, resources=None, callbacks=None):
+    fn = tune.with_parameters(trainable(TASK), data=synthetic_prices(n=160))
     tuner = tune.Tuner(
-        tune.with_parameters(trainable(TASK), data=synthetic_prices(n=160)),
+        tune.with_resources(fn, resources) if resources else fn,
         param_space=config,
-        run_config=tune.RunConfig(name=name, storage_path=str(tmp_path), verbose=0,
+        run_config=tune.RunConfig(name=name, storage_path=str(tmp_path), verbose=0, callbacks=callbacks,
                                   failure_config=tune.FailureConfig(max_failures=max_failures)),
     )
     return tuner.fit()
@@ -38,6 +43,8 @@ def test_trial_reports_every_epoch_and_tests_against_persistence(ray_cluster, tm
     final = result.metrics
     assert final[M.TEST_MAPE] > 0 and final[M.PERSISTENCE_TEST_MAPE] > 0
     assert final[M.TIME_TOTAL] >= history[M.TIME_EPOCH].sum() * 0.99
+    # Placement: given no GPU, every report says so and names the CPU it trained on.
+    assert set(history[M.GPU_IDS]) == {""} and set(history[M.DEVICE]) == {"cpu"}
     with result.checkpoint.as_directory() as d:
         state = checkpoint.load_state(d)
         predictions = pd.read_csv(Path(d) / PREDICTIONS_FILE)
@@ -71,3 +78,19 @@ def test_state_file_loads_without_pickle(tmp_path, epochs):
     checkpoint.save_state(tmp_path, {"w": torch.ones(2), "epoch": epochs, "name": "x"})
     assert checkpoint.load_state(tmp_path)["epoch"] == epochs
     assert not list(tmp_path.glob(".state-*"))  # no temporary file left behind
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU fallback of GPUs without CUDA")
+def test_trials_given_gpus_without_cuda_name_them_train_on_the_cpu_and_are_noted_once(ray_cluster, tmp_path):
+    out = io.StringIO()
+    results = run(tmp_path, {**TINY, "epochs": 2, "seed": tune.grid_search([0, 1])}, "gpus",
+                  resources={"cpu": 1, "gpu": 0.5}, callbacks=[GpuFallbackNote(Console(out))])
+    assert len(results) == 2 and not results.errors
+    for result in results:
+        history = result.metrics_dataframe
+        # The session's GPU ids: the logical GPUs of the fixture's Ray (ray.init(num_gpus=2)), one per trial.
+        assert len(set(history[M.GPU_IDS])) == 1 and history[M.GPU_IDS].iloc[0] in ("0", "1"), history[M.GPU_IDS]
+        assert set(history[M.DEVICE]) == {"cpu"}
+    notes = out.getvalue().splitlines()
+    assert len(notes) == 1 and notes[0].startswith("note: Ray gave trials GPUs (ids "), notes
+    assert "CUDA is not available there: they train on the CPU" in notes[0]

@@ -63,7 +63,15 @@ class Session(Protocol):
 
 
 class RaySession:
-    """Reports and checkpoints through Ray Tune (``tune.report``, ``tune.get_checkpoint``)."""
+    """Reports and checkpoints through Ray Tune (``tune.report``, ``tune.get_checkpoint``).
+
+    Every epoch it records also names the GPUs Ray gave the trial (``metrics.GPU_IDS``), beside the node Ray adds.
+    """
+
+    def __init__(self) -> None:
+        import ray
+
+        self.placement = {M.GPU_IDS: ",".join(str(i) for i in ray.get_gpu_ids())}
 
     def restore(self) -> dict[str, Any] | None:
         from ray import tune
@@ -79,6 +87,7 @@ class RaySession:
     def record(self, metrics, state=None, files=None) -> None:
         from ray import tune
 
+        metrics = {**metrics, **self.placement}
         if state is None:
             tune.report(metrics)
             return
@@ -202,7 +211,7 @@ def run_trial(trainer: Trainer, cfg: TrialConfig, session: Session, metric: str,
     for epoch in range(progress.epoch + 1, cfg.epochs + 1):
         session.before_epoch(cfg, epoch)
         started = clock()
-        metrics = {M.EPOCH: epoch, **trainer.train_epoch()}
+        metrics = {M.EPOCH: epoch, M.DEVICE: trainer.device.type, **trainer.train_epoch()}
         train_s = clock() - started
         metrics.update(trainer.validate())
         epoch_s = clock() - started

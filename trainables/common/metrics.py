@@ -46,6 +46,12 @@ TIME_CPU = "time/cpu_s"  # CPU seconds of the trial's process (all threads) in t
 BEST_EPOCH = "best/epoch"  # the epoch whose weights the test part is scored with
 COMPLETED = "completed"  # 1 on a trial's final report (test metrics present); absent before
 
+# Where a trial ran: bookkeeping beside Ray's own ``node_ip`` and ``hostname`` in every report, not metrics
+# (no split prefix: the tables give them columns of their own). The loop reports the device; ``RaySession``
+# adds the GPU ids Ray gave the trial, so a trial given GPUs on a node without CUDA shows it.
+DEVICE = "device"  # the torch device type the trial trained on: cpu or cuda
+GPU_IDS = "gpu_ids"  # ray.get_gpu_ids() of the trial, comma-separated; "" when it was given none
+
 
 def per_target(name: str, target: str) -> str:
     """Name of ``name`` measured for one target, e.g. ``val/mape/GOOG``."""
@@ -139,6 +145,6 @@ BASELINE_TFIDF_TUNED_VAL_MACRO_F1 = "baseline/tfidf/tuned/val/macro_f1"
 
 
 # What the shared trial loop itself reports (trainables/common/loop.py), part of every task's schema.
-LOOP_EPOCH = (EPOCH, TIME_EPOCH, TIME_TOTAL, TIME_TRAIN, TIME_CPU, BEST_EPOCH)
+LOOP_EPOCH = (EPOCH, TIME_EPOCH, TIME_TOTAL, TIME_TRAIN, TIME_CPU, BEST_EPOCH, DEVICE)
 LOOP_FINAL = (COMPLETED,)
 LOOP_OPTIONAL: tuple[str, ...] = ()
