@@ -9,7 +9,7 @@ address, the GPU ids Ray gave it, the torch device it trained on), the
 flattened config as ``config/<field>``, every metric's final value under its own name (``test/mape``) and, for the
 per-epoch train/val metrics, their value at the best epoch as
 ``best/<metric>``; ``trial_dir`` points back at Ray's folder. ``status`` is
-``finished`` (the final report has the loop's ``completed`` = 1: test
+``finished`` (the final record has the loop's ``completed`` = 1: test
 metrics present), ``failed`` (the trial raised) or ``unfinished`` (stopped
 early by a scheduler, or still running). ``best/epoch`` is the epoch whose weights
 the test metrics were scored with, as the trial loop reported it.
@@ -39,7 +39,7 @@ from trainables.common.layout import CONFIG_PREFIX, HISTORY, PROVENANCE_FILE, ST
 from trainables.common.task import Task
 
 BEST_PREFIX = "best/"
-# A trial's status in the results (not the loop's ``completed`` metric, which marks its final report).
+# A trial's status in the results (not the loop's ``completed`` metric, which marks its final record).
 FINISHED, FAILED, UNFINISHED = "finished", "failed", "unfinished"
 ID_COLUMNS = ["trial_id", "study", "run", "seed", "status", "epochs_run", M.BEST_EPOCH, "wall_time_s", "node",
               M.GPU_IDS, M.DEVICE]

@@ -39,7 +39,7 @@ class Run:
     history: pd.DataFrame
     """Every record (epoch) of the completed trials."""
     unfinished: pd.DataFrame
-    """Trials without a completed final report (stopped early, failed, or running): left out of the results."""
+    """Trials without a completed final record (stopped early, failed, or running): left out of the results."""
     unfinished_history: pd.DataFrame
     """Every record (epoch) of the unfinished trials (those a scheduler stopped included)."""
 
@@ -167,4 +167,4 @@ def unfinished_note(run: Run) -> str:
     ids = ", ".join(map(str, run.unfinished["trial_id"]))
     total = len(run.trials) + len(run.unfinished)
     return (f"{len(run.unfinished)} of {total} trials left out of the tables and claims, having no completed "
-            f"final report with test metrics ({kinds}): {ids}.")
+            f"final record with test metrics ({kinds}): {ids}.")

@@ -57,7 +57,7 @@ def write_trial(run_dir: Path, trial_id: str, config: dict, epochs: list[dict], 
 
 def write_run(run_dir: Path, study: str, trials: list[tuple[dict, list[dict]]],
               unfinished: dict[int, str] | None = None) -> Path:
-    """A run folder; ``unfinished`` maps a trial's index to "error" or "unfinished" (no completed final report)."""
+    """A run folder; ``unfinished`` maps a trial's index to "error" or "unfinished" (no completed final record)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     info = STUDY_INFO.get(study, {"study": study})
     (run_dir / STUDY_FILE).write_text(json.dumps(info))

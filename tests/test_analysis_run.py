@@ -50,7 +50,7 @@ def test_unfinished_and_errored_trials_are_left_out_and_named(tmp_path):
     assert dict(zip(run.unfinished["trial_id"], run.unfinished["status"])) == {"00002": "failed", "00005": "unfinished"}
     assert set(run.history["trial_id"]) == set(run.trials["trial_id"])
     finish_run(run_dir, quiet=True)
-    left_out = ("2 of 9 trials left out of the tables and claims, having no completed final report with test "
+    left_out = ("2 of 9 trials left out of the tables and claims, having no completed final record with test "
                 "metrics (1 failed, 1 stopped early or still running): 00002, 00005.")
     for name in ("report.md", "claims.md", "report.html"):
         text = (run_dir / name).read_text()

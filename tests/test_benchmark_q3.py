@@ -31,7 +31,7 @@ def test_benchmark_runs_the_shared_loop(tmp_path, tiny_bert, tweets_csv, capsys)
     out = capsys.readouterr().out
     assert "frozen epoch 2:" in out and "top 0 epoch 1:" in out
 
-    # One table: every model and TF-IDF with both rules, the numbers of the final reports.
+    # One table: every model and TF-IDF with both rules, the numbers of the final records.
     lines = results["table"].splitlines()
     assert results["table"] in out and len(lines) == 2 + 1 + 2 * 4
     assert lines[0].startswith("| model | rule | macro-F1 | weighted-F1 | hate P | hate R | hate F1 | wall time |")

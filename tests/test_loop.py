@@ -21,7 +21,7 @@ STOCK_CFG = {"hidden_size": 8, "batch_size": 16, "window": 10, "epochs": 5, "che
 
 
 def run_interrupted(t, config, data, tmp_path, fail_at: int) -> tuple[LocalSession, dict]:
-    """Crash at ``fail_at``, resume from the last checkpoint in the same folder; the final report."""
+    """Crash at ``fail_at``, resume from the last checkpoint in the same folder; the final record."""
     session = LocalSession(tmp_path / "interrupted")
     with pytest.raises(InjectedFault):
         task.train_trial(t, {**config, "fail_at_epoch": fail_at}, data, session)
@@ -144,7 +144,7 @@ LOSSES = [3.0, 1.0, 2.0, 2.5, 2.6, 2.7, 2.8, 2.9]  # the best validation epoch i
 
 
 def budgeted(monkeypatch, session: LocalSession, budget_s: float, epochs: int = 8, **cfg) -> dict:
-    """10 s of training and 100 s of validation an epoch, on a fake clock; the final report."""
+    """10 s of training and 100 s of validation an epoch, on a fake clock; the final record."""
     clock = FakeClock()
     monkeypatch.setattr(loop, "clock", clock)
     return run_trial(ClockTrainer(clock, 10.0, 100.0, LOSSES), TrialConfig(epochs=epochs, budget_s=budget_s, **cfg),

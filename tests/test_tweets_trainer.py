@@ -44,7 +44,7 @@ def arm_config(arm: str, tiny_bert: str, tiny_t5: str) -> dict:
 
 
 def run_interrupted(config: dict, data, folder, fail_at: int) -> tuple[LocalSession, dict]:
-    """Crash at ``fail_at``, resume in the same folder with a new trainer; the final report."""
+    """Crash at ``fail_at``, resume in the same folder with a new trainer; the final record."""
     session = LocalSession(folder)
     with pytest.raises(InjectedFault):
         task.train_trial(TASK, {**config, "fail_at_epoch": fail_at}, data, session)

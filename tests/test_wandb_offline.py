@@ -133,7 +133,7 @@ def test_q1_smoke_study_with_wandb_offline(ray_cluster, tmp_path, offline):
             for name in run.task.schema.epoch:
                 if name in expected:
                     assert row[name] == pytest.approx(expected[name]), name
-        assert wb.summary[run.test_metric()] == pytest.approx(trial[run.test_metric()])  # the final report
+        assert wb.summary[run.test_metric()] == pytest.approx(trial[run.test_metric()])  # the final record
     for name in ("trials.parquet", "history.parquet", "claims.md", "report.html", "provenance.json"):
         assert (run_dir / name).exists()
 

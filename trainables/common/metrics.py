@@ -44,7 +44,7 @@ TIME_CPU = "time/cpu_s"  # CPU seconds of the trial's process (all threads) in t
 
 # Written by the shared trial loop (trainables/common/loop.py) for every task.
 BEST_EPOCH = "best/epoch"  # the epoch whose weights the test part is scored with
-COMPLETED = "completed"  # 1 on a trial's final report (test metrics present); absent before
+COMPLETED = "completed"  # 1 on a trial's final record (test metrics present); absent before
 
 # Where a trial ran: bookkeeping beside Ray's own ``node_ip`` and ``hostname`` in every report, not metrics
 # (no split prefix: the tables give them columns of their own). The loop reports the device; ``RaySession``

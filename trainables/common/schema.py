@@ -2,7 +2,7 @@
 
 Names come from the functions in ``trainables.common.metrics``; a schema
 lists them, with ``*`` standing for one target segment (a ticker, a class):
-``val/mape/*`` covers ``val/mape/GOOG``. A trial whose final report holds a
+``val/mape/*`` covers ``val/mape/GOOG``. A trial whose final record holds a
 name outside its schema, or lacks one the schema requires, fails at once
 with the name; a run whose completed trials lack a required column is an
 error naming it, never a claim quietly "not run".
@@ -27,7 +27,7 @@ class Schema:
     epoch: tuple[str, ...]
     """Reported every epoch (the shared loop's own names are added: ``metrics.LOOP``)."""
     final: tuple[str, ...]
-    """Reported by the final report only (test metrics, baselines), all required."""
+    """Recorded in the final record only (test metrics, baselines), all required."""
     optional: tuple[str, ...] = ()
     """May appear (e.g. a cache's build time, a free-generation failure rate)."""
 
@@ -40,14 +40,14 @@ class Schema:
         return any(fnmatch.fnmatchcase(name, p) for p in patterns)
 
     def check_report(self, metrics: Mapping[str, Any], final: bool) -> None:
-        """Raise ``SchemaError`` naming the first metric outside the schema, or one a final report lacks."""
+        """Raise ``SchemaError`` naming the first metric outside the schema, or one a final record lacks."""
         for name in metrics:
             if not self.known(name):
                 raise SchemaError(f"metric {name!r} is not in the task's schema (trainables/*/task.py)")
         if final:
             for name in self.required:
                 if not any(fnmatch.fnmatchcase(m, name) for m in metrics):
-                    raise SchemaError(f"the final report has no {name!r}, which the task's schema requires")
+                    raise SchemaError(f"the final record has no {name!r}, which the task's schema requires")
 
     def check_columns(self, columns: Iterable[str], what: str) -> None:
         """Raise ``SchemaError`` naming the first metric the task declares that ``columns`` lack."""
