@@ -31,13 +31,40 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def node_ports() -> list[str]:
-    """Every port a node would otherwise take from Ray's fixed defaults."""
-    low = free_port() // 100 * 100  # a window of worker ports near a free one
-    return ["--node-manager-port", str(free_port()), "--object-manager-port", str(free_port()),
-            "--dashboard-agent-listen-port", str(free_port()), "--dashboard-agent-grpc-port", str(free_port()),
-            "--runtime-env-agent-port", str(free_port()), "--metrics-export-port", str(free_port()),
-            "--min-worker-port", str(low), "--max-worker-port", str(low + 60)]
+class Ports:
+    """Free ports for one cluster's nodes, each once, none inside a node's window of worker ports.
+
+    Ray refuses to start a node one of whose ports falls in its worker-port window, and two
+    free ports drawn apart can be the same, so every port a cluster names is drawn here.
+    """
+
+    WINDOW = 60
+
+    def __init__(self) -> None:
+        self.taken: set[int] = set()
+        self.windows: list[range] = [self._window() for _ in range(2)]  # head's, worker's
+
+    def _window(self) -> range:
+        while True:
+            low = free_port() // 100 * 100  # a window of worker ports near a free one
+            window = range(low, low + self.WINDOW + 1)
+            if not any(p in window for p in self.taken):
+                return window
+
+    def one(self) -> int:
+        while True:
+            port = free_port()
+            if port not in self.taken and not any(port in w for w in self.windows):
+                self.taken.add(port)
+                return port
+
+    def node(self, index: int) -> list[str]:
+        """Every port node ``index`` (0 the head) would otherwise take from Ray's fixed defaults."""
+        window = self.windows[index]
+        return ["--node-manager-port", str(self.one()), "--object-manager-port", str(self.one()),
+                "--dashboard-agent-listen-port", str(self.one()), "--dashboard-agent-grpc-port", str(self.one()),
+                "--runtime-env-agent-port", str(self.one()), "--metrics-export-port", str(self.one()),
+                "--min-worker-port", str(window.start), "--max-worker-port", str(window.stop - 1)]
 
 
 class Node:
@@ -76,12 +103,13 @@ class LocalCluster:
         # Unix socket paths are limited to ~107 bytes: keep the temp dir short.
         self.temp_dir = Path(tempfile.mkdtemp(prefix="rc-", dir="/tmp"))
         self.log = workdir / "nodes.log"
-        self.gcs = f"127.0.0.1:{free_port()}"
-        self.dashboard = f"http://127.0.0.1:{free_port()}"
+        self.ports = Ports()
+        self.gcs = f"127.0.0.1:{self.ports.one()}"
+        self.dashboard = f"http://127.0.0.1:{self.ports.one()}"
         self.head = Node(["--head", "--port", self.gcs.split(":")[1], "--temp-dir", str(self.temp_dir),
                           "--num-cpus", "1", "--num-gpus", "0", "--include-dashboard", "true",
                           "--dashboard-host", "127.0.0.1", "--dashboard-port", self.dashboard.rsplit(":", 1)[1],
-                          "--ray-client-server-port", str(free_port()), *node_ports()], self.log, self.auth)
+                          "--ray-client-server-port", str(self.ports.one()), *self.ports.node(0)], self.log, self.auth)
         self.worker: Node | None = None
         self.worker_temp_dir: Path | None = None
 
@@ -90,7 +118,8 @@ class LocalCluster:
         # (and garbage-collect) each other's unpacked job working dirs.
         self.worker_temp_dir = Path(tempfile.mkdtemp(prefix="rw-", dir="/tmp"))
         self.worker = Node(["--address", self.gcs, "--temp-dir", str(self.worker_temp_dir), "--num-cpus", "1", "--num-gpus", "0",
-                            "--resources", json.dumps({self.WORKER_RESOURCE: 1}), *node_ports()], self.log, self.auth)
+                            "--resources", json.dumps({self.WORKER_RESOURCE: 1}), *self.ports.node(1)], self.log,
+                           self.auth)
 
     def wait_ready(self, nodes: int, timeout: float = 180) -> None:
         deadline = time.monotonic() + timeout
