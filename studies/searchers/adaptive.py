@@ -17,7 +17,6 @@ which (arm, seed) each trial is and which finished, and looks again.
 from __future__ import annotations
 
 import argparse
-import pickle
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -67,7 +66,7 @@ def watches(paper: Any, levels: list[dict[str, Any]], arm_of: list[int]) -> list
     return out
 
 
-class SeedSearcher(Searcher):
+class SeedSearcher(base.AssigningSearcher):
     """Proposes (arm, seed) trials as the comparisons ask for them; limits concurrency itself."""
 
     def __init__(self, configs: dict[tuple[int, int], dict[str, Any]], watched: list[Watch], first: int, cap: int,
@@ -180,14 +179,6 @@ class SeedSearcher(Searcher):
         # What each comparison asked for is not kept: the next look replays it from the finished trials (a look
         # at n seeds stops where the uninterrupted run's looks up to n did).
         return {"unknown": unknown} if unknown else {}
-
-    def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "wb") as fh:
-            pickle.dump({"assigned": self.assigned}, fh)
-
-    def restore(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "rb") as fh:
-            self.assigned = pickle.load(fh).get("assigned", {})
 
 
 def plan(ctx: Any) -> base.Plan:

@@ -73,7 +73,21 @@ def config_key(config: Mapping[str, Any]) -> str:
     return json.dumps({k: config[k] for k in sorted(config)}, default=str)
 
 
-class ListSearcher(Searcher):
+class AssigningSearcher(Searcher):
+    """A searcher that keeps which config each Tune trial holds (``assigned``), saved with Tune's snapshot."""
+
+    assigned: dict[str, Any]
+
+    def save(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "wb") as fh:
+            pickle.dump({"assigned": self.assigned}, fh)
+
+    def restore(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "rb") as fh:
+            self.assigned = pickle.load(fh).get("assigned", {})
+
+
+class ListSearcher(AssigningSearcher):
     """Proposes a fixed list of configs in order, each once; limits concurrency itself.
 
     Tune's ConcurrencyLimiter keeps its own list of live trials, which a
@@ -118,14 +132,6 @@ class ListSearcher(Searcher):
             if not trial.finished:
                 self.live.add(tid)
         return {"unknown": unknown} if unknown else {}
-
-    def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "wb") as fh:
-            pickle.dump({"assigned": self.assigned}, fh)
-
-    def restore(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "rb") as fh:
-            self.assigned = pickle.load(fh).get("assigned", {})
 
 
 class DurableSearchGenerator(SearchGenerator):
