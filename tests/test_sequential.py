@@ -54,7 +54,7 @@ def test_a_difference_at_the_margin_is_rarely_called_equivalent(sd):
     assert (verdict == EQUIVALENT).mean() <= LIMIT
 
 
-@pytest.mark.parametrize("sd, least", [(0.5, 0.99), (1.0, 0.99), (2.0, 0.95)])
+@pytest.mark.parametrize("sd, least", [(0.5, 0.99), (1.0, 0.99), (2.0, 0.92)])
 def test_twice_the_margin_is_supported_by_the_cap(sd, least):
     verdict, n = sequential.procedure(differences(2 * MARGIN, sd, seed=3), HIGHER, MARGIN, DESIGN)
     assert (verdict == SUPPORTED).mean() >= least  # the issue asks for 80%
@@ -82,12 +82,23 @@ def test_the_shipped_table_is_what_a_smaller_simulation_gives():
         # the late looks, where the error is spent: a smaller simulation agrees within its own noise
         assert values[-4:] == pytest.approx(shipped[-4:], rel=0.03)
     assert sequential.critical(20)[-1] > stats.t.ppf(0.975, 19)  # wider than one look's interval at the cap
-    assert np.all(np.diff(sequential.critical(20)) < 0)  # O'Brien-Fleming: strict early, lenient late
+    assert np.all(np.diff(sequential.critical(20)) < 0)  # strict at the first looks, lenient late
 
 
 def test_spending_reaches_alpha_at_the_cap():
     assert float(sequential.spent(1.0)) == pytest.approx(0.05)
-    assert float(sequential.spent(0.15)) < 1e-5
+    # Pocock-type: ln(1 + (e - 1) t) of alpha by fraction t, about even over the looks
+    assert float(sequential.spent(0.15)) == pytest.approx(0.05 * math.log(1 + (math.e - 1) * 0.15))
+    assert float(sequential.spent(0.5)) == pytest.approx(0.0310, abs=1e-4)
+
+
+def test_a_large_difference_settles_within_the_first_seeds():
+    """Like q1's formulation claim: differences a few sd from zero, three directional comparisons;
+    these settle at 4.6 seeds on average, 3 in 4 runs by the fifth (O'Brien-Fleming-type spending: 7.3)."""
+    d = np.random.default_rng(5).normal(-5.0, 1.2, (REPS, DESIGN.cap))
+    verdict, n = sequential.procedure(d, LOWER, 0.06, DESIGN, split=3)
+    assert (verdict == SUPPORTED).all()
+    assert n.mean() < 5 and np.mean(n <= 5) > 0.75
 
 
 def test_looks_before_the_minimum_are_not_taken():
