@@ -13,6 +13,7 @@ and tests read runs here too.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -131,6 +132,21 @@ def with_derived(trials: pd.DataFrame, task: Task) -> pd.DataFrame:
     return trials.assign(**{CONFIG_PREFIX + name: [fn(c) for c in configs] for name, fn in derived.items()})
 
 
+def study_info(run_dir: Path, tries: int = 20, wait_s: float = 0.05) -> dict:
+    """study.json of a run folder; {} when it has none.
+
+    While a resumed run trains, Tune copies the folder's top-level JSON files (study.json among them) from its
+    staging copy back over the folder, in place (``sync_down_experiment_state``, then each snapshot's upload), so
+    a read while the run looks at itself (``--seeds auto``) can find the file empty for a moment: read it again.
+    """
+    for _ in range(tries - 1):
+        info = export.read_json(run_dir / STUDY_FILE)
+        if info or not (run_dir / STUDY_FILE).exists():
+            return info
+        time.sleep(wait_s)
+    return export.read_json(run_dir / STUDY_FILE)
+
+
 def read_run(path: str | Path) -> Run:
     """The run ``path`` means (``runs.resolve``: a RUN_ID folder, a NAME folder's newest run, ``latest``), local.
 
@@ -141,7 +157,7 @@ def read_run(path: str | Path) -> Run:
     if storage.is_uri(found):
         raise ValueError(f"{found}: on object storage; read it through analysis.remote.local_copy")
     run_dir = Path(found)
-    info = export.read_json(run_dir / STUDY_FILE)
+    info = study_info(run_dir)
     if not info.get("study"):
         raise FileNotFoundError(f"{run_dir}: no {STUDY_FILE}; is this a study's run folder?")
     task = load_task(info)

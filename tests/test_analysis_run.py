@@ -163,3 +163,18 @@ def test_a_run_missing_a_metric_of_its_schema_is_an_error_naming_it(tmp_path):
 
     with pytest.raises(SchemaError, match="no 'test/rmse/\\*'"):
         read_run(run_dir)
+
+
+def test_study_file_caught_mid_rewrite_is_read_again(tmp_path):
+    """A resumed run's Tune rewrites study.json in place while the run reads itself (--seeds auto): an empty
+    read is the file mid-copy, not a folder without a study (CI saw the adaptive kill test fail on it)."""
+    import json
+    import threading
+
+    from analysis.run import study_info
+
+    path = tmp_path / "study.json"
+    path.write_text("")
+    threading.Timer(0.2, lambda: path.write_text(json.dumps({"study": "q1"}))).start()
+    assert study_info(tmp_path) == {"study": "q1"}
+    assert study_info(tmp_path / "missing") == {}
