@@ -79,6 +79,19 @@ def test_the_report_says_what_the_run_spent_against_the_fixed_design():
     assert "(4 seeds on each of 18 arms) would have run 72 trials, about 720 epochs" in line
 
 
+def test_a_run_of_one_arm_counts_its_seeds_on_that_arm():
+    run = q1_design(AS_REPORTED, seeds=6)
+    first = run.trials.iloc[0]
+    one_arm = (run.trials["config/cell"] == first["config/cell"]) & (run.trials["config/loss"] == first["config/loss"])
+    one_arm &= (run.trials["config/optimizer"] == first["config/optimizer"])
+    one_arm &= (run.trials["config/dropout"] == first["config/dropout"])
+    one_arm &= (run.trials["config/formulation"] == first["config/formulation"])
+    run = dataclasses.replace(run, trials=run.trials[one_arm])
+    run.info.update(DESIGN)
+    assert run.groups() == []
+    assert "(6 seeds on its one arm) would have run 6 trials, about 60 epochs" in compute.spent(run)
+
+
 def test_the_run_side_asks_how_comparisons_stand_on_their_first_seeds():
     run = q1_design(AS_REPORTED, seeds=20)
     run.info.update(DESIGN)
