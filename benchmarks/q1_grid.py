@@ -103,6 +103,9 @@ def run_benchmark(argv: list[str], storage: Path) -> dict:
         analysis.report.finish_run = finish
     report_s = timed["report_s"]
     trials = read_run(path).trials
+    # What the trials cost, read now: the run folders may be a temporary folder gone by the summary.
+    slots = (provenance.read(path).get("usage") or {}).get("slots") or 1
+    ray_use = usage.measure(path, os.cpu_count() or 1, slots, wall_a)
     if started_ray:
         ray.shutdown()  # (b) gets the machine to itself
     arms, prices = study_arms(study_argv)
@@ -110,14 +113,13 @@ def run_benchmark(argv: list[str], storage: Path) -> dict:
         started = time.perf_counter()
         plain = plain_loop(arms, prices, storage / "plain")
         wall_b = time.perf_counter() - started
-    return {"trials": trials, "plain": plain, "wall_a": wall_a, "wall_b": wall_b, "report_s": report_s,
+    return {"trials": trials, "plain": plain, "usage": ray_use, "wall_a": wall_a, "wall_b": wall_b, "report_s": report_s,
             "peak_a": mem_a.peak, "peak_b": mem_b.peak, "path": path}
 
 
 def summary(r: dict, cores: int) -> list[str]:
     trials, plain = r["trials"], r["plain"]
-    prov = provenance.read(r["path"]).get("usage") or {}
-    ray_use = usage.measure(r["path"], cores, prov.get("slots") or 1, r["wall_a"])
+    ray_use = r["usage"]
     plain_cpu = sum(p[M.TIME_CPU] for p in plain)
     best = trials.loc[trials[M.VAL_MAPE].idxmin()]
     settings = ", ".join(f"{c[len('config/'):]}={best[c]}" for c in trials.columns

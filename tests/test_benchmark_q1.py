@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -21,12 +22,6 @@ def test_q1_grid_runs_the_study_and_the_same_arms_in_the_plain_loop(ray_cluster,
     assert ray_mape == sorted(round(p[M.PERSISTENCE_TEST_MAPE], 6) for p in plain)
     assert sorted(trials[M.TEST_MAPE]) == pytest.approx(sorted(p[M.TEST_MAPE] for p in plain), rel=1e-3)
     assert result["wall_a"] > 0 and result["wall_b"] > 0 and result["peak_b"] > 0
-    lines = bench.summary(result, cores=2)
-    assert lines[0] == "trials: 3 (Ray) / 3 (plain), cores 2"
-    ratio = float(re.search(r"ratio a/b: ([\d.]+)", "\n".join(lines)).group(1))
-    assert ratio == pytest.approx(result["wall_a"] / result["wall_b"], abs=0.01)
-    assert "vs persistence" in lines[-1]
-    assert re.search(r"^Ray overhead per trial: -?[\d.]+ core-s", "\n".join(lines), re.MULTILINE)
     # The study records what its trials cost; the run folder alone tells it again.
     recorded = json.loads((Path(result["path"]) / "provenance.json").read_text())["usage"]
     assert recorded["trials"] == 3 and recorded["cores"] == 2 and recorded["slots"] == 4
@@ -34,6 +29,16 @@ def test_q1_grid_runs_the_study_and_the_same_arms_in_the_plain_loop(ray_cluster,
     assert 0 < recorded["slots_busy"] and 0 < recorded["trial_phase_s"] < recorded["wall_s"]
     again = load_benchmark("run_usage").main([str(result["path"])])
     assert again[0] == "trials: 3 on 2 cores, 4 slots" and again[-1].startswith(f"wall: {recorded['wall_s']:.1f} s = ")
+    # The summary is printed after the run folders (a temporary folder by default) are gone.
+    shutil.rmtree(tmp_path)
+    text = "\n".join(bench.summary(result, cores=2))
+    assert text.splitlines()[0] == "trials: 3 (Ray) / 3 (plain), cores 2"
+    ratio = float(re.search(r"ratio a/b: ([\d.]+)", text).group(1))
+    assert ratio == pytest.approx(result["wall_a"] / result["wall_b"], abs=0.01)
+    assert "vs persistence" in text.splitlines()[-1]
+    assert f"(a) compute floor: {recorded['cpu_s'] / 2:.1f} s" in text
+    overhead = float(re.search(r"^Ray overhead per trial: (-?[\d.]+) core-s", text, re.MULTILINE).group(1))
+    assert overhead == pytest.approx((2 * result["wall_a"] - recorded["cpu_s"]) / 3, abs=0.01)
 
 
 def test_scaling_runs_grid_and_optuna_through_the_study(ray_cluster, tmp_path):
