@@ -70,3 +70,25 @@ def test_reset_process_puts_back_a_fresh_processes_settings():
         torch.use_deterministic_algorithms(False)
         torch.backends.cudnn.benchmark = False
 
+
+
+def test_reset_process_collects_garbage_only_to_give_cuda_memory_back(monkeypatch):
+    """A full collection walks every object the worker holds (0.1 s a trial on CPU) and is only needed
+    before CUDA's cache is emptied; tensors on the CPU are freed as soon as the last trial drops them."""
+    calls = []
+    monkeypatch.setattr(runtime.gc, "collect", lambda *a: calls.append("collect") or 0)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    runtime.reset_process()
+    assert calls == []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: calls.append("empty_cache"))
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda: calls.append("reset_peak"))
+    runtime.reset_process()
+    assert calls == ["collect", "empty_cache", "reset_peak"]
+
+
+def test_preload_freezes_what_the_imports_made_so_collections_skip_it(monkeypatch):
+    frozen = []
+    monkeypatch.setattr(runtime.gc, "freeze", lambda: frozen.append(True))
+    runtime.preload()
+    assert frozen == [True]

@@ -20,14 +20,16 @@ def reset_process() -> None:
     starts from these defaults, then sets its own (``setup_device``: threads,
     cuDNN; ``seed_everything``: every generator) and runs exactly as it would
     in a new process. Autocast and grad mode belong to the thread, and each
-    trial runs in a thread of its own. The earlier trial's tensors are freed
-    before the CUDA cache is emptied.
+    trial runs in a thread of its own. On a GPU the earlier trial's tensors
+    still held in reference cycles are collected before the CUDA cache is
+    emptied; on a CPU they need no collection (a full one walks every object
+    in the worker, about 0.1 s a trial).
     """
-    gc.collect()
     torch.use_deterministic_algorithms(False)
     torch.backends.cudnn.deterministic = False
     torch.backends.cudnn.benchmark = False
     if torch.cuda.is_available():
+        gc.collect()
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
 
@@ -199,8 +201,12 @@ def preload() -> None:
     Ray starts worker processes ahead of the trials that will use them, so
     with this as the job's ``worker_process_setup_hook`` a trial's worker
     has torch, pandas and scikit-learn loaded before the trial is placed on
-    it, instead of every trial paying the imports at its start.
+    it, instead of every trial paying the imports at its start. What the
+    imports made lives as long as the worker: frozen, Python's collector no
+    longer walks it at every full collection during the trials.
     """
     import pandas  # noqa: F401
     import sklearn.metrics  # noqa: F401
     import torch  # noqa: F401
+
+    gc.freeze()
