@@ -130,9 +130,12 @@ def summary(r: dict, cores: int) -> list[str]:
          f"{r['report_s']:.1f} s more), peak RSS {r['peak_a'] / 2**20:.0f} MiB"),
         f"(b) plain loop wall: {r['wall_b']:.1f} s, peak RSS {r['peak_b'] / 2**20:.0f} MiB",
         f"ratio a/b: {r['wall_a'] / r['wall_b']:.2f}",
-        # The machine's core-seconds over the wall that no trial loop spent: starting Ray, workers and trials.
+        # The machine's core-seconds over the wall that no trial loop spent: starting Ray, workers and trials;
+        # apart, before the first trial's start and after the last one's end, and in between.
         (f"Ray overhead per trial: {(cores * r['wall_a'] - ray_use.cpu_s) / len(trials):.2f} core-s "
-         f"(the plain loop's, outside its trials: {(cores * r['wall_b'] - plain_cpu) / len(plain):.2f} core-s)"),
+         f"(outside the trial phase {cores * (r['wall_a'] - ray_use.trial_phase_s) / len(trials):.2f}, "
+         f"in it {(cores * ray_use.trial_phase_s - ray_use.cpu_s) / len(trials):.2f}; "
+         f"the plain loop's, outside its trials: {(cores * r['wall_b'] - plain_cpu) / len(plain):.2f} core-s)"),
         *(f"(a) {line}" for line in ray_use.lines()[1:]),
         (f"best trial on validation ({settings or 'the only setting'}): test MAPE {best[M.TEST_MAPE]:.3f}% vs "
          f"persistence {best[M.PERSISTENCE_TEST_MAPE]:.3f}% (ratio {best[M.TEST_MAPE] / best[M.PERSISTENCE_TEST_MAPE]:.3f})"),

@@ -39,6 +39,9 @@ def test_q1_grid_runs_the_study_and_the_same_arms_in_the_plain_loop(ray_cluster,
     assert f"(a) compute floor: {recorded['cpu_s'] / 2:.1f} s" in text
     overhead = float(re.search(r"^Ray overhead per trial: (-?[\d.]+) core-s", text, re.MULTILINE).group(1))
     assert overhead == pytest.approx((2 * result["wall_a"] - recorded["cpu_s"]) / 3, abs=0.01)
+    outside, inside = map(float, re.search(r"outside the trial phase (-?[\d.]+), in it (-?[\d.]+);", text).groups())
+    assert outside == pytest.approx(2 * (result["wall_a"] - recorded["trial_phase_s"]) / 3, abs=0.01)
+    assert outside + inside == pytest.approx(overhead, abs=0.02)
 
 
 def test_scaling_runs_grid_and_optuna_through_the_study(ray_cluster, tmp_path):
