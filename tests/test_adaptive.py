@@ -101,6 +101,17 @@ def test_q1_defaults_to_seeds_auto_with_every_comparison_watched():
     assert "then a seed more wherever a comparison is open, up to 20" in plan.describe
 
 
+def test_the_arms_that_train_every_epoch_start_first_in_each_seed():
+    """The paper formulation's arms train all 100 epochs; started first, their looks come early and the run
+    does not end with them alone (as the grid's longest_first)."""
+    _, plan = launch.prepare(q1.STUDY, ["--storage-path", "/tmp/never-written"])
+    s = plan.searcher
+    first = [s.suggest(f"t{i}") for i in range(18)]
+    assert [c["seed"] for c in first] == [0] * 18
+    lengths = [100 if c["formulation"] == "paper" else 0 for c in first]
+    assert lengths == sorted(lengths, reverse=True) and lengths.count(100) == 3
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--min-seeds", "2"], "--min-seeds and --max-seeds"), (["--max-seeds", "41"], "--min-seeds and --max-seeds"),
     (["--search", "random", "--seeds", "auto"], "takes a number of seeds")])

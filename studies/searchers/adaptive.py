@@ -186,9 +186,13 @@ def plan(ctx: Any) -> base.Plan:
 
     args = ctx.args
     levels, values, what = grid.arm_values(ctx)
-    arms = unique(values)
-    arm_of = [arms.index(v) for v in values]
     replicate = ctx.study.task.replicate
+    arms = unique(values)
+    # Within each seed the arms that train every epoch come first, as in the grid: their looks come early and
+    # the run does not end with them alone.
+    firsts = ctx.build_configs([{**arm, **replicate(0)} for arm in arms])
+    arms = [arms[firsts.index(c)] for c in base.longest_first(firsts)]
+    arm_of = [arms.index(v) for v in values]
     keys = [(arm, seed) for seed in range(args.max_seeds) for arm in range(len(arms))]
     built = ctx.build_configs([{**arms[arm], **replicate(seed)} for arm, seed in keys])
     full = [to_dict(c) for c in built]
