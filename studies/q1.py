@@ -48,9 +48,8 @@ STUDY = Study(
     },
     smoke={"cell": list(CELLS), "hidden_size": 8, "epochs": 2},
     grace_period=10,
-    # A q1 trial trains for seconds on one thread; two of them a core keep the cores busy where one waits
-    # (a new trial's start, each report's round trip to the driver): `make study` 440 s against 469 s at one
-    # a core (benchmarks/RESULTS.md, trials per core).
+    # A q1 trial trains on one thread. Two a core filled the gaps of fresh workers' starts; with reused workers
+    # one and two a core take the same wall against the compute floor (benchmarks/RESULTS.md, trials per core).
     cpus_per_trial=0.5,
 )
 
