@@ -71,7 +71,6 @@ def test_reset_process_puts_back_a_fresh_processes_settings():
         torch.backends.cudnn.benchmark = False
 
 
-
 def test_reset_process_collects_garbage_only_to_give_cuda_memory_back(monkeypatch):
     """A full collection walks every object the worker holds (0.1 s a trial on CPU) and is only needed
     before CUDA's cache is emptied; tensors on the CPU are freed as soon as the last trial drops them."""
