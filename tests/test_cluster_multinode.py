@@ -89,21 +89,32 @@ def test_job_runs_trials_on_both_nodes_and_stores_everything(cluster, tmp_path):
 
 
 def wait_for_checkpoint_on(cluster: LocalCluster, run_dir: Path, node_id: str, timeout: float = 240) -> str:
+    """A trial running on ``node_id`` that reported an epoch after one of its checkpoints.
+
+    Tune takes a reported checkpoint in two steps: the result, then a save call to the trial's worker. A node
+    lost between them loses that checkpoint to Tune (the retry starts from the one before), so the node is
+    stopped only once the worker has gone on past a checkpoint: its save call ran before the next epoch's."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         pids = cluster.pid_nodes()
         for trial_dir in run_dir.glob("*/result.json"):
             rows = result_rows(trial_dir.parent)
-            if rows and pids.get(rows[-1]["pid"]) == node_id and list(trial_dir.parent.glob("checkpoint_*")):
-                return rows[-1]["trial_id"]
+            if rows and pids.get(rows[-1]["pid"]) == node_id:
+                saved = checkpoint_epochs(trial_dir.parent)
+                if saved and rows[-1]["epoch"] > min(saved):
+                    return rows[-1]["trial_id"]
         time.sleep(0.5)
     raise TimeoutError("no trial checkpointed on the worker node")
 
 
+LOST_EPOCHS = 60
+
+
 def test_losing_a_node_mid_study_reschedules_its_trials(cluster, tmp_path):
     storage = tmp_path / "storage"
-    # patience=0: every trial runs all 16 epochs, so the last row says where the moved trial ended.
-    client, job = submit(cluster, ["--smoke-test", "--set", "epochs=16", "--set", "checkpoint_every=2", "--set", "patience=0",
+    # patience=0: every trial runs all its epochs, so the last row says where the moved trial ended; enough
+    # epochs (a few seconds a trial) that the worker node is stopped while its trial runs.
+    client, job = submit(cluster, ["--smoke-test", "--set", f"epochs={LOST_EPOCHS}", "--set", "checkpoint_every=2", "--set", "patience=0",
                                    *ONE_TRIAL_A_WORKER, "--max-failures", "3", "--storage-path", str(storage),
                                    "--name", "lost"])
     run_dir = storage / "lost" / "latest"
@@ -117,9 +128,8 @@ def test_losing_a_node_mid_study_reschedules_its_trials(cluster, tmp_path):
     assert len(states) == 3 and all(s["status"] == "TERMINATED" for s in states.values())
     assert states[victim]["num_failures"] >= 1
     rows = result_rows(states[victim]["dir"])
-    assert rows[-1]["epoch"] == 16
+    assert rows[-1]["epoch"] == LOST_EPOCHS
     # Finished on the head, resumed from a checkpoint (every 2 epochs), not from epoch 1.
-    # (After the node loss, result.json holds the rows of the last attempt only.)
     last = [r for r in rows if r["pid"] == rows[-1]["pid"]]
     assert last[0]["epoch"] > 1 and (last[0]["epoch"] - 1) % 2 == 0, [r["epoch"] for r in rows]
     assert cluster.pid_nodes()[rows[-1]["pid"]] != worker
