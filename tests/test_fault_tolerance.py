@@ -240,6 +240,22 @@ def _reaches(proc, phase: str, log: Path, offset: int, run_dir: Path, rng: rando
         return True
 
 
+def continued_from(rows: list[dict], killed_at: float) -> int | None:
+    """The epoch a trial's first report after a kill continued from (0: it started over); None if it reported
+    nothing since. Found by Ray's report clock, not by position: a trial that starts over without a checkpoint
+    gets a new result.json (the resumed session's copy replaces the one on storage), while one continued from
+    a checkpoint appends to its old one."""
+    new = [r for r in rows if r["timestamp"] > killed_at]  # whole seconds, floored: earlier reports are <= it
+    return new[0]["epoch"] - 1 if new else None
+
+
+def test_a_trial_continued_after_a_kill_is_read_from_its_first_report_since():
+    before = [{"epoch": e, "timestamp": 100 + e} for e in (1, 2, 3, 4, 5)]  # killed at 105.5
+    assert continued_from(before + [{"epoch": e, "timestamp": 120 + e} for e in (4, 5, 6)], 105.5) == 3
+    assert continued_from([{"epoch": e, "timestamp": 120 + e} for e in (1, 2, 3)], 105.5) == 0  # started over
+    assert continued_from(before, 105.5) is None
+
+
 class KillTally:
     """What each kill left in the run folder, and what the finished run must still show of it."""
 
@@ -248,23 +264,24 @@ class KillTally:
         self.replaced = self.resumed = 0
         self.phases: Counter = Counter()
         self.finished_rows: dict[str, int] = {}  # trial dir -> rows when Tune had it TERMINATED
-        self.saved: list[tuple[Path, int, int]] = []  # (trial dir, rows at the kill, newest saved epoch)
+        self.saved: list[tuple[Path, float, int]] = []  # (trial dir, time of the kill, newest saved epoch)
 
     def killed(self, run_dir: Path, phase: str) -> None:
         run_dir = run_dir.resolve()  # NAME/latest: the run's own folder, as the finished run is checked
         self.kills += 1
         self.phases[phase] += 1
+        killed_at = time.time()
         states, _ = trial_states(run_dir)
         assert len(states) <= PLANNED
         for state in states.values():
-            rows = len(result_rows(state["dir"]))
             key = str(state["dir"].name)
             if state["status"] == "TERMINATED":
+                rows = len(result_rows(state["dir"]))
                 assert self.finished_rows.setdefault(key, rows) == rows, f"finished trial {key} ran again"
             else:
                 # Tune handles reports in order: the snapshot knows every checkpoint up to its last report.
                 known = state["last_epoch"] // CHECKPOINT_EVERY * CHECKPOINT_EVERY
-                self.saved.append((state["dir"], rows, known))
+                self.saved.append((state["dir"], killed_at, known))
 
     def check_finished_run(self, run_dir: Path) -> None:
         self.runs += 1
@@ -273,12 +290,11 @@ class KillTally:
         for key, rows in self.finished_rows.items():
             if key.startswith("train_") and (run_dir / key).exists():
                 assert len(result_rows(run_dir / key)) == rows, f"finished trial {key} ran again"
-        for trial_dir, rows, saved in self.saved:
+        for trial_dir, killed_at, saved in self.saved:
             if trial_dir.parent != run_dir:
                 continue
-            new = result_rows(trial_dir)[rows:]
-            if new:  # continued from the newest checkpoint the snapshot knew, or a later one
-                first = new[0]["epoch"] - 1
+            first = continued_from(result_rows(trial_dir), killed_at)
+            if first is not None:  # continued from the newest checkpoint the snapshot knew, or a later one
                 assert first >= saved and first % CHECKPOINT_EVERY == 0, (trial_dir.name, first, saved)
                 self.resumed += first > 0
         db = optuna_trials(run_dir)
