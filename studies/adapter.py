@@ -205,6 +205,31 @@ def set_max_pending_trials(n: int) -> None:
     os.environ[MAX_PENDING_TRIALS_ENV] = str(max(1, n))
 
 
+def keep_placed_workers() -> None:
+    """With reused workers, let a trial keep the worker Ray is already starting for it.
+
+    When a trial ends and its worker is kept for reuse, Tune gives that worker to a waiting trial
+    (``TuneController._maybe_reuse_cached_actor``) and removes the worker the waiting trial had, even one whose
+    slot was already taken and whose process is starting. On a cluster that is a slot on another node: with
+    trials of seconds a node's workers are removed before any starts, and the node never trains. Here a waiting
+    trial whose worker has its slot (``RayActorManager.is_actor_started``; ``_trial_to_actor``,
+    ``_resetting_trials``, ``_actor_manager``) keeps it, and the freed worker takes another waiting trial.
+    ``tune.run`` builds its controller from ``ray.tune.tune.TuneController``, replaced here by a subclass.
+    """
+    from ray.tune import tune as tune_module
+    from ray.tune.execution.tune_controller import TuneController
+
+    class PlacedWorkersKept(TuneController):
+        def _maybe_reuse_cached_actor(self, trial: Any) -> bool:
+            own = self._trial_to_actor.get(trial)
+            if own is not None and trial not in self._resetting_trials and self._actor_manager.is_actor_started(own):
+                return False
+            return super()._maybe_reuse_cached_actor(trial)
+
+    if tune_module.TuneController is TuneController:
+        tune_module.TuneController = PlacedWorkersKept
+
+
 def wandb_callback_type() -> type:
     """Ray's ``WandbLoggerCallback`` whose logging actor (``_logger_actor_cls``, a ``_WandbLoggingActor``) waits,
     once its trial's run is finished, until wandb's service has written the run to the end of its file

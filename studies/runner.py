@@ -104,6 +104,7 @@ def run(ctx: Context, plan: base.Plan, data: Any) -> None:
         if waiting:
             con.line(waiting)
         adapter.set_max_pending_trials(trial_slots(args, ray.cluster_resources()))
+        adapter.keep_placed_workers()
         provenance.start(ctx.run_dir, args, ctx.options, resumed=ctx.resuming)
         if ctx.optuna_url:
             provenance.update(ctx.run_dir, optuna_storage=optuna_searcher.redacted(ctx.optuna_url),

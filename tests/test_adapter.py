@@ -94,3 +94,45 @@ def test_ray_WandbLoggerCallback__logger_actor_cls_and__WandbLoggingActor__wandb
     assert callable(_WandbLoggingActor.run) and callable(wandb.teardown)
     actor = adapter.wandb_callback_type()._logger_actor_cls
     assert actor.__mro__[1] is _WandbLoggingActor and actor.run is not _WandbLoggingActor.run
+
+
+def test_ray_TuneController__maybe_reuse_cached_actor_and_the_members_it_reads():
+    from ray.air.execution._internal.actor_manager import RayActorManager
+    from ray.tune import tune as tune_module
+    from ray.tune.execution.tune_controller import TuneController
+
+    assert "runner = TuneController(" in inspect.getsource(tune_module.run)  # the name keep_placed_workers replaces
+    source = inspect.getsource(TuneController._maybe_reuse_cached_actor)
+    assert "self._remove_actor(tracked_actor=original_actor)" in source  # what a placed trial is kept from
+    init = inspect.getsource(TuneController.__init__)
+    for member in ("self._trial_to_actor", "self._resetting_trials", "self._actor_manager"):
+        assert f"{member}" in init, member
+    assert callable(RayActorManager.is_actor_started)
+
+
+class StubManager:
+    def __init__(self, started: set) -> None:
+        self.started = started
+
+    def is_actor_started(self, actor) -> bool:
+        return actor in self.started
+
+
+@pytest.mark.parametrize(("started", "reused"), [(set(), True), ({"its worker"}, False)])
+def test_a_waiting_trial_keeps_a_worker_that_has_its_slot(monkeypatch, started, reused):
+    from ray.tune import tune as tune_module
+    from ray.tune.execution.tune_controller import TuneController
+
+    from studies import adapter
+
+    monkeypatch.setattr(tune_module, "TuneController", TuneController)
+    monkeypatch.setattr(TuneController, "_maybe_reuse_cached_actor", lambda self, trial: True)  # Ray's: reuse
+    adapter.keep_placed_workers()
+    adapter.keep_placed_workers()  # once is enough: the second call changes nothing
+    controller_type = tune_module.TuneController
+    assert controller_type.__mro__[1] is TuneController
+    controller = controller_type.__new__(controller_type)
+    controller._trial_to_actor, controller._resetting_trials = {"trial": "its worker"}, set()
+    controller._actor_manager = StubManager(started)
+    assert controller._maybe_reuse_cached_actor("trial") is reused
+    assert controller._maybe_reuse_cached_actor("a trial without a worker") is True

@@ -16,10 +16,11 @@ from tests.studyrun import ROOT, checkpoint_epochs, result_rows, trial_states
 
 pytest.importorskip("aiohttp", reason="the Jobs API needs the cluster extra: pip install -e '.[cluster]'")
 pytestmark = pytest.mark.slow
-# These tests place trials on both nodes. With reused workers a worker freed on the head takes the trial
-# Tune placed on the worker node while that node's first worker is still starting (3 short trials here),
-# so the worker node may get none: they start a worker per trial.
-ONE_TRIAL_A_WORKER = ["--no-reuse-workers"]
+# Workers are reused (the default) in both tests. Nine trials of a few seconds for four slots (two a node):
+# each worker the head frees comes while the worker node's first workers are still starting, and must not
+# take their trials from them (studies.adapter.keep_placed_workers).
+SHORT_TRIALS = ["--cell", "gru", "--optimizer", "adam", "--loss", "mse", "--seeds", "3", "--hidden-size", "32",
+                "--num-layers", "1", "--window", "10", "--set", "epochs=6", "--set", "patience=0"]
 
 
 @pytest.fixture
@@ -71,15 +72,14 @@ def trial_nodes(cluster: LocalCluster, run_dir: Path) -> dict[str, set[str]]:
 
 def test_job_runs_trials_on_both_nodes_and_stores_everything(cluster, tmp_path):
     storage = tmp_path / "storage"
-    client, job = submit(cluster, ["--smoke-test", "--set", "epochs=6", *ONE_TRIAL_A_WORKER, "--storage-path",
-                                   str(storage), "--name", "multi"])
+    client, job = submit(cluster, [*SHORT_TRIALS, "--storage-path", str(storage), "--name", "multi"])
     status = wait_job(client, job)
     logs = client.get_job_logs(job)
     assert status == "SUCCEEDED", logs[-3000:]
 
     run_dir = storage / "multi" / "latest"
     nodes = trial_nodes(cluster, run_dir)
-    assert len(nodes) == 3
+    assert len(nodes) == 9
     used = set().union(*nodes.values())
     assert cluster.worker_node_id() in used and len(used) == 2, nodes
     for trial_dir in (p.parent for p in run_dir.glob("*/result.json")):
@@ -114,8 +114,8 @@ def test_losing_a_node_mid_study_reschedules_its_trials(cluster, tmp_path):
     storage = tmp_path / "storage"
     # patience=0: every trial runs all its epochs, so the last row says where the moved trial ended; enough
     # epochs (a few seconds a trial) that the worker node is stopped while its trial runs.
-    client, job = submit(cluster, ["--smoke-test", "--set", f"epochs={LOST_EPOCHS}", "--set", "checkpoint_every=2", "--set", "patience=0",
-                                   *ONE_TRIAL_A_WORKER, "--max-failures", "3", "--storage-path", str(storage),
+    client, job = submit(cluster, ["--smoke-test", "--set", f"epochs={LOST_EPOCHS}", "--set", "checkpoint_every=2",
+                                   "--set", "patience=0", "--max-failures", "3", "--storage-path", str(storage),
                                    "--name", "lost"])
     run_dir = storage / "lost" / "latest"
     worker = cluster.worker_node_id()
