@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import time
@@ -189,7 +190,8 @@ def test_sigkill_driver_at_random_moments_then_resume_loses_nothing(tmp_path, ca
     planned trial exactly once, in Tune and in the Optuna database alike."""
     seed = int(os.environ.get(SEED_ENV, DEFAULT_SEED))
     rng = random.Random(seed)
-    log, tally = tmp_path / "study.log", KillTally()
+    log = tmp_path / "study.log"
+    tally = KillTally(log)
     run = 0
     while tally.kills < KILLS:
         run += 1
@@ -259,9 +261,10 @@ def test_a_trial_continued_after_a_kill_is_read_from_its_first_report_since():
 class KillTally:
     """What each kill left in the run folder, and what the finished run must still show of it."""
 
-    def __init__(self) -> None:
+    def __init__(self, log: Path) -> None:
+        self.log = log  # the studies' console, every start
         self.kills = self.runs = self.planned = self.found = self.duplicated = self.lost = 0
-        self.replaced = self.resumed = 0
+        self.replaced = self.resumed = self.started_over = 0
         self.phases: Counter = Counter()
         self.finished_rows: dict[str, int] = {}  # trial dir -> rows when Tune had it TERMINATED
         self.saved: list[tuple[Path, float, int]] = []  # (trial dir, time of the kill, newest saved epoch)
@@ -290,11 +293,17 @@ class KillTally:
         for key, rows in self.finished_rows.items():
             if key.startswith("train_") and (run_dir / key).exists():
                 assert len(result_rows(run_dir / key)) == rows, f"finished trial {key} ran again"
+        # Tune keeps one checkpoint a trial: one taken after the last snapshot replaces the one it names. When
+        # result.json (synced later) does not reach the new one yet, resuming from it would leave epochs
+        # unrecorded, so the resume starts the trial over and says so (studies/resume.py::repair_checkpoints).
+        started_over = set(re.findall(r"trial (\w+): its checkpoint \S+ is gone; starting over", self.log.read_text()))
         for trial_dir, killed_at, saved in self.saved:
             if trial_dir.parent != run_dir:
                 continue
             first = continued_from(result_rows(trial_dir), killed_at)
-            if first is not None:  # continued from the newest checkpoint the snapshot knew, or a later one
+            if first == 0 and trial_dir.name.rsplit("_", 1)[-1] in started_over:
+                self.started_over += 1
+            elif first is not None:  # continued from the newest checkpoint the snapshot knew, or a later one
                 assert first >= saved and first % CHECKPOINT_EVERY == 0, (trial_dir.name, first, saved)
                 self.resumed += first > 0
         db = optuna_trials(run_dir)
@@ -322,6 +331,7 @@ class KillTally:
     def summary(self) -> str:
         return (f"{self.kills} kills ({dict(self.phases)}) over {self.runs} runs: {self.planned} trials planned, {self.found} found, "
                 f"{self.duplicated} duplicated, {self.lost} lost; {self.resumed} resumed from a checkpoint, "
+                f"{self.started_over} started over (their checkpoint replaced after the last snapshot), "
                 f"{self.replaced} unrecorded Optuna proposals marked FAIL and replaced")
 
 
