@@ -116,7 +116,7 @@ LOST_EPOCHS = 150
 def test_losing_a_node_mid_study_reschedules_its_trials(cluster, tmp_path):
     storage = tmp_path / "storage"
     # patience=0: every trial runs all its epochs, so the last row says where the moved trial ended; enough
-    # epochs (a few seconds a trial) that the worker node is stopped while its trial runs.
+    # epochs (about 20 s a trial) that the worker node is stopped while its trial runs.
     client, job = submit(cluster, ["--smoke-test", "--set", f"epochs={LOST_EPOCHS}", "--set", "checkpoint_every=2",
                                    "--set", "patience=0", "--max-failures", "3", "--storage-path", str(storage),
                                    "--name", "lost"])
