@@ -106,7 +106,7 @@ def test_ray_TuneController__maybe_reuse_cached_actor_and_the_members_it_reads()
     assert "self._remove_actor(tracked_actor=original_actor)" in source  # what a placed trial is kept from
     init = inspect.getsource(TuneController.__init__)
     for member in ("self._trial_to_actor", "self._resetting_trials", "self._actor_manager"):
-        assert f"{member}" in init, member
+        assert member in init, member
     assert callable(RayActorManager.is_actor_started)
 
 
