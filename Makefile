@@ -13,7 +13,7 @@ LOCK := requirements/lock.txt
 TORCH := 2.13.0
 comma := ,
 
-.PHONY: study test test-cluster test-all lint lock clean
+.PHONY: study test test-cluster test-all lint lock clean cluster-files
 
 $(STAMP): pyproject.toml $(LOCK)
 	python3 -m venv $(VENV)
@@ -32,15 +32,27 @@ test: $(STAMP)
 
 # Slow: fault tolerance (the driver killed at random moments, then --resume),
 # Optuna storage (SQLite, and a PostgreSQL server the test starts), a real
-# two-node Ray on 127.0.0.1, and the cluster launcher (`ray up` ... `ray down`
+# two-node Ray on 127.0.0.1, the cluster launcher (`ray up` ... `ray down`
 # on cluster/local.yaml over SSH, a head and a GPU worker in network
-# namespaces the test makes).
+# namespaces the test makes), an autoscaling cluster grown from zero GPU workers (Ray's fake
+# multi-node provider), results on an S3 server the test starts (moto's), and two studies at
+# once on one two-node Ray.
 test-cluster: $(STAMP)
 	$(PY) -m pytest -m slow tests/test_fault_tolerance.py tests/test_optuna_storage.py tests/test_postgres.py \
-		tests/test_cluster_multinode.py tests/test_cluster_launcher.py $(ARGS)
+		tests/test_cluster_multinode.py tests/test_cluster_launcher.py tests/test_cluster_autoscaling.py \
+		tests/test_object_storage.py tests/test_two_studies.py $(ARGS)
 
 test-all: $(STAMP)
 	$(PY) -m pytest $(ARGS)
+
+# What the nodes of cluster/gpu.yaml install (its file_mounts): the project's sources, nothing else.
+# Run before `ray up`; the launcher sets a node up again only when these files change.
+CLUSTER_FILES ?= build/cluster
+cluster-files:
+	rm -rf $(CLUSTER_FILES)
+	mkdir -p $(CLUSTER_FILES)
+	cp -r pyproject.toml README.md requirements trainables studies analysis $(CLUSTER_FILES)/
+	find $(CLUSTER_FILES) -name __pycache__ -prune -exec rm -rf {} +
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

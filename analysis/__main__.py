@@ -7,12 +7,12 @@ import sys
 from contextlib import ExitStack
 from pathlib import Path
 
-from analysis import remote
-from analysis.run import read_run
+from analysis.runs import remote
+from analysis.runs.read import read_run
 
 
 def cmd_report(args: argparse.Namespace) -> None:
-    from analysis.report import finish_run
+    from analysis.report.build import finish_run
 
     for path in finish_run(args.run_dir, quiet=False):
         print(path)
@@ -20,8 +20,8 @@ def cmd_report(args: argparse.Namespace) -> None:
 
 def cmd_claims(args: argparse.Namespace) -> None:
     """Each run's claims in a section of its own: two runs of one study are two sections, never one."""
-    from analysis import claims
-    from analysis.report import summary_lines
+    from analysis.report.build import summary_lines
+    from analysis.verdicts import claims
 
     texts, lines = [], []
     with ExitStack() as stack:
@@ -31,7 +31,8 @@ def cmd_claims(args: argparse.Namespace) -> None:
             title = f"{run.study}: {run.path}"
             lines += [title] + summary_lines(found)
             texts.append(f"# {title}\n\n" + "\n".join(f"- {claims.sentence(c)}" for c in found) + "\n\n"
-                         + "\n".join(f"  - {comp.evidence()} → {comp.verdict}" for c in found for comp in c.comparisons))
+                         + "\n".join(f"  - {comp.evidence()} → {comp.verdict}"
+                                     for c in found for comp in c.comparisons))
     text = "\n\n".join(texts) + "\n"
     if args.out:
         Path(args.out).write_text(text)
@@ -39,7 +40,7 @@ def cmd_claims(args: argparse.Namespace) -> None:
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
-    from analysis.compare import compare_runs
+    from analysis.runs.two_runs import compare_runs
 
     with remote.local_copy(args.run_a) as a, remote.local_copy(args.run_b) as b:
         table, text = compare_runs(a, b, args.metric, tuple(args.ignore))
@@ -49,7 +50,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
 
 
 def cmd_wandb_report(args: argparse.Namespace) -> None:
-    from analysis.wandb_report import build_report
+    from analysis.wandb_report.publish import build_report
 
     with remote.local_copy(args.run_dir) as local:
         print(build_report(local, args.project, args.entity, args.dry_run))

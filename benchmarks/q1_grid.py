@@ -29,19 +29,31 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psutil
 
-from analysis.run import read_run
+from analysis.runs.read import read_run
 from studies import launch, q1
 from trainables.common import metrics as M
 from trainables.common import provenance, task, usage
 from trainables.common.config import to_dict
 from trainables.common.loop import LocalSession
 
+KINDS = (("gcs_server", "GCS"), ("raylet", "raylet"), ("dashboard/agent", "dashboard agent"),
+         ("runtime_env/agent", "runtime-env agent"), ("dashboard", "dashboard"), ("log_monitor", "log monitor"),
+         ("monitor.py", "autoscaler monitor"), ("ray::", "trial workers"), ("default_worker", "trial workers"))
 
-class PeakMemory:
-    """Peak summed RSS of this process and all its children (Ray's too)."""
+
+def kind(p: psutil.Process) -> str:
+    """Which of Ray's processes ``p`` is, by its command line (``KINDS``); "other" when none."""
+    line = " ".join(p.cmdline())
+    return next((name for mark, name in KINDS if mark in line), "other")
+
+
+class Processes:
+    """Peak summed RSS of this process and all its children (Ray's too), and the CPU seconds each kind of
+    process spent: a process's last sample (every 0.2 s) counts once it is gone."""
 
     def __init__(self):
         self.peak, self._stop = 0, threading.Event()
+        self.cpu: dict[int, tuple[str, float]] = {}
 
     def _sample(self):
         me = psutil.Process()
@@ -50,12 +62,22 @@ class PeakMemory:
             for p in [me] + me.children(recursive=True):
                 try:
                     total += p.memory_info().rss
+                    times = p.cpu_times()
+                    name = "driver" if p.pid == me.pid else self.cpu.get(p.pid, (None,))[0] or kind(p)
+                    self.cpu[p.pid] = (name, times.user + times.system)
                 except psutil.Error:
                     pass
             self.peak = max(self.peak, total)
             time.sleep(0.2)
 
+    def by_kind(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for name, seconds in self.cpu.values():
+            out[name] = out.get(name, 0.0) + seconds
+        return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
     def __enter__(self):
+        self._start = psutil.Process().cpu_times()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
         return self
@@ -63,6 +85,8 @@ class PeakMemory:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
+        name, seconds = self.cpu.get(os.getpid(), ("driver", 0.0))
+        self.cpu[os.getpid()] = (name, seconds - self._start.user - self._start.system)  # this run's share
 
 
 def study_arms(argv: list[str]):
@@ -83,9 +107,9 @@ def run_benchmark(argv: list[str], storage: Path) -> dict:
 
     started_ray = not ray.is_initialized()
     study_argv = [*argv, "--storage-path", str(storage), "--name", "bench"]
-    import analysis.report
+    import analysis.report.build
 
-    timed, finish = {}, analysis.report.finish_run
+    timed, finish = {}, analysis.report.build.finish_run
 
     def timed_finish(path, quiet=False):  # the study's closing analysis, timed apart from the trials
         started = time.perf_counter()
@@ -93,14 +117,14 @@ def run_benchmark(argv: list[str], storage: Path) -> dict:
         timed["report_s"] = time.perf_counter() - started
         return out
 
-    analysis.report.finish_run = timed_finish
+    analysis.report.build.finish_run = timed_finish
     try:
-        with PeakMemory() as mem_a:
+        with Processes() as mem_a:
             started = time.perf_counter()
             path = q1.main(study_argv)
             wall_a = time.perf_counter() - started - timed["report_s"]
     finally:
-        analysis.report.finish_run = finish
+        analysis.report.build.finish_run = finish
     report_s = timed["report_s"]
     trials = read_run(path).trials
     # What the trials cost, read now: the run folders may be a temporary folder gone by the summary.
@@ -109,12 +133,13 @@ def run_benchmark(argv: list[str], storage: Path) -> dict:
     if started_ray:
         ray.shutdown()  # (b) gets the machine to itself
     arms, prices = study_arms(study_argv)
-    with PeakMemory() as mem_b:
+    with Processes() as mem_b:
         started = time.perf_counter()
         plain = plain_loop(arms, prices, storage / "plain")
         wall_b = time.perf_counter() - started
-    return {"trials": trials, "plain": plain, "usage": ray_use, "wall_a": wall_a, "wall_b": wall_b, "report_s": report_s,
-            "peak_a": mem_a.peak, "peak_b": mem_b.peak, "path": path}
+    return {"trials": trials, "plain": plain, "usage": ray_use, "wall_a": wall_a, "wall_b": wall_b,
+            "report_s": report_s, "peak_a": mem_a.peak, "peak_b": mem_b.peak, "path": path,
+            "cpu_a": mem_a.by_kind()}
 
 
 def summary(r: dict, cores: int) -> list[str]:
@@ -137,9 +162,18 @@ def summary(r: dict, cores: int) -> list[str]:
          f"in it {(cores * ray_use.trial_phase_s - ray_use.cpu_s) / len(trials):.2f}; "
          f"the plain loop's, outside its trials: {(cores * r['wall_b'] - plain_cpu) / len(plain):.2f} core-s)"),
         *(f"(a) {line}" for line in ray_use.lines()[1:]),
+        breakdown(r["cpu_a"], ray_use.cpu_s, len(trials)),
         (f"best trial on validation ({settings or 'the only setting'}): test MAPE {best[M.TEST_MAPE]:.3f}% vs "
-         f"persistence {best[M.PERSISTENCE_TEST_MAPE]:.3f}% (ratio {best[M.TEST_MAPE] / best[M.PERSISTENCE_TEST_MAPE]:.3f})"),
+         f"persistence {best[M.PERSISTENCE_TEST_MAPE]:.3f}% "
+         f"(ratio {best[M.TEST_MAPE] / best[M.PERSISTENCE_TEST_MAPE]:.3f})"),
     ]
+
+
+def breakdown(cpu: dict[str, float], trial_cpu_s: float, trials: int) -> str:
+    """(a)'s CPU by process, per trial: the trial workers' beyond what the trial loops spent, then Ray's own."""
+    parts = {**cpu, "trial workers": cpu.get("trial workers", 0.0) - trial_cpu_s}
+    return "(a) CPU per trial beyond the trial loops, by process: " + ", ".join(
+        f"{name} {seconds / trials:.3f} core-s" for name, seconds in parts.items())
 
 
 def main(argv: list[str] | None = None) -> list[str]:

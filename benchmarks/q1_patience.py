@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pandas as pd
 
-from analysis.run import read_run
+from analysis.runs.read import read_run
 from trainables.common import metrics as M
 
 PATIENCES = (5, 10, 15, 20, 30)

@@ -222,13 +222,15 @@ def lever_summary(arm: dict) -> dict:
 
 def print_levers(rows: list[dict], cfg_text: str) -> None:
     print(f"levers for {cfg_text}")
-    print("| arm | char/s | precision | per slice | CPU share | char per CPU-s | first call s | char/s with first call |")
+    print("| arm | char/s | precision | per slice | CPU share | char per CPU-s | first call s "
+          "| char/s with first call |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         if "unsupported" in r:
             print(f"| {r['arm']} | {r['unsupported']} | | | | | | |")
             continue
-        print(f"| {r['arm']} | {r['chars_per_s']:,} | {r['precision']} | {', '.join(f'{v:,}' for v in r['per_slice'])} | "
+        slices = ", ".join(f"{v:,}" for v in r["per_slice"])
+        print(f"| {r['arm']} | {r['chars_per_s']:,} | {r['precision']} | {slices} | "
               f"{r['cpu_share']} | {r['chars_per_cpu_s']:,} | {r['first_call_s']} | "
               f"{r['chars_per_s_with_first_call']:,} |")
 

@@ -43,9 +43,9 @@ from trainables.tweets.config import OFFLINE_MINILM, TweetConfig
 from trainables.tweets.corpus import TweetData
 from trainables.tweets.data import StudyData, load_tweets
 from trainables.tweets.model import load_encoder, load_tokenizer
-from trainables.tweets.split import baseline_key, baselines_for, prepare
 from trainables.tweets.task import TASK
 from trainables.tweets.trainer import CONFUSION_FILE, TweetTrainer
+from trainables.tweets.trial_data import baseline_key, baselines_for, prepare
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "davidson2017" / "labeled_data.csv"
 SHOWN = [M.TEST_MACRO_F1, M.TEST_WEIGHTED_F1, M.TEST_ACC, "test/f1/hate", M.TEST_TUNED_MACRO_F1, "test/tuned/f1/hate"]
@@ -127,7 +127,8 @@ def table(results: dict) -> str:
     rows += [("TF-IDF + logistic regression", rule, results["baselines"], prefix, results["baselines_s"])
              for rule, prefix in (("argmax", "baseline/tfidf/test"), ("tuned", M.BASELINE_TFIDF_TEST_TUNED))]
     models = [("frozen", "encoder frozen + LSTM", results.get("frozen"), results.get("frozen_s"))]
-    models += [(f"top {k}", f"encoder above layer {k} + LSTM", m, m["wall_s"]) for k, m in results.get("top", {}).items()]
+    models += [(f"top {k}", f"encoder above layer {k} + LSTM", m, m["wall_s"])
+               for k, m in results.get("top", {}).items()]
     models.append(("full", "encoder fully fine-tuned + LSTM", results.get("finetune"), results.get("finetune_s")))
     for _, label, metrics, seconds in models:
         if metrics is not None:
@@ -170,7 +171,8 @@ def cache_study(texts: list[str], cfg: TweetConfig, root: Path, trials: int, ree
 def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default=str(DEFAULT_DATA))
-    p.add_argument("--encoder", default=OFFLINE_MINILM, help="Hugging Face id or local folder (default: offline MiniLM)")
+    p.add_argument("--encoder", default=OFFLINE_MINILM,
+                   help="Hugging Face id or local folder (default: offline MiniLM)")
     p.add_argument("--max-length", type=int, default=48)
     p.add_argument("--frozen-epochs", type=int, default=4)
     p.add_argument("--finetune-epochs", type=int, default=1)
@@ -204,7 +206,8 @@ def main(argv: list[str] | None = None) -> dict:
     t = time.perf_counter()
     results["baselines"] = baselines_for(data, frozen)
     results["baselines_s"] = time.perf_counter() - t
-    log(f"baselines ({results['baselines_s']:.0f} s): " + json.dumps({k: round(v, 3) for k, v in results["baselines"].items()}))
+    rounded = {k: round(v, 3) for k, v in results["baselines"].items()}
+    log(f"baselines ({results['baselines_s']:.0f} s): " + json.dumps(rounded))
 
     with tempfile.TemporaryDirectory(prefix="q3-cache-") as root:
         shared = StudyData(data, root, {baseline_key(frozen): results["baselines"]})
@@ -227,7 +230,8 @@ def main(argv: list[str] | None = None) -> dict:
         shared = StudyData(data, "", {baseline_key(cfg): results["baselines"]})
         results["finetune"], results["finetune_s"] = train(cfg, shared, "finetune", args.threads, args.finetune_train)
         results["finetune_train"] = results["finetune"]["train_tweets"]
-        log(f"finetune: {json.dumps({k: round(results['finetune'][k], 3) for k in SHOWN})} ({results['finetune_s']:.0f} s)")
+        shown = {k: round(results["finetune"][k], 3) for k in SHOWN}
+        log(f"finetune: {json.dumps(shown)} ({results['finetune_s']:.0f} s)")
     results["wall_s"] = time.perf_counter() - started
     results["table"] = table(results)
     print(results["table"], flush=True)

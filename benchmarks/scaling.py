@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analysis.run import read_run
+from analysis.runs.read import read_run
 from trainables.common import metrics as M
 
 METRIC = M.VAL_MAPE

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from studies.flags import fail
+from studies.checks import fail
 from studies.study import Study
 from trainables.common.config import ConfigError, TrialConfig, to_dict
 from trainables.common.task import Task
@@ -45,8 +45,8 @@ class Context:
         return self.task.mode
 
     @property
-    def study_name(self) -> str:
-        """The run's name in shared places (an Optuna database many runs use): NAME/RUN_ID."""
+    def optuna_study(self) -> str:
+        """Optuna's study name of the run, NAME/RUN_ID: unique in a database many runs share."""
         return f"{self.args.name}/{self.run_id}"
 
     def smoke(self) -> dict[str, Any]:

@@ -8,9 +8,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from typing import Any, NoReturn
+from typing import Any
 
 from studies import cli, searchers
+from studies.checks import fail
 from trainables.common import tracking
 from trainables.common.layout import AUTO_SEEDS
 
@@ -27,14 +28,6 @@ def seeds_value(text: str) -> int | str:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number of seeds or {AUTO_SEEDS}, got {text!r}") from None
-
-
-def fail(message: str) -> NoReturn:
-    """One line on stderr and exit status 2: the CLI's answer to bad input."""
-    import sys
-
-    print(f"error: {message}", file=sys.stderr)
-    raise SystemExit(2)
 
 
 def parser(study: Any) -> argparse.ArgumentParser:
@@ -81,6 +74,9 @@ def add_resource_flags(p: argparse.ArgumentParser, cpus: float = 1.0) -> None:
                         "instead of starting a process per trial (default: on)")
     g.add_argument("--address", default=None,
                    help="Ray cluster to join (default: RAY_ADDRESS if set, else a local Ray on this machine)")
+    g.add_argument("--dashboard", action="store_true",
+                   help="start Ray's dashboard with a local Ray, its address in the run's log (default: off; a "
+                        "cluster keeps its own)")
 
 
 def add_output_flags(p: argparse.ArgumentParser, default_name: str) -> None:
@@ -89,7 +85,8 @@ def add_output_flags(p: argparse.ArgumentParser, default_name: str) -> None:
                    help=f"folder, shared file system or s3:// / gs:// URI for results and checkpoints "
                         f"(default: ${STORAGE_ENV} if set, else {DEFAULT_STORAGE})")
     g.add_argument("--name", default=default_name,
-                   help=f"run name: each run gets its own folder STORAGE_PATH/NAME/RUN_ID, and STORAGE_PATH/NAME/"
+                   help=f"the name folder: each run gets its own folder STORAGE_PATH/NAME/RUN_ID, and "
+                        "STORAGE_PATH/NAME/"
                         f"latest names the newest (default: {default_name})")
     g.add_argument("--resume", nargs="?", const="latest", default=None, metavar="RUN_ID",
                    help="continue an interrupted run of NAME (the newest, or RUN_ID): finished trials are kept")

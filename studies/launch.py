@@ -20,8 +20,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from studies import checks, cli, flags, runner, searchers
+from studies.checks import fail
 from studies.context import Context
-from studies.flags import fail
 from studies.searchers import adaptive, grid
 from studies.searchers.base import Plan
 from studies.study import Study
@@ -46,7 +46,7 @@ def main(study: Study, argv: list[str] | None = None) -> str:
     write_study_file(ctx, plan, data)
     runner.run(ctx, plan, data)
     provenance.update(ctx.run_dir, data_loaded_sha256=provenance.fingerprint(data))
-    from analysis.report import finish_run  # the study's one call into analysis, at its end
+    from analysis.report.build import finish_run  # the study's one call into analysis, at its end
 
     finish_run(ctx.run_dir)
     return ctx.run_dir
@@ -57,7 +57,8 @@ def prepare(study: Study, argv: list[str] | None = None) -> tuple[Context, Plan]
     (every arm's config built and validated). Nothing is written."""
     args = flags.parser(study).parse_args(argv)
     flags.check(args)
-    problem = checks.resources(args) or checks.writable(runner.storage_uri(args.storage_path))
+    problem = (checks.resources(args) or checks.cluster_placeholders(args)
+               or checks.writable(runner.storage_uri(args.storage_path)))
     if problem:
         fail(problem)
     options = _checked(lambda: cli.build(args, study.options))
@@ -66,6 +67,8 @@ def prepare(study: Study, argv: list[str] | None = None) -> tuple[Context, Plan]
     search = seeds(study, args)
     ctx = context(study, args, options)
     if search == adaptive.NAME:
+        if ctx.resuming:
+            same_cap(ctx)
         ctx.evaluate = evaluator(ctx.run_dir)
     return ctx, searchers.available()[search].plan(ctx)
 
@@ -80,7 +83,7 @@ def seeds(study: Study, args: argparse.Namespace) -> str:
     if args.seeds is None:
         args.seeds = AUTO_SEEDS if has_claims and args.design != "reference" else flags.DEFAULT_SEEDS
     if args.search == adaptive.NAME or (args.search == grid.NAME and args.seeds == AUTO_SEEDS):
-        from analysis import sequential  # the looks the repeated intervals are tabulated for
+        from analysis.verdicts import sequential  # the looks the repeated intervals are tabulated for
 
         if not has_claims:
             fail("--seeds auto adds seeds where a claim is open: this study declares no claims")
@@ -96,11 +99,22 @@ def seeds(study: Study, args: argparse.Namespace) -> str:
     return args.search
 
 
-def evaluator(run_dir: str) -> Callable[[Mapping[str, int]], dict[str, tuple[int, bool]]]:
-    """How a ``--seeds auto`` run's comparisons stand, read from its trials so far (``analysis.claims``)."""
+def same_cap(ctx: Context) -> None:
+    """A resumed ``--seeds auto`` run keeps its cap or lowers it: its repeated intervals were built for the cap
+    study.json records, fixed before the data, and hold at any stop up to it but not past it."""
+    info = json.loads(storage.read_text(storage.join(ctx.run_dir, STUDY_FILE)) or "{}")
+    cap = info.get("max_seeds")
+    if info.get("seeds") == AUTO_SEEDS and cap is not None and ctx.args.max_seeds > int(cap):
+        fail(f"--max-seeds {ctx.args.max_seeds}: this run's repeated intervals were built for its cap of {cap} "
+             f"seeds, fixed before the data, and a higher cap now would void every verdict; resume with "
+             f"--max-seeds {cap} or less, or start a new run (--name) with the higher cap")
 
-    from analysis import claims
-    from analysis.run import read_run
+
+def evaluator(run_dir: str) -> Callable[[Mapping[str, int]], dict[str, tuple[int, bool]]]:
+    """How a ``--seeds auto`` run's comparisons stand, read from its trials so far (``analysis.verdicts.claims``)."""
+
+    from analysis.runs.read import read_run
+    from analysis.verdicts import claims
 
     def evaluate(limits: Mapping[str, int]) -> dict[str, tuple[int, bool]]:
         return claims.standing(read_run(run_dir), limits)
@@ -137,7 +151,7 @@ def write_study_file(ctx: Context, plan: Plan, data: Any) -> None:
     info = info or {"study": study.name, "task": study.task.module, "run": ctx.run_id, "name": ctx.args.name,
                     "argv": sys.argv, "search": "smoke" if ctx.args.smoke_test else ctx.args.search,
                     "metric": study.task.metric, "mode": study.task.mode, "trials": plan.total,
-                    **plan.record, **study.record(ctx.options, data)}
+                    **plan.manifest, **study.manifest(ctx.options, data)}
     storage.write_text(path, json.dumps(info, indent=2, default=str))
     for name, text in study.files(data).items():
         storage.write_text(storage.join(ctx.run_dir, name), text)

@@ -190,11 +190,12 @@ class ProgressCallback(tune.Callback):
     def __init__(self, console: Console | None, total: int | None, metric: str, mode: str,
                  epochs_of: Callable[[dict], int | None] = _config_epochs,
                  label_of: Callable[[dict], str] | None = None, *, clock: Callable[[], float] = time.monotonic,
-                 seeds: bool = False):
+                 seeds: bool = False, autoscaling: int | None = None):
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', not {mode!r}")
         self.console, self.total, self.metric, self.mode = console, total, metric, mode
         self.epochs_of, self.label_of, self.clock, self.seeds = epochs_of, label_of, clock, seeds
+        self.autoscaling = autoscaling
         self._reset()
 
     def _reset(self) -> None:
@@ -261,7 +262,12 @@ class ProgressCallback(tune.Callback):
         left = time_left(running, self._durations, c.pending, self._slots)
         eta = "estimating" if left is None else f"~{format_duration(left)} left"
         return (f"trials: {c.done} done, {c.running} running, {c.failed} failed of {c.total}{self._seeds(trials)} | "
-                f"{self._elapsed()} elapsed, {eta}{self._best(trials)}")
+                f"{self._waiting(c)}{self._elapsed()} elapsed, {eta}{self._best(trials)}")
+
+    def _waiting(self, c: Counts) -> str:
+        if not self.autoscaling or c.running or not c.pending:
+            return ""
+        return f"waiting for the autoscaler to add nodes for {self.autoscaling} trials at once | "
 
     def _seeds(self, trials: list) -> str:
         seeds = sorted({t.config.get("seed") for t in trials if t.status == Trial.RUNNING} - {None})

@@ -34,7 +34,7 @@ STUDY = Study(
     options=data.DataOptions,
     load=data.load,
     describe=data.describe,
-    record=lambda options, prices: {"tickers": ",".join(options.tickers), "data": options.data},
+    manifest=lambda options, prices: {"tickers": ",".join(options.tickers), "data": options.data},
     files=lambda prices: {data.PRICES_FILE: prices.xs("close", axis=1, level="field").to_csv()},
     space=lambda options: {
         "cell": tune.choice(list(CELLS)),

@@ -10,7 +10,8 @@ Every arm of the paper's design is its LSTM(256) x 2 with dropout 0.2, Adam
 1e-3, 100-character windows on lower-cased text (trainables/chargen/paper.py).
 Units: a full pass of the paper's formulation over the embedded corpus is
 ~70,000 updates at batch 64, days on a CPU; so the design's "epoch" is a round
-of 25 updates (40 rounds) and tables say "round" and count characters seen
+of 25 updates (40 rounds; 12 for the paper formulation's arm, the reference's
+compute) and tables say "round" and count characters seen
 (train/chars) and updates (train/steps). With --steps-per-epoch 0 an epoch is
 a full pass and the paper's epoch counts (20, 40, 100) are epochs again.
 Validation (the first --val-max-chars of it each epoch) picks the best epoch;
@@ -38,7 +39,7 @@ BUDGET_S = 150.0  # training seconds a searched trial gets (--set budget_s=... c
 STUDY = Study(
     name="q2",
     task=TASK, description=__doc__, options=data.DataOptions, load=data.load, describe=data.describe,
-    record=lambda options, corpus: {"corpus": corpus.source, "seed_text": data.held_out_start(corpus)},
+    manifest=lambda options, corpus: {"corpus": corpus.source, "seed_text": data.held_out_start(corpus)},
     # The sequence formulation's shape and optimisation at equal compute: every trial trains BUDGET_S
     # seconds (the budget ends it; rounds of 25 updates are what ASHA compares at).
     space=lambda options: {

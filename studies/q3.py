@@ -51,7 +51,7 @@ STUDY = Study(
     options=data.DataOptions,
     load=data.load,
     describe=data.describe,
-    record=data.record,
+    manifest=data.manifest,
     files=data.files,
     arm=family_arm,
     # Partial fine-tuning: the lower layers' outputs come from the shared cache, each trial trains the

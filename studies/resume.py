@@ -136,7 +136,8 @@ def recover(run_dir: str) -> Mended:
     for pattern in damaged:
         if pattern in saved:
             name = saved[pattern]
-            storage.write_bytes(storage.join(run_dir, name), storage.read_bytes(storage.join(run_dir, RESUME_BACKUP, name)))
+            kept = storage.read_bytes(storage.join(run_dir, RESUME_BACKUP, name))
+            storage.write_bytes(storage.join(run_dir, name), kept)
             notes.append(f"{name} restored from its last intact copy")
     left = state_files(run_dir)
     if adapter.state_file_pattern() not in left:

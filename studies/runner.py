@@ -7,18 +7,20 @@ trial and a closing line (``studies.console``, ``studies.progress``).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from ray import tune
 from ray.tune.logger import JsonLoggerCallback
 
-from studies import adapter, checks, console, placement, resume
+from studies import adapter, checks, console, mirror, placement, resume
+from studies.checks import fail
 from studies.context import Context
-from studies.flags import fail
 from studies.progress import ProgressCallback
 from studies.searchers import base
 from studies.searchers import optuna as optuna_searcher
@@ -44,6 +46,7 @@ def init_ray(args: Any) -> bool:
     # Tune's CSV and TensorBoard loggers write every report of every trial a second and third time (the
     # results format is built from result.json): the driver keeps its time for the trials.
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    adapter.usage_stats_off()
     address = args.address or os.environ.get("RAY_ADDRESS")
     if not address:
         # "local", not None: None would join any `ray start` cluster that happens
@@ -53,7 +56,7 @@ def init_ray(args: Any) -> bool:
         # Ray starts workers ahead of the trials; the hook has each import torch and
         # pandas then, so a trial's fresh worker is ready when the trial is placed.
         env = {"env_vars": {"PYTHONPATH": project}, "worker_process_setup_hook": "trainables.common.runtime.preload"}
-        ray.init(address="local", runtime_env=env, include_dashboard=False, log_to_driver=True)
+        ray.init(address="local", runtime_env=env, include_dashboard=args.dashboard, log_to_driver=True)
         return True
     # A cluster has the project installed (cluster/*.yaml), or the job shipped it
     # (`ray job submit --working-dir .`): the job's runtime env is inherited.
@@ -64,25 +67,24 @@ def init_ray(args: Any) -> bool:
 def optuna_url(ctx: Context) -> str:
     """The Optuna database of an Optuna run, checked before Ray starts: a new run refuses a study with trials
     (in a shared database; the default one is new with its run folder)."""
-    url = ctx.args.optuna_storage or optuna_searcher.default_storage(ctx.run_dir, ctx.args.name)
+    url = ctx.args.optuna_storage or optuna_searcher.default_storage(ctx.run_dir)
     if not ctx.args.optuna_storage or ctx.resuming:
         return url
     try:
-        found = optuna_searcher.stored_trials(url, ctx.study_name)[1]
+        found = optuna_searcher.stored_trials(url, ctx.optuna_study)[1]
     except Exception as exc:  # noqa: BLE001 -- a driver missing, a server down, a bad URL: all one line
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         fail(f"--optuna-storage {optuna_searcher.redacted(url)}: cannot open the database ({reason})")
     if found:
-        fail(f"the Optuna study {ctx.study_name!r} in {optuna_searcher.redacted(url)} already has trials: "
+        fail(f"the Optuna study {ctx.optuna_study!r} in {optuna_searcher.redacted(url)} already has trials: "
              "add --resume to continue that run, or give another --name")
     return url
 
 
 def log_path(ctx: Context) -> str:
-    """Where Ray's output goes: the run folder's log, or beside the current directory for object storage."""
-    if storage.is_uri(ctx.run_dir):
-        return str(Path.cwd() / f"{ctx.args.name}-{ctx.run_id}.{LOG_FILE}")
-    return storage.join(ctx.run_dir, LOG_FILE)
+    """Where Ray's output goes: the run folder's log, or for object storage its copy in the current directory
+    (``studies.mirror`` pushes it into the run folder)."""
+    return str(mirror.local_path(ctx.run_dir, LOG_FILE))
 
 
 def short_dirname(trial: Any) -> str:
@@ -91,7 +93,32 @@ def short_dirname(trial: Any) -> str:
 
 
 def run(ctx: Context, plan: base.Plan, data: Any) -> None:
-    """Fit (or, with --resume, restore and finish) the study's Tuner, with a readable console."""
+    """Fit (or, with --resume, restore and finish) the study's Tuner, with a readable console; an object-store
+    run's local files (its log, its SQLite database) fetched first on resume and pushed at the end, however it
+    ends."""
+    if ctx.resuming:
+        mirror.fetch(ctx.run_dir)
+    try:
+        with environment_restored():
+            _run(ctx, plan, data)
+    finally:
+        mirror.push(ctx.run_dir)
+
+
+@contextlib.contextmanager
+def environment_restored() -> Iterator[None]:
+    """The variables a run sets for Ray and Tune (read as they start: usage stats, Tune's loggers, trials kept
+    pending) last as long as the run: a process that runs a study and then a Tuner of its own gets Tune's
+    defaults back (its result.json among them)."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _run(ctx: Context, plan: base.Plan, data: Any) -> None:
     args = ctx.args
     fn = tune.with_parameters(trainable(ctx.task), data=data)
     fn = tune.with_resources(fn, {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial})
@@ -100,22 +127,28 @@ def run(ctx: Context, plan: base.Plan, data: Any) -> None:
         started = init_ray(args)
         import ray
 
-        waiting = checks.cluster_wait_note(args, ray.available_resources())
-        if waiting:
-            con.line(waiting)
-        adapter.set_max_pending_trials(trial_slots(args, ray.cluster_resources()))
+        free = ray.available_resources()
+        waiting = checks.cluster_wait_note(args, free)
+        for note in (checks.shared_note(args, ray.cluster_resources(), free), waiting):
+            if note:
+                con.line(note)
+        slots = placement.trial_slots(args, ray.cluster_resources(), placement.cluster_config())
+        adapter.set_max_pending_trials(slots)
         adapter.keep_placed_workers()
         provenance.start(ctx.run_dir, args, ctx.options, resumed=ctx.resuming)
         if ctx.optuna_url:
             provenance.update(ctx.run_dir, optuna_storage=optuna_searcher.redacted(ctx.optuna_url),
-                              optuna_study=ctx.study_name)
+                              optuna_study=ctx.optuna_study)
         callbacks, wandb_info = tracking.callbacks(args, ctx.run_dir, adapter.wandb_callback_type)
         if wandb_info:
             provenance.update(ctx.run_dir, wandb=wandb_info)
         callbacks += [JsonLoggerCallback(), resume.SnapshotGuard(ctx.run_dir),
                       ProgressCallback(con, plan.total, ctx.metric, ctx.mode,
-                                       seeds=plan.record.get("seeds") == AUTO_SEEDS),
+                                       seeds=plan.manifest.get("seeds") == AUTO_SEEDS,
+                                       autoscaling=slots if waiting else None),
                       placement.GpuFallbackNote(con)]
+        if storage.is_uri(ctx.run_dir):
+            callbacks.append(mirror.Pusher(ctx.run_dir))
         tuner = restored(ctx, fn, plan, callbacks, con) if ctx.resuming else None
         if tuner is None:
             tuner = new_tuner(ctx, fn, plan, callbacks)
@@ -141,7 +174,13 @@ def run_usage(ctx: Context, wall_s: float) -> dict[str, Any]:
     resources = ray.cluster_resources()
     earlier = ((provenance.read(ctx.run_dir).get("usage") or {}).get("wall_s") or 0.0) if ctx.resuming else 0.0
     cores = resources.get("CPU", 0.0)
-    return usage.measure(ctx.run_dir, cores, trial_slots(ctx.args, resources), earlier + wall_s).record()
+    return usage.measure(ctx.run_dir, cores, trial_slots(ctx.args, resources), earlier + wall_s).as_dict()
+
+
+def tune_verbosity(args: Any) -> int:
+    """Tune's own progress tables and result lines (its default verbosity, 1) only with --verbose (0: none): the
+    live line, the closing line and the run's files say what they say, without the driver formatting them."""
+    return 1 if args.verbose else 0
 
 
 def new_tuner(ctx: Context, fn: Any, plan: base.Plan, callbacks: list) -> tune.Tuner:
@@ -151,7 +190,7 @@ def new_tuner(ctx: Context, fn: Any, plan: base.Plan, callbacks: list) -> tune.T
         failure_config=tune.FailureConfig(max_failures=ctx.args.max_failures),
         # The latest checkpoint resumes a trial; the loop keeps the best epoch's weights inside it.
         checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-        callbacks=callbacks,
+        callbacks=callbacks, verbose=tune_verbosity(ctx.args),
     )
     tune_config = dataclasses.replace(plan.tune_config, trial_dirname_creator=short_dirname,
                                       reuse_actors=ctx.args.reuse_workers)
@@ -170,12 +209,13 @@ def restored(ctx: Context, fn: Any, plan: base.Plan, callbacks: list, con: conso
     if mended.start_over or not tune.Tuner.can_restore(ctx.run_dir):
         con.line(f"--resume: nothing saved yet in {ctx.run_dir}; starting the run")
         if ctx.optuna_url:
-            optuna_searcher.fail_unfinished(ctx.optuna_url, ctx.study_name)
+            optuna_searcher.fail_unfinished(ctx.optuna_url, ctx.optuna_study)
         return None
     con.line(f"Resuming {ctx.run_dir}")
     tuner = tune.Tuner.restore(ctx.run_dir, fn, resume_unfinished=True, resume_errored=True, param_space=plan.space)
     # This start's callbacks (its console, its tracking), not the pickled ones of the first start.
     adapter.restored_run_config(tuner).callbacks = callbacks
+    adapter.restored_run_config(tuner).verbose = tune_verbosity(ctx.args)
     tune_config = adapter.restored_tune_config(tuner)
     tune_config.reuse_actors = ctx.args.reuse_workers  # this start's choice, as its callbacks
     searcher = getattr(tune_config.search_alg, "searcher", None)

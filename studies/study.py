@@ -26,7 +26,7 @@ def _nothing(*_: Any) -> dict:
 @dataclass(frozen=True)
 class Study:
     name: str
-    """The study's name (``q1``): the default run name, and what study.json records."""
+    """The study's name (``q1``): the default name folder (``--name``), and what study.json records."""
     task: Task
     description: str
     """``--help``'s text: the first line says what the study asks."""
@@ -50,7 +50,7 @@ class Study:
     """Old flag spellings kept for scripts: field -> extra flags."""
     describe: Callable[[Any], str] = str
     """One line about the loaded data, printed before the trials."""
-    record: Callable[[Any, Any], dict[str, Any]] = _nothing
+    manifest: Callable[[Any, Any], dict[str, Any]] = _nothing
     """(options, data) -> extra study.json entries (what analysis needs to know about the data)."""
     files: Callable[[Any], dict[str, str]] = _nothing
     """(data) -> files about the data for the run folder (name -> text), e.g. the price history."""

@@ -2,32 +2,11 @@
 
 from __future__ import annotations
 
-import random
-
 from trainables.chargen.config import CharConfig
+from trainables.chargen.data import synthetic_text as tiny_text
 
-LINES = [
-    "To be, or not to be, that is the question.",
-    "Whether 'tis nobler in the mind to suffer",
-    "The slings and arrows of outrageous fortune,",
-    "Or to take arms against a sea of troubles.",
-    "Now is the winter of our discontent.",
-    "All the world's a stage, and all the men and women merely players.",
-]
 TINY = {"cell": "lstm", "hidden_size": 16, "embed_size": 8, "num_layers": 1, "batch_size": 4, "seq_len": 16,
         "epochs": 2, "steps_per_epoch": 3, "val_max_chars": 160, "lr": 3e-3, "lr_schedule": "constant"}
-
-
-def tiny_text(n_chars: int = 6000, seed: int = 0) -> str:
-    """Shakespeare-like lines in a random order, about ``n_chars`` long."""
-    rng = random.Random(seed)
-    parts, size = [], 0
-    while size < n_chars:
-        speaker = rng.choice(["HAMLET", "KING RICHARD", "JAQUES"])
-        line = f"{speaker}:\n{rng.choice(LINES)}\n\n"
-        parts.append(line)
-        size += len(line)
-    return "".join(parts)[:n_chars]
 
 
 def tiny_config(**overrides) -> CharConfig:

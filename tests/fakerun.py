@@ -1,6 +1,6 @@
 """Synthetic run folders and runs with known answers, for the reporting and claims tests.
 
-Trials report every metric their task's schema names (reading a run checks
+Trials record every metric their task's schema names (reading a run checks
 the schema), with the values a test controls.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.run import Run, with_derived
+from analysis.runs.read import Run, with_derived
 from trainables.common import metrics as M
 from trainables.common.layout import STUDY_FILE
 from trainables.common.task import Task
@@ -46,8 +46,8 @@ def write_trial(run_dir: Path, trial_id: str, config: dict, epochs: list[dict], 
     lines = []
     for i, metrics in enumerate(with_loop_fields(epochs, metric, mode, completed), start=1):
         row = {**metrics, "training_iteration": i, "trial_id": trial_id, "config": config,
-               "hostname": "node-a", "node_ip": "10.0.0.1", "pid": 1, "time_total_s": float(i), "done": i == len(epochs),
-               "timestamp": 1_800_000_000 + i}
+               "hostname": "node-a", "node_ip": "10.0.0.1", "pid": 1, "time_total_s": float(i),
+               "done": i == len(epochs), "timestamp": 1_800_000_000 + i}
         lines.append(json.dumps(row))
     (trial_dir / "result.json").write_text("\n".join(lines) + "\n")
     if errored:
@@ -71,7 +71,7 @@ def write_run(run_dir: Path, study: str, trials: list[tuple[dict, list[dict]]],
 
 
 def errors(split: str, value: float, baseline: str | None = None) -> dict[str, float]:
-    """RMSE, MAE and MAPE overall and per ticker, as q1's trials report them (MAPE = ``value``)."""
+    """RMSE, MAE and MAPE overall and per ticker, as q1's trials record them (MAPE = ``value``)."""
     out = {}
     for measure, scale in (("rmse", 8.0), ("mae", 6.0), ("mape", 1.0)):
         name = M.named(split, measure) if baseline is None else M.baseline(baseline, M.named(split, measure))

@@ -7,6 +7,7 @@ then SIGKILL of that session) and never touches other Ray instances here.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -18,6 +19,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 RAY = str(Path(sys.executable).with_name("ray"))
@@ -111,13 +113,14 @@ class LocalCluster:
                           "--dashboard-host", "127.0.0.1", "--dashboard-port", self.dashboard.rsplit(":", 1)[1],
                           "--ray-client-server-port", str(self.ports.one()), *self.ports.node(0)], self.log, self.auth)
         self.worker: Node | None = None
-        self.worker_temp_dir: Path | None = None
+        self.temp_dirs = [self.temp_dir]  # the head's, then each worker's (one brought back gets a new one)
 
     def add_worker(self) -> None:
         # Its own temp dir, as on another machine: nodes sharing one would share
         # (and garbage-collect) each other's unpacked job working dirs.
-        self.worker_temp_dir = Path(tempfile.mkdtemp(prefix="rw-", dir="/tmp"))
-        self.worker = Node(["--address", self.gcs, "--temp-dir", str(self.worker_temp_dir), "--num-cpus", "1", "--num-gpus", "0",
+        self.temp_dirs.append(Path(tempfile.mkdtemp(prefix="rw-", dir="/tmp")))
+        self.worker = Node(["--address", self.gcs, "--temp-dir", str(self.temp_dirs[-1]),
+                            "--num-cpus", "1", "--num-gpus", "0",
                             "--resources", json.dumps({self.WORKER_RESOURCE: 1}), *self.ports.node(1)], self.log,
                            self.auth)
 
@@ -161,6 +164,20 @@ class LocalCluster:
         for node in (self.worker, self.head):
             if node is not None:
                 node.stop()
-        for d in (self.temp_dir, self.worker_temp_dir):
-            if d is not None:
-                shutil.rmtree(d, ignore_errors=True)
+        for d in self.temp_dirs:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def two_nodes(tmp_path: Path, monkeypatch) -> Iterator[LocalCluster]:
+    """A head and one worker, ready, with this process's Ray clients (Jobs, state API) given its auth token."""
+    cluster = LocalCluster(tmp_path)
+    for key, value in cluster.auth.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("RAY_AUTH_TOKEN_PATH", raising=False)
+    try:
+        cluster.add_worker()
+        cluster.wait_ready(nodes=2)
+        yield cluster
+    finally:
+        cluster.stop()

@@ -54,7 +54,8 @@ def postgres_url() -> Iterator[str]:
     """SQLAlchemy URL of an empty database ``studies`` on a fresh local server."""
     bindir = server_bin()
     if bindir is None:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl, createdb) not installed: apt-get install -y postgresql")
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl, createdb) not installed: "
+                    "apt-get install -y postgresql")
     try:
         import psycopg2  # noqa: F401
     except ImportError:
@@ -65,7 +66,8 @@ def postgres_url() -> Iterator[str]:
     data, log = folder / "data", folder / "server.log"
 
     def tool(name: str, *args: str) -> None:
-        done = subprocess.run([*as_user, str(bindir / name), *args], capture_output=True, text=True, timeout=120, check=False)
+        done = subprocess.run([*as_user, str(bindir / name), *args], capture_output=True, text=True, timeout=120,
+                              check=False)
         if done.returncode != 0:
             tail = log.read_text()[-2000:] if log.exists() else ""
             pytest.fail(f"{name} failed: {done.stderr.strip()} {tail}")

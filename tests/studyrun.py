@@ -19,14 +19,15 @@ def study_env() -> dict[str, str]:
     # The project first; what the caller added after it (e.g. a driver's extra packages) stays.
     extra = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and Path(p).resolve() != ROOT]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), *extra]), RAY_DEDUP_LOGS="0")
-    for var in ("RAY_ADDRESS", "STUDY_STORAGE_PATH", "STUDY_OPTUNA_STORAGE"):  # a local run, whatever the caller's shell says
+    # A local run, whatever the caller's shell says.
+    for var in ("RAY_ADDRESS", "STUDY_STORAGE_PATH", "STUDY_OPTUNA_STORAGE"):
         env.pop(var, None)
     return env
 
 
-def start_study(script: str, args: list[str], log: Path) -> subprocess.Popen:
+def start_study(script: str, args: list[str], log: Path, cwd: Path = ROOT) -> subprocess.Popen:
     """The study in its own session, so its Ray processes can be stopped with it."""
-    return subprocess.Popen([sys.executable, str(ROOT / script), *args], cwd=ROOT, env=study_env(),
+    return subprocess.Popen([sys.executable, str(ROOT / script), *args], cwd=cwd, env=study_env(),
                             stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
 
 

@@ -136,3 +136,17 @@ def test_a_waiting_trial_keeps_a_worker_that_has_its_slot(monkeypatch, started, 
     controller._actor_manager = StubManager(started)
     assert controller._maybe_reuse_cached_actor("trial") is reused
     assert controller._maybe_reuse_cached_actor("a trial without a worker") is True
+
+
+def test_ray_usage_lib_reads_RAY_USAGE_STATS_ENABLED(monkeypatch):
+    from ray._common.usage import usage_constants, usage_lib
+
+    from studies import adapter
+
+    assert usage_constants.USAGE_STATS_ENABLED_ENV_VAR == adapter.USAGE_STATS_ENV
+    monkeypatch.delenv(adapter.USAGE_STATS_ENV, raising=False)  # put back after the test
+    adapter.usage_stats_off()
+    assert usage_lib.usage_stats_enabled() is False
+    monkeypatch.setenv(adapter.USAGE_STATS_ENV, "1")  # someone who asked for it keeps it
+    adapter.usage_stats_off()
+    assert usage_lib.usage_stats_enabled() is True

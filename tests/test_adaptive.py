@@ -23,9 +23,10 @@ def fake_evaluator(settle_at: dict[str, int], asked: list):
     return evaluate
 
 
-def searcher(settle_at, asked=None, max_concurrent=0, max_trials=0):
+def searcher(settle_at, asked=None, max_concurrent=0, max_trials=0, slots=None):
     configs = {(arm, seed): {"arm": arm, "seed": seed} for arm in range(3) for seed in range(CAP)}
-    s = adaptive.SeedSearcher(configs, [X, Y], FIRST, CAP, "val/loss", "min", max_trials, max_concurrent)
+    s = adaptive.SeedSearcher(configs, [X, Y], FIRST, CAP, "val/loss", "min", max_trials, max_concurrent,
+                              None if slots is None else lambda: slots)
     s.use_evaluator(fake_evaluator(settle_at, [] if asked is None else asked))
     return s
 
@@ -94,11 +95,20 @@ def test_a_resumed_searcher_runs_the_same_trials_as_an_uninterrupted_one():
 
 def test_q1_defaults_to_seeds_auto_with_every_comparison_watched():
     ctx, plan = launch.prepare(q1.STUDY, ["--storage-path", "/tmp/never-written"])
-    assert ctx.args.seeds == "auto" and plan.record["max_seeds"] == 20 and plan.record["min_seeds"] == 3
+    assert ctx.args.seeds == "auto" and plan.manifest["max_seeds"] == 20 and plan.manifest["min_seeds"] == 3
     assert len(plan.configs) == 18 * 20 and plan.total == 18 * 3 and ctx.evaluate is not None
     reads = {w.key: len(w.arms) for w in plan.searcher.watched}
     assert reads["cells_accuracy/0"] == 2 and reads["adam/0"] == 6 and reads["persistence/0"] == 18
     assert "then a seed more wherever a comparison is open, up to 20" in plan.describe
+
+
+def test_a_comparison_the_command_line_leaves_one_sided_is_not_watched():
+    """``--loss mse``: MAPE loss is run by no arm, so the loss comparisons are "not run", and no seed is added
+    for them (a comparison that cannot be formed is open, never settled, in analysis)."""
+    _, plan = launch.prepare(q1.STUDY, ["--loss", "mse", "--storage-path", "/tmp/never-written"])
+    keys = {w.key for w in plan.searcher.watched}
+    assert not any(k.startswith("mape_loss/") for k in keys)
+    assert {"cells_accuracy/0", "adam/0", "persistence/0"} <= keys
 
 
 def test_the_arms_that_train_every_epoch_start_first_in_each_seed():
@@ -130,6 +140,120 @@ def test_the_reference_design_takes_auto_seeds_when_asked_for_a_claim_that_choos
     assert reads["persistence/0"] == (0, 1, 2) and plan.total == 3 * 3
 
 
+def resumable(tmp_path, max_seeds: int) -> list[str]:
+    """A --seeds auto run of q1 on disk, made with ``max_seeds``; the arguments that resume it."""
+    import json
+
+    run = tmp_path / "capped" / "run-1"
+    run.mkdir(parents=True)
+    (run / "study.json").write_text(json.dumps({"study": "q1", "seeds": "auto", "min_seeds": 3,
+                                                "max_seeds": max_seeds}))
+    return ["--storage-path", str(tmp_path), "--name", "capped", "--resume", "run-1"]
+
+
+def test_resuming_with_a_higher_cap_is_refused_before_ray_starts(tmp_path, capsys):
+    """The repeated intervals were built for the cap fixed before the data: a higher one afterwards voids them."""
+    argv = resumable(tmp_path, max_seeds=20)
+    with pytest.raises(SystemExit):
+        launch.prepare(q1.STUDY, argv + ["--max-seeds", "40"])
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "--max-seeds 40" in err and "cap of 20 seeds" in err and "fixed before the data" in err
+    ctx, plan = launch.prepare(q1.STUDY, argv)  # the same cap, or a lower one, continues
+    assert ctx.resuming and plan.searcher.cap == 20
+    _, lower = launch.prepare(q1.STUDY, argv + ["--max-seeds", "12"])
+    assert lower.searcher.cap == 12
+
+
 def test_an_integer_keeps_the_fixed_design():
     ctx, plan = launch.prepare(q1.STUDY, ["--seeds", "4", "--storage-path", "/tmp/never-written"])
     assert ctx.args.seeds == 4 and plan.total == 18 * 4 and ctx.evaluate is None
+
+
+def started(s, trial_id):
+    config = s.suggest(trial_id)
+    return None if config in (None, base.Searcher.FINISHED) else (config["arm"], config["seed"])
+
+
+def test_a_free_slot_runs_the_next_seed_ahead_and_asked_for_seeds_come_first():
+    s = searcher({"x/0": 4}, slots=4)
+    assert [started(s, f"t{i}") for i in range(9)] == [(arm, seed) for seed in range(3) for arm in range(3)]
+    for i in range(8):  # all but (2, 2): y still waits for it, x is looked at, open, and asks for seed 3
+        s.on_trial_complete(f"t{i}", {M.COMPLETED: 1})
+    assert [started(s, f"t{i}") for i in range(9, 12)] == [(0, 3), (1, 3), (0, 4)]  # x's seed 4 runs ahead
+    assert started(s, "t12") is None  # every slot busy
+    assert [s.asked(f"t{i}") for i in (9, 10, 11)] == [True, True, False]
+    s.on_trial_complete("t9", {M.COMPLETED: 1})
+    assert started(s, "t13") == (1, 4)  # x's seed 4 on its other arm, then the next comparison's
+    assert not s.stops("t11")  # x is open: its seed 4 may be asked for
+    s.on_trial_complete("t10", {M.COMPLETED: 1})  # x is looked at 4 seeds and settles there
+    assert started(s, "t14") == (2, 3) and s.settled == {"x/0"}  # y's next seed, while (2, 2) still runs
+    assert s.stops("t11")  # arm 0 is read by x alone: nothing will read its seed 4
+    assert not s.stops("t13")  # arm 1: y is open and reads it
+    assert not s.stops("t8")  # asked for by y
+
+
+def test_no_seed_runs_ahead_when_nothing_asked_for_runs():
+    s = searcher({"x/0": 3, "y/0": 3}, slots=4)
+    ran, last = drain(s)
+    assert sorted(ran) == [(arm, seed) for arm in range(3) for seed in range(FIRST)] and last == base.Searcher.FINISHED
+
+
+class FakeTrial:
+    def __init__(self, trial_id, status="RUNNING"):
+        self.trial_id, self.status = trial_id, status
+
+
+class FakeController:
+    def __init__(self, searcher, trials):
+        self.search_alg, self.trials = base.DurableSearchGenerator(searcher), trials
+
+    def get_trials(self):
+        return self.trials
+
+
+def test_the_scheduler_stops_unread_seeds_and_places_asked_for_ones_first():
+    s = searcher({"x/0": 4}, slots=4)
+    for i in range(9):
+        started(s, f"t{i}")
+    for i in range(8):
+        s.on_trial_complete(f"t{i}", {M.COMPLETED: 1})
+    for i in range(9, 12):
+        started(s, f"t{i}")
+    scheduler = adaptive.RunAheadScheduler()
+    pending = [FakeTrial("t11", "PENDING"), FakeTrial("t10", "PENDING")]
+    controller = FakeController(s, pending)
+    assert scheduler.choose_trial_to_run(controller).trial_id == "t10"  # asked for, though proposed later
+    assert scheduler.on_trial_result(controller, FakeTrial("t11"), {}) == adaptive.TrialScheduler.CONTINUE
+    s.settled.add("x/0")
+    assert scheduler.on_trial_result(controller, FakeTrial("t11"), {}) == adaptive.TrialScheduler.STOP
+    assert scheduler.on_trial_result(controller, FakeTrial("t10"), {}) == adaptive.TrialScheduler.CONTINUE
+
+
+@pytest.mark.parametrize("argv, ahead", [([], True), (["--no-run-ahead"], False), (["--max-trials", "60"], False)])
+def test_run_ahead_is_on_by_default_and_off_with_the_flag_or_a_budget(argv, ahead):
+    _, plan = launch.prepare(q1.STUDY, [*argv, "--storage-path", "/tmp/never-written"])
+    assert (plan.searcher.slots is not None) is ahead and plan.manifest["run_ahead"] is ahead
+    assert isinstance(plan.tune_config.scheduler, adaptive.RunAheadScheduler) is ahead
+    assert ("free slots run seeds ahead" in plan.describe) is ahead
+
+
+def test_a_seed_run_ahead_gives_its_slot_to_asked_for_seeds_and_may_run_again():
+    configs = {(arm, seed): {"arm": arm, "seed": seed} for arm in range(3) for seed in range(CAP)}
+    p, r = adaptive.Watch("p/0", (2,)), adaptive.Watch("r/0", (0, 1))
+    s = adaptive.SeedSearcher(configs, [p, r], FIRST, CAP, "val/loss", "min", slots=lambda: 3)
+    s.use_evaluator(fake_evaluator({}, []))
+    for i in range(9):
+        started(s, f"t{i}")
+    for i in range(7):  # all but (1, 2) and (2, 2)
+        s.on_trial_complete(f"t{i}", {M.COMPLETED: 1})
+    assert started(s, "t9") == (2, 3)  # run ahead for p
+    s.on_trial_complete("t8", {M.COMPLETED: 1})  # p is looked at and asks for seed 3, which runs already
+    assert started(s, "t10") == (2, 4) and s.asked("t9") and not s.asked("t10")
+    s.on_trial_complete("t7", {M.COMPLETED: 1})  # r asks for seed 3 on two arms; one slot freed
+    assert [started(s, "t11"), started(s, "t12")] == [(0, 3), (1, 3)]
+    assert not s.stops("t9") and s.stops("t10")  # the seed run ahead gives way, once
+    assert not s.stops("t10") and (2, 4) not in s.taken()
+    s.on_trial_complete("t10", {M.COMPLETED: 0})
+    s.on_trial_complete("t11", {M.COMPLETED: 1})
+    assert started(s, "t13") == (2, 4)  # its seed runs again when a slot frees

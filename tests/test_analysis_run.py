@@ -9,17 +9,17 @@ import pyarrow.fs as pafs
 import pytest
 from fakerun import q1_epochs, q1_run, write_run
 
-from analysis import remote
 from analysis.__main__ import main as analysis_main
-from analysis.report import finish_run
-from analysis.run import read_run
+from analysis.report.build import finish_run
+from analysis.runs import remote
+from analysis.runs.read import read_run
 from trainables.common import metrics as M
 from trainables.common import storage
 from trainables.stock.task import TASK as STOCK
 
 
 def test_study_file_names_its_task_module():
-    from analysis.run import load_task
+    from analysis.runs.read import load_task
 
     assert load_task({"task": "trainables.stock.task"}) is STOCK
     assert load_task({"task": "stock"}) is STOCK  # runs recorded before the module path
@@ -58,7 +58,8 @@ def test_unfinished_and_errored_trials_are_left_out_and_named(tmp_path):
     top = (run_dir / "tables" / "trials.csv").read_text()
     assert "0.1," not in top  # the left-out trials' validation MAPE ranks nothing
     trials_table = (run_dir / "tables" / "trials.csv").read_text().splitlines()
-    assert trials_table[0].startswith("trial_id,") and "best/epoch" in trials_table[0] and "epochs_run" in trials_table[0]
+    header = trials_table[0]
+    assert header.startswith("trial_id,") and "best/epoch" in header and "epochs_run" in header
     assert len(trials_table) == 1 + 7
     # gru has one completed seed left: its claim comparisons have n = 1.
     comparisons = pd.read_csv(run_dir / "tables" / "comparisons.csv").set_index("comparison")
@@ -80,7 +81,8 @@ def memory_run(tmp_path, name: str) -> tuple[str, pafs.FileSystem, str]:
     ckpt = local / "train_stock_00000" / "checkpoint_000000"  # the best rnn trial's final checkpoint
     ckpt.mkdir()
     (ckpt / "state.pt").write_bytes(b"weights")
-    (ckpt / "predictions.csv").write_text("date,ticker,actual,predicted\n2020-01-02,GOOG,10,11\n2020-01-03,GOOG,11,12\n")
+    (ckpt / "predictions.csv").write_text(
+        "date,ticker,actual,predicted\n2020-01-02,GOOG,10,11\n2020-01-03,GOOG,11,12\n")
     uri = f"memory://{name}/q1"
     fs, inner = storage.resolve(uri)
     pafs.copy_files(str(local), inner, source_filesystem=pafs.LocalFileSystem(), destination_filesystem=fs)
@@ -136,7 +138,8 @@ def test_study_file_from_studies_is_read(tmp_path):
     info = json.loads((run_dir / "study.json").read_text())
     assert info == {"study": "q1", "task": "trainables.stock.task", "metric": "val/mape", "mode": "min"}
     run = read_run(run_dir)
-    assert (run.metric, run.mode, run.best_metric, run.test_metric()) == ("val/mape", "min", "best/val/mape", "test/mape")
+    names = (run.metric, run.mode, run.best_metric, run.test_metric())
+    assert names == ("val/mape", "min", "best/val/mape", "test/mape")
 
 
 def test_claims_command_checks_every_given_run_on_its_own(tmp_path, capsys):
@@ -171,7 +174,7 @@ def test_study_file_caught_mid_rewrite_is_read_again(tmp_path):
     import json
     import threading
 
-    from analysis.run import study_info
+    from analysis.runs.read import study_info
 
     path = tmp_path / "study.json"
     path.write_text("")

@@ -22,6 +22,7 @@ def test_q1_grid_runs_the_study_and_the_same_arms_in_the_plain_loop(ray_cluster,
     assert ray_mape == sorted(round(p[M.PERSISTENCE_TEST_MAPE], 6) for p in plain)
     assert sorted(trials[M.TEST_MAPE]) == pytest.approx(sorted(p[M.TEST_MAPE] for p in plain), rel=1e-3)
     assert result["wall_a"] > 0 and result["wall_b"] > 0 and result["peak_b"] > 0
+    assert result["cpu_a"]["driver"] > 0  # the session's Ray is not this process's child: the driver alone
     # The study records what its trials cost; the run folder alone tells it again.
     recorded = json.loads((Path(result["path"]) / "provenance.json").read_text())["usage"]
     assert recorded["trials"] == 3 and recorded["cores"] == 2 and recorded["slots"] == 4
@@ -49,7 +50,8 @@ def test_scaling_runs_grid_and_optuna_through_the_study(ray_cluster, tmp_path):
     text = bench.main(["--smoke-test", "--epochs", "1", "--search-epochs", "1", "--samples", "2",
                        "--out", str(tmp_path)])
     assert re.search(r"^\| 1 \| [\d.]+ \| [\d.]+ \| 1\.00 \|$", text, re.MULTILINE)
-    assert re.search(r"^\| grid \| 1 \| ", text, re.MULTILINE) and re.search(r"^\| optuna\+asha \| 2 \| ", text, re.MULTILINE)
+    assert re.search(r"^\| grid \| 1 \| ", text, re.MULTILINE)
+    assert re.search(r"^\| optuna\+asha \| 2 \| ", text, re.MULTILINE)
     for name in ("grid-c1", "grid-c2", "search-grid", "search-optuna"):
         assert (tmp_path / name / "latest" / "study.json").exists()
 
@@ -63,3 +65,16 @@ def test_patience_table_reads_what_early_stopping_would_have_chosen(tmp_path):
     table = bench.table(q1_run(tmp_path / "q1", seeds=2))
     # The fake curves fall every epoch: every patience keeps the full run's choice.
     assert (table["same_epoch"] == 1.0).all() and (table["trials"] == 6).all()
+
+
+def test_the_cpu_breakdown_names_rays_processes_and_takes_the_trial_loops_out_of_the_workers():
+    bench = load_benchmark("q1_grid")
+    line = bench.breakdown({"trial workers": 10.0, "driver": 3.0, "raylet": 1.5}, trial_cpu_s=7.0, trials=3)
+    assert line == ("(a) CPU per trial beyond the trial loops, by process: trial workers 1.000 core-s, "
+                    "driver 1.000 core-s, raylet 0.500 core-s")
+    lines = {"/usr/bin/python -u .../ray/dashboard/agent.py --node-ip-address=127.0.0.1": "dashboard agent",
+             ".../ray/core/src/ray/raylet/raylet --raylet_socket_name=...": "raylet",
+             "ray::ImplicitFunc.train": "trial workers", "python .../ray/dashboard/dashboard.py": "dashboard",
+             "/usr/bin/python3 -c pass": "other"}
+    for cmdline, name in lines.items():
+        assert bench.kind(type("P", (), {"cmdline": lambda self, c=cmdline: c.split()})()) == name

@@ -1,4 +1,5 @@
-"""benchmarks/q2_budget.py on a tiny budget, model and text: it runs, scores the held-out parts, refuses a starved run."""
+"""benchmarks/q2_budget.py on a tiny budget, model and text: it runs, scores the held-out parts, refuses a
+starved run."""
 
 from __future__ import annotations
 
@@ -121,4 +122,5 @@ def test_levers_report_bf16_as_unsupported_where_the_cpu_cannot_compute_it(no_cp
     assert rows[1]["precision"] == runtime.FLOAT32
     assert f"| bf16-1t | unsupported here: this CPU ({runtime.cpu_capability()})" in capsys.readouterr().out
     with pytest.raises(SystemExit):
-        bench.main(["--data", str(tmp_path / "input.txt"), "--levers", "fp64-9t", "--out", str(tmp_path / "levers.json")])
+        bench.main(["--data", str(tmp_path / "input.txt"), "--levers", "fp64-9t",
+                    "--out", str(tmp_path / "levers.json")])

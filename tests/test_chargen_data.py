@@ -128,7 +128,8 @@ def test_seed_text_outside_vocabulary():
 
 def test_short_corpus_is_refused_with_the_size_needed():
     cfg = tiny_config(batch_size=8, seq_len=32)
-    with pytest.raises(DataError, match=r"tiny: 100 characters are too few.*5%/5% validation/test.*need at least (\d+)") as exc:
+    too_few = r"tiny: 100 characters are too few.*5%/5% validation/test.*need at least (\d+)"
+    with pytest.raises(DataError, match=too_few) as exc:
         prepare(Corpus("ab" * 50, "tiny"), cfg)
     need = int(str(exc.value).rsplit(" ", 1)[-1])
     prepare(Corpus(tiny_text(need), "enough"), cfg)

@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 from fakerun import run_of
 
-from analysis import claims as C
+from analysis.verdicts import claims as C
 from trainables.chargen.task import TASK as CHARGEN
 from trainables.stock.paper import PAPER as Q1
 from trainables.tweets.task import TASK as TWEETS
 
 PERSISTENCE = 1.5  # the margin of q1's accuracy claims is 1% of it: 0.015
+PERSISTENCE_VAL = 1.2  # on the validation days: the margin of the learning-speed comparisons is 0.012
 AS_REPORTED = {
     ("cell", "gru"): -0.6, ("cell", "lstm"): -0.3, ("time", "lstm"): 8, ("time", "gru"): 4,
     (("loss", "mape"), "gru"): 0.3, (("loss", "mape"), "lstm"): 0.3, (("loss", "mape"), "rnn"): 0.8,
@@ -35,7 +36,8 @@ def q1_design(effects: dict, seeds: int = 5, noise: float = 0.05, rng_seed: int 
             tid = f"s{seed}a{n}"
             rows.append({"trial_id": tid, "config": {**arm, "seed": seed}, "test/mape": mape, "val/mape": mape,
                          "time/total_s": 10 * (10 + effects.get(("time", cell), 0) + rng.standard_normal() * noise),
-                         "epochs_run": 10, "baseline/persistence/test/mape": PERSISTENCE})
+                         "epochs_run": 10, "baseline/persistence/test/mape": PERSISTENCE,
+                         "baseline/persistence/val/mape": PERSISTENCE_VAL})
             speed = effects.get(("speed", arm["optimizer"]), 0)
             history += [{"trial_id": tid, "epoch": e, "training_iteration": e, "val/mape": mape + (3 - e) * (1 + speed)}
                         for e in (1, 2, 3)]
@@ -81,7 +83,8 @@ def test_a_tiny_real_difference_with_a_tight_interval_is_equivalent():
     first = results["cells_accuracy"].comparisons[0]
     assert first.verdict == C.EQUIVALENT and first.margin == pytest.approx(0.015)
     assert results["cells_accuracy"].verdict == C.EQUIVALENT  # lstm < rnn supported, gru ≈ lstm
-    assert "no difference larger than 1% of the persistence forecast's test MAPE" in C.sentence(results["cells_accuracy"])
+    sentence = C.sentence(results["cells_accuracy"])
+    assert "no difference larger than 1% of the persistence forecast's test MAPE" in sentence
 
 
 def test_the_same_difference_with_a_wide_interval_is_inconclusive_with_the_seeds_that_would_settle_it():
@@ -106,6 +109,12 @@ def test_one_seed_is_inconclusive_and_n_counts_seeds_not_blocks():
     assert {r.verdict for r in one} == {C.INCONCLUSIVE}
     adam = {r.claim.key: r for r in C.evaluate(q1_design(AS_REPORTED, seeds=4))}["adam"]
     assert [c.result.n for c in adam.comparisons] == [4, 4, 4, 4]  # three cells averaged within each seed
+
+
+def test_the_learning_speed_margin_is_taken_from_the_period_of_its_curves():
+    adam = {r.claim.key: r for r in C.evaluate(q1_design(AS_REPORTED, seeds=4))}["adam"]
+    assert [c.margin for c in adam.comparisons] == pytest.approx([0.015, 0.015, 0.012, 0.012])
+    assert "validation MAPE" in adam.margin_text and "test MAPE" in adam.margin_text
 
 
 def test_blocks_are_averaged_within_each_seed():

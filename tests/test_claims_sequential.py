@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 from test_claims import AS_REPORTED, q1_design
 
-from analysis import claims as C
-from analysis import compute, sequential
+from analysis.verdicts import claims as C
+from analysis.verdicts import effort, method, sequential
 from trainables.common.layout import AUTO_SEEDS
 from trainables.stock.paper import PAPER as Q1
 
@@ -27,7 +27,17 @@ def test_clear_claims_settle_early_and_say_where():
         assert all(c.stop and c.stop.settled and c.result.n == c.stop.n < 20 for c in r.comparisons)
         assert r.seeds_words() == f"settled at {max(c.stop.n for c in r.comparisons)} seeds"
         assert r.seeds_words() in C.sentence(r)
-    assert "Lan–DeMets" in C.method(list(results.values()))
+    text = method.method(list(results.values()))
+    assert "Lan–DeMets" in text and "Schuirmann" in text and "Berger" in text
+    assert "All 7 claims run together: 2 of the 7 that hold one by one still hold by Holm's step-down" in text
+
+
+def test_holm_over_the_claims_drops_a_claim_that_holds_only_alone():
+    results = adaptive(q1_design({**AS_REPORTED, ("cell", "gru"): -0.38}, seeds=20, noise=0.05))
+    alone = results["cells_accuracy"]  # gru − lstm = −0.05 with noise 0.05 a trial: settles late, narrowly
+    assert alone.verdict == C.SUPPORTED
+    assert method.holds(alone, 1) and not method.holds(alone, 7)
+    assert method.holm_count(list(results.values())) < 7
 
 
 def test_the_verdict_is_the_first_settled_look_and_later_seeds_do_not_change_it():
@@ -46,7 +56,8 @@ def test_an_open_comparison_at_the_cap_says_how_many_seeds_would_settle_it():
     assert first.verdict == C.INCONCLUSIVE and first.stop.n == 20
     need = first.seeds_needed
     assert need and need > 20
-    assert result.seeds_words() == f"open at the cap of 20 seeds: about {need} would settle it"
+    assert result.seeds_words() == f"open at the cap of 20 seeds: about {need} would settle it{C.NEW_RUN}"
+    assert "new run" in C.NEW_RUN
     # the repeated interval at the cap is wider than the one-look interval on the same seeds
     run = q1_design(effects, seeds=20, noise=0.05)
     fixed = C.compare(result.claim, result.claim.compares[0], Q1.reference, run.trials, run.history)
@@ -65,16 +76,20 @@ def test_a_best_on_validation_choice_is_made_on_the_seeds_looked_at():
     comp = result.comparisons[0]
     assert "cell=gru" in comp.label and comp.stop.settled
     assert comp.result.n == comp.stop.n == pytest.approx(len(comp.seeds))
-    assert sequential.Design.of(run.info) == sequential.Design(3, 20)
+    assert sequential.LookSchedule.of(run.info) == sequential.LookSchedule(3, 20)
+    assert comp.stop.candidates == 18 and comp.stop.levels == sequential.Levels(18, 36, 36)
+    words = comp.evidence()
+    assert "simultaneous over the 18 arms chosen among" in words
+    assert f"chosen on validation on seeds 0–{comp.stop.n - 1} among 18 arms" in words and "Bonferroni" in words
 
 
 def test_the_report_says_what_the_run_spent_against_the_fixed_design():
     run = q1_design(AS_REPORTED, seeds=4)
     trials = run.trials
     run = dataclasses.replace(run, trials=trials[~((trials["config/seed"] == 3) & (trials["config/cell"] != "gru"))])
-    assert compute.spent(run) == ""  # a fixed number of seeds
+    assert effort.spent(run) == ""  # a fixed number of seeds
     run.info.update(DESIGN)
-    line = compute.spent(run)
+    line = effort.spent(run)
     assert f"{len(run.trials)} trials ran, {10 * len(run.trials)} epochs in all" in line
     assert "(4 seeds on each of 18 arms) would have run 72 trials, about 720 epochs" in line
 
@@ -89,7 +104,7 @@ def test_a_run_of_one_arm_counts_its_seeds_on_that_arm():
     run = dataclasses.replace(run, trials=run.trials[one_arm])
     run.info.update(DESIGN)
     assert run.groups() == []
-    assert "(6 seeds on its one arm) would have run 6 trials, about 60 epochs" in compute.spent(run)
+    assert "(6 seeds on its one arm) would have run 6 trials, about 60 epochs" in effort.spent(run)
 
 
 def test_the_run_side_asks_how_comparisons_stand_on_their_first_seeds():
@@ -99,5 +114,34 @@ def test_the_run_side_asks_how_comparisons_stand_on_their_first_seeds():
     standing = C.standing(run, {"cells_accuracy/0": 20, "cells_accuracy/1": 2, "nothing/0": 5})
     assert standing["cells_accuracy/0"] == (first.n, True)
     assert standing["cells_accuracy/1"] == (2, False) and "nothing/0" not in standing
-    gru_only = dataclasses.replace(run, trials=run.trials[run.trials["config/cell"] == "gru"])
-    assert C.standing(gru_only, {"cells_accuracy/0": 5}) == {"cells_accuracy/0": (0, True)}  # cannot be formed
+
+
+def test_a_comparison_that_cannot_be_formed_yet_waits_and_is_looked_at_again():
+    run = q1_design(AS_REPORTED, seeds=6)
+    run.info.update(DESIGN)
+    trials = run.trials
+    adagrad = trials.loc[(trials["config/optimizer"] == "adagrad") & (trials["config/seed"] == 0), "trial_id"]
+    late = dataclasses.replace(run, history=run.history[~run.history["trial_id"].isin(adagrad)])  # not on disk yet
+    assert C.standing(late, {"adam/2": 6, "adam/0": 6})["adam/2"] == (0, False)  # open: never settled for good
+    assert C.standing(run, {"adam/2": 6})["adam/2"][1]  # once the curves are there, the look settles it
+    gru_only = dataclasses.replace(run, trials=trials[trials["config/cell"] == "gru"])
+    assert C.standing(gru_only, {"cells_accuracy/0": 5}) == {"cells_accuracy/0": (0, False)}
+
+
+def test_the_spent_line_parts_the_epochs_the_verdicts_read_from_seeds_run_past_their_stop():
+    """Every comparison settles within the first seeds: the trials of later seeds ran ahead and are not read."""
+    run = q1_design(AS_REPORTED, seeds=20)
+    results = list(adaptive(run).values())
+    stops = [c.stop.n for r in results for c in r.comparisons]
+    epochs = run.trials.set_index("trial_id")["epochs_run"]
+    seed = run.trials.set_index("trial_id")["config/seed"]
+    never = int(epochs[seed >= max(stops)].sum())  # past every comparison's stop
+    surely = int(epochs[seed < min(stops)].sum())  # persistence reads every arm, and no comparison stops sooner
+    read = {tid for r in results for c in r.comparisons for tid in c.read}
+    assert set(seed[seed < min(stops)].index) <= read and not read & set(seed[seed >= max(stops)].index)
+    total = int(epochs.sum())
+    line = effort.spent(run, results)
+    got = int(line.split("epochs in all (")[1].split(" read by the verdicts")[0])
+    assert surely <= got <= total - never and never > 0
+    assert f"({got} read by the verdicts, {total - got} run ahead or unfinished and not read)" in line
+    assert "read by the verdicts" not in effort.spent(run)  # without the verdicts, the total alone

@@ -29,7 +29,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests import gpu_sharing
+from analysis.runs import gpu_sharing
 from tests.sshhost import SLIRP_ADDRESS, SSHHost, free_port, kill_group, link, why_unavailable
 from tests.studyrun import result_rows, trial_states
 from trainables.common import metrics as M
@@ -48,7 +48,8 @@ GPU_STUDY = "q1-gpu"
 EPOCHS, CHECKPOINT_EVERY = 12, 2
 # Six trials of half a GPU and half a CPU: four at once on the worker (2 CPUs, 2 GPUs), two per GPU.
 GPU_ARGS = ["--gpus-per-trial", "0.5", "--max-failures", "2", "--design", "reference", "--seeds", "2",
-            "--hidden-size", "8", "--epochs", str(EPOCHS), "--patience", "0", "--checkpoint-every", str(CHECKPOINT_EVERY),
+            "--hidden-size", "8", "--epochs", str(EPOCHS), "--patience", "0",
+            "--checkpoint-every", str(CHECKPOINT_EVERY),
             "--name", GPU_STUDY]
 GPU_TRIALS = 6
 GPU_NOTE = "note: Ray gave trials GPUs"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.localcluster import LocalCluster
+from tests.localcluster import LocalCluster, two_nodes
 from tests.studyrun import ROOT, checkpoint_epochs, result_rows, trial_states
 
 pytest.importorskip("aiohttp", reason="the Jobs API needs the cluster extra: pip install -e '.[cluster]'")
@@ -25,16 +25,8 @@ SHORT_TRIALS = ["--cell", "gru", "--optimizer", "adam", "--loss", "mse", "--seed
 
 @pytest.fixture
 def cluster(tmp_path, monkeypatch):
-    c = LocalCluster(tmp_path)
-    for key, value in c.auth.items():  # the Jobs and state API clients in this process
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("RAY_AUTH_TOKEN_PATH", raising=False)
-    try:
-        c.add_worker()
-        c.wait_ready(nodes=2)
+    with two_nodes(tmp_path, monkeypatch) as c:
         yield c
-    finally:
-        c.stop()
 
 
 def submit(cluster: LocalCluster, args: list[str]):

@@ -10,7 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from ray import cloudpickle, tune
+from ray import cloudpickle
 
 from studies import console as C
 from studies import progress as P
@@ -350,44 +350,6 @@ def test_verbose_capture_redirects_nothing(tmp_path, capsys):
     assert not (tmp_path / "run.log").exists()
 
 
-def test_a_small_study_leaves_a_few_lines_on_the_console_and_rays_output_in_the_log(ray_cluster, tmp_path, capfd):
-    def trainable(config):
-        for epoch in range(1, config["epochs"] + 1):
-            if config["x"] == 3 and epoch == 2:
-                raise ValueError(f"boom at x={config['x']}")
-            tune.report({M.EPOCH: epoch, "loss": config["x"] + 1 / epoch,
-                         **({M.COMPLETED: 1} if epoch == config["epochs"] else {})})
-
-    log = tmp_path / "console.log"
-    with C.capture(log) as con:
-        callback = P.ProgressCallback(con, total=None, metric="loss", mode="min")  # None: Tune's count of trials
-        tuner = tune.Tuner(trainable, param_space={"x": tune.grid_search([0, 1, 2, 3]), "epochs": 3},
-                           run_config=tune.RunConfig(name="toy", storage_path=str(tmp_path), verbose=1,
-                                                     callbacks=[callback]))
-        results = tuner.fit()
-    assert len(results.errors) == 1
-    out, err = capfd.readouterr()
-    lines = (out + err).splitlines()
-    assert len(lines) <= 10, lines
-    failed = [line for line in lines if line.startswith("FAILED ")]
-    assert len(failed) == 1 and "ValueError: boom at x=3" in failed[0]
-    error_file = Path(failed[0].split("error file: ")[1])
-    assert error_file.is_relative_to(tmp_path / "toy") and "boom at x=3" in error_file.read_text()
-    assert lines[-1].startswith("finished in ") and "3 done, 1 failed of 4 | best loss 0.3333 (x=0)" in lines[-1]
-    text = log.read_text()
-    assert "Trial status:" in text and "errored after 1 iterations" in text  # Tune's own table and error report
-
-    # A resumed run gives the restored Tuner this start's callback (studies/runner.py does the same).
-    from studies import adapter
-
-    with C.capture(log) as con:
-        restored = tune.Tuner.restore(str(tmp_path / "toy"), trainable)
-        adapter.restored_run_config(restored).callbacks = [P.ProgressCallback(con, 4, "loss", "min")]
-        restored.fit()
-    lines = capfd.readouterr().out.splitlines()
-    assert lines[-1].startswith("finished in ") and "3 done, 1 failed of 4" in lines[-1]
-
-
 def test_the_progress_line_names_the_seeds_in_flight_when_seeds_are_added():
     _, _, cb, trials = drive()
     trials[0].config["seed"], trials[1].config["seed"] = 3, 4
@@ -396,3 +358,16 @@ def test_the_progress_line_names_the_seeds_in_flight_when_seeds_are_added():
     assert ", seeds in flight" not in cb.status_text(trials)
     cb.seeds = True
     assert cb.status_text(trials).startswith("trials: 0 done, 3 running, 0 failed of 4, seeds in flight: 0, 3, 4 |")
+
+
+def test_on_a_cluster_growing_from_zero_the_line_says_it_waits_for_the_autoscaler():
+    _, _, cb, trials = drive()
+    cb.autoscaling = 8  # the study started with no node for a trial; the cluster may grow to 8 at once
+    assert cb.status_text(trials) == ("trials: 0 done, 0 running, 0 failed of 4 | waiting for the autoscaler to add "
+                                      "nodes for 8 trials at once | 0s elapsed, estimating")
+    trials[0].status = "RUNNING"  # a node is up: the usual line
+    cb.on_trial_start(iteration=1, trials=trials, trial=trials[0])
+    assert "autoscaler" not in cb.status_text(trials)
+    cb.autoscaling = None  # a cluster with room from the start never says it
+    trials[0].status = "PENDING"
+    assert "autoscaler" not in cb.status_text(trials)

@@ -37,6 +37,7 @@ def test_no_unused_code():
     allow = allowed()
     found = [f"{Path(i.filename).relative_to(ROOT)}:{i.first_lineno}: {i.message}" for i in unused
              if i.name not in allow]
-    assert not found, "unused code (delete it, or give it a reason in tests/dead_code_allowed.txt):\n" + "\n".join(found)
+    why = "unused code (delete it, or give it a reason in tests/dead_code_allowed.txt):\n"
+    assert not found, why + "\n".join(found)
     stale = set(allow) - {i.name for i in unused}
     assert not stale, f"{ALLOWED.name} lists names vulture no longer reports: {sorted(stale)}"

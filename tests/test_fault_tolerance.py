@@ -16,9 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import torch
 
-from studies import flags, launch, q1
 from tests.studyrun import (
     kill_group,
     optuna_trials,
@@ -27,60 +25,7 @@ from tests.studyrun import (
     start_study,
     trial_states,
 )
-from trainables.common import checkpoint, faults, runtime
-
-
-def test_set_parses_json_values_and_rejects_bad_items(capsys):
-    parser = flags.parser(q1.STUDY)
-    args = parser.parse_args(["--set", "checkpoint_every=1", "--set", "cell=gru", "--set", "amp=true"])
-    assert flags.overrides(args) == {"amp": True, "checkpoint_every": 1, "cell": "gru"}
-    with pytest.raises(SystemExit):
-        flags.overrides(parser.parse_args(["--set", "no-equals-sign"]))
-    with pytest.raises(SystemExit):  # an unknown field fails before Ray starts, naming it
-        launch.prepare(q1.STUDY, ["--set", "chekpoint_every=1", "--storage-path", "/tmp/never-written"])
-    assert "unknown config field 'chekpoint_every'" in capsys.readouterr().err
-
-
-def test_storage_path_default_comes_from_the_environment(monkeypatch):
-    monkeypatch.setenv(flags.STORAGE_ENV, "s3://bucket/runs")
-    assert flags.parser(q1.STUDY).parse_args([]).storage_path == "s3://bucket/runs"
-
-
-def test_mixed_precision_is_a_no_op_on_cpu():
-    mp = runtime.MixedPrecision(torch.device("cpu"), requested=True)
-    assert not mp.enabled
-    model = torch.nn.Linear(3, 1)
-    opt = torch.optim.SGD(model.parameters(), lr=0.5)
-    with mp.autocast():
-        out = model(torch.ones(2, 3))
-    assert out.dtype == torch.float32
-    before = model.weight.detach().clone()
-    mp.step(out.pow(2).mean(), opt)
-    assert not torch.equal(before, model.weight)
-
-
-def test_crash_mid_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
-    checkpoint.save_state(tmp_path, {"epoch": 1})
-
-    def torn_write(obj, fh):
-        fh.write(b"partial")
-        raise OSError("disk full")
-
-    monkeypatch.setattr(torch, "save", torn_write)
-    with pytest.raises(OSError):
-        checkpoint.save_state(tmp_path, {"epoch": 2})
-    assert checkpoint.load_state(tmp_path)["epoch"] == 1
-    assert [p.name for p in tmp_path.iterdir()] == [checkpoint.STATE_FILE]
-
-
-class Payload:  # stands for arbitrary code a pickle could run
-    pass
-
-
-def test_checkpoints_load_without_running_pickled_code(tmp_path):
-    torch.save({"epoch": 1, "evil": Payload()}, tmp_path / checkpoint.STATE_FILE)
-    with pytest.raises(Exception, match="weights_only|Unsupported global"):
-        checkpoint.load_state(tmp_path)
+from trainables.common import faults
 
 
 def final_val_loss(run_dir: Path) -> dict[str, float]:
@@ -92,7 +37,8 @@ def final_val_loss(run_dir: Path) -> dict[str, float]:
 
 
 # One trial at a time: each next trial starts in the worker its predecessor finished in.
-RETRY_ARGS = ["--smoke-test", "--patience", "0", "--set", "checkpoint_every=1", "--max-failures", "1", "--max-concurrent", "1"]
+RETRY_ARGS = ["--smoke-test", "--patience", "0", "--set", "checkpoint_every=1", "--max-failures", "1",
+              "--max-concurrent", "1"]
 
 
 def check_retried_like_clean(tmp_path: Path, name: str, epochs: int) -> dict[str, dict]:
@@ -180,7 +126,8 @@ DEFAULT_SEED = 20261127
 KILLS_PER_RUN = 4  # then the run may finish, and is checked in full
 CHECKPOINT_EVERY = 3
 KILL_ARGS = ["--search", "optuna", "--num-samples", str(PLANNED), "--max-concurrent", "2", "--epochs", "12",
-             "--hidden-size", "8", "--num-layers", "1", "--window", "10", "--set", f"checkpoint_every={CHECKPOINT_EVERY}"]
+             "--hidden-size", "8", "--num-layers", "1", "--window", "10",
+             "--set", f"checkpoint_every={CHECKPOINT_EVERY}"]
 
 
 @pytest.mark.slow
@@ -315,7 +262,7 @@ class KillTally:
         self.lost += PLANNED - len(set(final) & set(counted))
         self.replaced += sum(1 for t in db if "lost" in t.user_attrs)
         assert set(counted) == set(final), (sorted(counted), sorted(final))
-        from analysis.run import read_run
+        from analysis.runs.read import read_run
 
         trials = read_run(run_dir).every_trial()
         assert len(trials) == PLANNED and trials["trial_id"].is_unique
@@ -329,7 +276,8 @@ class KillTally:
         self.saved.clear()
 
     def summary(self) -> str:
-        return (f"{self.kills} kills ({dict(self.phases)}) over {self.runs} runs: {self.planned} trials planned, {self.found} found, "
+        return (f"{self.kills} kills ({dict(self.phases)}) over {self.runs} runs: {self.planned} trials planned, "
+                f"{self.found} found, "
                 f"{self.duplicated} duplicated, {self.lost} lost; {self.resumed} resumed from a checkpoint, "
                 f"{self.started_over} started over (their checkpoint replaced after the last snapshot), "
                 f"{self.replaced} unrecorded Optuna proposals marked FAIL and replaced")
@@ -342,20 +290,38 @@ ADAPTIVE_ARGS = ["--seeds", "auto", "--max-seeds", "4", "--cell", "gru", "--opti
 ARM = ["config/loss", "config/optimizer", "config/dropout", "config/formulation", "config/seed"]
 
 
-def arms_and_verdicts(run_dir: Path) -> tuple[list[tuple], list[tuple]]:
+def arms_and_verdicts(run_dir: Path) -> tuple[list[tuple], list[tuple], str]:
+    """The finished trials' arms, each comparison's seeds read and verdict, and what the verdicts read of the
+    epochs run (seeds run ahead are run on free slots, so when they ran depends on the timing)."""
     import pandas as pd
+
+    from analysis.runs.read import read_run
+    from analysis.verdicts import claims, effort
 
     trials = pd.read_csv(run_dir / "trials.csv")
     comparisons = pd.read_csv(run_dir / "tables" / "comparisons.csv")
+    run = read_run(run_dir)
     return (sorted(map(tuple, trials[ARM].astype(str).to_numpy())),
-            list(map(tuple, comparisons[["comparison", "n", "verdict", "looked"]].astype(str).to_numpy())))
+            list(map(tuple, comparisons[["comparison", "n", "verdict", "looked"]].astype(str).to_numpy())),
+            effort.spent(run, claims.evaluate(run)))
+
+
+def each_config_once(run_dir: Path) -> bool:
+    """Every trial Tune holds ended, and no config finished twice (a seed stopped while it ran ahead may run
+    again, from the start)."""
+    from studies.searchers import base
+
+    trials = base.tune_trials(str(run_dir)).values()
+    finished = Counter(base.config_key(t.params) for t in trials if t.last_result.get("completed") == 1)
+    return bool(finished) and max(finished.values()) == 1 and all(t.finished for t in trials)
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_an_adaptive_run_killed_and_resumed_ends_as_an_uninterrupted_one(tmp_path):
-    """--seeds auto: the driver SIGKILLed at random moments and resumed ends with the same trials (each once)
-    and the same verdicts as the same run left alone."""
+    """--seeds auto, seeds running ahead into free slots: the driver SIGKILLed at random moments and resumed ends
+    with the same trials (each config once in Tune, run ahead or not), the same verdicts on the same seeds and
+    the same epochs read as the same run left alone."""
     rng = random.Random(int(os.environ.get(SEED_ENV, DEFAULT_SEED)))
     log = tmp_path / "study.log"
     assert run_study("studies/q1.py", [*ADAPTIVE_ARGS, "--storage-path", str(tmp_path), "--name", "whole"], log) == 0
@@ -375,6 +341,10 @@ def test_an_adaptive_run_killed_and_resumed_ends_as_an_uninterrupted_one(tmp_pat
         finally:
             kill_group(proc)
         break
-    whole, killed = (arms_and_verdicts((tmp_path / name / "latest").resolve()) for name in ("whole", "killed"))
-    assert kills >= 1 and len(set(killed[0])) == len(killed[0])
+    dirs = [(tmp_path / name / "latest").resolve() for name in ("whole", "killed")]
+    assert all(json.loads((d / "study.json").read_text())["run_ahead"] for d in dirs)
+    whole, killed = map(arms_and_verdicts, dirs)
+    assert kills >= 1 and len(set(killed[0])) == len(killed[0]) and all(map(each_config_once, dirs))
+    # the best-on-validation claim reads every arm up to the cap: every seed that ran is read
+    assert f"({3 * len(whole[0])} read by the verdicts, 0 run ahead" in whole[2]
     assert killed == whole

@@ -141,32 +141,33 @@ class _Trial:
 
 def test_default_storage_is_beside_the_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert osearch.default_storage("/runs/q1/r1", "q1") == "sqlite:////runs/q1/r1/optuna.db"
-    assert osearch.default_storage("s3://bucket/runs/q1/r1", "q1") == f"sqlite:///{tmp_path}/optuna-q1.db"
+    assert osearch.default_storage("/runs/q1/r1") == "sqlite:////runs/q1/r1/optuna.db"
+    assert osearch.default_storage("s3://bucket/runs/q1/r1") == f"sqlite:///{tmp_path}/q1-r1.optuna.db"
     assert "secret" not in osearch.redacted("postgresql://me:secret@db/studies")
 
 
 def test_param_importance_table_from_the_runs_database(tmp_path):
-    from analysis import optuna_report
+    from analysis.report import search_importance
 
     run_dir = tmp_path / "q1"
     run_dir.mkdir()
     study = optuna.create_study(study_name="q1", storage=f"sqlite:///{run_dir / 'optuna.db'}",
                                 sampler=optuna.samplers.RandomSampler(seed=0))
     # Only lr matters; cell does not; pruned trials are left out.
-    study.optimize(lambda t: (t.suggest_float("lr", 0, 1) - 0.3) ** 2 + 0 * len(t.suggest_categorical("cell", ["a", "b"])),
+    study.optimize(lambda t: (t.suggest_float("lr", 0, 1) - 0.3) ** 2
+                   + 0 * len(t.suggest_categorical("cell", ["a", "b"])),
                    n_trials=30)
     pruned = study.ask()
     pruned.suggest_float("lr", 0, 1), pruned.suggest_categorical("cell", ["a", "b"])
     pruned.report(9.0, 1)
     study.tell(pruned, state=TrialState.PRUNED)
 
-    (block,) = optuna_report.blocks(run_dir)
+    (block,) = search_importance.entries(run_dir)
     assert block.stem == "param_importance" and list(block.table.index) == ["lr", "cell"]
     assert block.table.loc["lr", "importance"] > 0.9
     assert block.table.loc["lr", "best_value"] == pytest.approx(study.best_params["lr"])
     assert "30 COMPLETE, 1 PRUNED" in block.text
-    assert optuna_report.blocks(tmp_path) == []  # no study: a grid run
+    assert search_importance.entries(tmp_path) == []  # no study: a grid run
 
 
 @pytest.mark.slow

@@ -88,7 +88,7 @@ def test_a_whole_trial_records_its_precision_in_every_epoch_report(no_cpu_bf16):
     cfg = TASK.config(cell="lstm", cpu_bf16=True, hidden_size=8, embed_size=4, num_layers=1, batch_size=4,
                       seq_len=16, epochs=2, steps_per_epoch=2, val_max_chars=64)
     trainer = TASK.build(cfg, Corpus(tiny_text(4000), "tiny"), torch.device("cpu"))
-    loop.run_trial(trainer, cfg, session, TASK.metric, TASK.mode, TASK.schema.check_report)
+    loop.run_trial(trainer, cfg, session, TASK.metric, TASK.mode, TASK.schema.check_record)
     assert [r[M.TRAIN_PRECISION] for r in session.records] == [runtime.FLOAT32] * 2
 
 
@@ -98,3 +98,18 @@ def test_the_study_notes_the_cells_this_cpu_trains_in_float32(no_cpu_bf16):
     assert f"this CPU ({runtime.cpu_capability()}) does not compute gru or lstm or rnn in bfloat16" in note
     assert "float32" in note and M.TRAIN_PRECISION in note
     assert precision_notes([TASK.config(cell="lstm")]) == []  # nobody asked for bfloat16
+
+
+@pytest.mark.parametrize("dtype", [runtime.FLOAT16, runtime.BFLOAT16])
+def test_amp_is_float32_on_a_cpu_in_either_dtype(dtype):
+    mp = runtime.MixedPrecision(torch.device("cpu"), requested=True, dtype=dtype)
+    assert not mp.enabled and mp.name == runtime.FLOAT32 and not mp.scaler.is_enabled()
+    with mp.autocast():
+        assert torch.nn.Linear(2, 2)(torch.ones(1, 2)).dtype == torch.float32
+
+
+def test_an_unknown_amp_dtype_is_refused_naming_the_field():
+    from trainables.common.config import ConfigError
+
+    with pytest.raises(ConfigError, match="amp_dtype: 'int8' is not one of float16, bfloat16"):
+        TASK.config(amp=True, amp_dtype="int8")

@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 from fakerun import q1_epochs, q1_run, write_run
 
-from analysis import compare, export
-from analysis.report import finish_run
-from analysis.run import read_run
+from analysis.report.build import finish_run
+from analysis.runs import trial_tables, two_runs
+from analysis.runs.read import read_run
 from trainables.common import provenance
 from trainables.stock.data import DataOptions
 
@@ -25,11 +25,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_trial_and_history_tables_round_trip(tmp_path):
     run = q1_run(tmp_path / "q1")
-    written = export.write_results(run)
+    written = trial_tables.write_results(run)
     assert {p.name for p in written} == {"trials.parquet", "trials.csv", "history.parquet", "history.csv"}
-    trials, history = export.read_tables(run)
+    trials, history = trial_tables.read_tables(run)
     assert len(trials) == 6 and len(history) == 18
-    assert list(trials.columns[:len(export.ID_COLUMNS)]) == export.ID_COLUMNS
+    assert list(trials.columns[:len(trial_tables.ID_COLUMNS)]) == trial_tables.ID_COLUMNS
     # Trials that did not report their placement (older runs): the node from Ray's node_ip, the device from the
     # run's resources (no GPUs: cpu).
     assert set(trials["study"]) == {"q1"} and set(trials["node"]) == {"10.0.0.1"} and set(trials["device"]) == {"cpu"}
@@ -42,7 +42,7 @@ def test_trial_and_history_tables_round_trip(tmp_path):
     assert gru["best/val/mape"].tolist() == pytest.approx([2.0, 2.01])  # at the best epoch
     assert gru["best/val/loss"].tolist() == pytest.approx([2 / 3, 2 / 3])
     assert trials["config/features"].tolist() == ["close"] * 6
-    assert list(history.columns[:7]) == export.HISTORY_ID_COLUMNS
+    assert list(history.columns[:7]) == trial_tables.HISTORY_ID_COLUMNS
     assert history["timestamp"].tolist() == [1_800_000_001, 1_800_000_002, 1_800_000_003] * 6  # Ray's report clock
     # The CSV holds the same table as the Parquet file.
     csv = pd.read_csv(run / "trials.csv", dtype={"trial_id": str})
@@ -50,7 +50,7 @@ def test_trial_and_history_tables_round_trip(tmp_path):
     # Without the written files the same tables are built from Ray's folders.
     for p in written:
         p.unlink()
-    rebuilt = export.read_tables(run)[0]
+    rebuilt = trial_tables.read_tables(run)[0]
     pd.testing.assert_frame_equal(rebuilt.reset_index(drop=True), trials.reset_index(drop=True), check_dtype=False)
 
 
@@ -60,7 +60,7 @@ def test_placement_is_what_each_trial_reported(tmp_path):
     run = write_run(tmp_path / "q1", "q1", [({"cell": "gru", "seed": 0}, placed), ({"cell": "rnn", "seed": 0}, plain)])
     # A run that asked for GPUs: the reported device wins over the one its resources imply.
     (run / "provenance.json").write_text(json.dumps({"resources_per_trial": {"cpu": 1, "gpu": 0.5}}))
-    export.write_results(run)
+    trial_tables.write_results(run)
     csv = pd.read_csv(run / "trials.csv", dtype={"gpu_ids": str}).set_index("config/cell")
     assert csv.loc["gru", ["node", "gpu_ids", "device"]].tolist() == ["10.0.0.1", "1", "cpu"]
     assert csv.loc["rnn", "device"] == "cpu" and pd.isna(csv.loc["rnn", "gpu_ids"])
@@ -80,7 +80,8 @@ def test_best_epoch_of_older_runs_found_from_the_task_metric(tmp_path):
     for row, value in zip(epochs, (2.5, 2.1, 2.4)):
         row["val/mape"], row["best/epoch"] = value, None  # no best epoch reported
     run = write_run(tmp_path / "q1", "q1", [({"cell": "gru", "seed": 0}, epochs)])
-    (run / "study.json").write_text(json.dumps({"study": "q1", "task": "stock"}))  # no metric: the task's (val/mape, min)
+    # No metric: the task's (val/mape, min).
+    (run / "study.json").write_text(json.dumps({"study": "q1", "task": "stock"}))
     assert read_run(run).trials["best/epoch"].tolist() == [2]
 
 
@@ -209,7 +210,7 @@ def test_compare_lines_up_configurations(tmp_path):
     b = q1_run(tmp_path / "gpu", shift=0.25)
     hist = b / "train_stock_00005" / "result.json"  # drop one trial from B: it is reported as only in A
     hist.unlink()
-    table, text = compare.compare_runs(a, b)
+    table, text = two_runs.compare_runs(a, b)
     assert len(table) == 5
     assert table["test/mape B − A"].tolist() == pytest.approx([0.25] * 5)
     assert table["time B / A"].tolist() == pytest.approx([1.0] * 5)
@@ -240,7 +241,7 @@ def test_html_report_renders_in_headless_chromium(tmp_path):
 
 
 def test_rows_are_labelled_with_searched_floats_shortened():
-    from analysis.tables import level, row_label, to_markdown
+    from analysis.report.tables import level, row_label, to_markdown
 
     assert level(0.3353189348090797) == "0.3353" and level(True) == "True" and level(64) == "64"
 
@@ -251,13 +252,13 @@ def test_rows_are_labelled_with_searched_floats_shortened():
 
 
 def test_a_run_of_one_setting_is_one_row_named_for_all_its_trials(tmp_path):
-    from analysis import sections
+    from analysis.report import entries
     from trainables.common import metrics as M
-    from trainables.common.report import Table
+    from trainables.common.parts import Table
 
     trials = [({"cell": "gru", "loss": "mse", "optimizer": "adam", "dropout": 0.0, "seed": s, "features": ["close"],
                 "epochs": 3, "formulation": "returns"}, q1_epochs(2.0 + s / 10)) for s in range(3)]
     run = read_run(write_run(tmp_path / "one", "q1", trials))
-    shown = sections.table(run, Table("all", "All trials", (M.TEST_MAPE,), reference=False))
+    shown = entries.table(run, Table("all", "All trials", (M.TEST_MAPE,), reference=False))
     assert shown.index.name == "trials" and list(shown.index) == ["all"]
     assert shown.iloc[0][M.TEST_MAPE.removeprefix("test/")].startswith("2.100 ± 0.100")

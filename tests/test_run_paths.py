@@ -11,7 +11,7 @@ import pytest
 from fakerun import q1_run
 
 from analysis.__main__ import main as analysis_main
-from analysis.run import read_run
+from analysis.runs.read import read_run
 from trainables.common import runs, storage
 
 RUN_ID = "2026-01-02_00-00-00"

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from analysis import stats
-from analysis.claims import CONTRADICTED, EQUIVALENT, INCONCLUSIVE, SUPPORTED, Comparison
+from analysis.verdicts import stats
+from analysis.verdicts.claims import CONTRADICTED, EQUIVALENT, INCONCLUSIVE, SUPPORTED, Comparison
 from trainables.common.paper import HIGHER, LOWER, NOT_LOWER, SAME
 
 

@@ -46,7 +46,8 @@ def _folder_with(tmp_path, goog: pd.DataFrame):
 
 @pytest.mark.parametrize("edit, message", [
     (lambda df: df.drop(columns="Close"), r"GOOG\.csv: missing column\(s\) close"),
-    (lambda df: df.assign(Close=df["Close"].astype(object).where(df.index != 5, "n/a")), r"GOOG\.csv: non-numeric close 'n/a'"),
+    (lambda df: df.assign(Close=df["Close"].astype(object).where(df.index != 5, "n/a")),
+     r"GOOG\.csv: non-numeric close 'n/a'"),
     (lambda df: df.assign(Close=df["Close"].where(df.index != 7, -3.0)), r"GOOG\.csv: non-positive close -3\.0"),
     (lambda df: pd.concat([df, df.iloc[[10]]]), r"GOOG\.csv: duplicate date"),
     (lambda df: df.drop(index=[40, 41]), r"GOOG has 2 date\(s\) the other tickers have .*gaps in one ticker only"),

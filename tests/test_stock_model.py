@@ -5,9 +5,26 @@ from tests.helpers import synthetic_prices
 from trainables.stock.config import StockConfig
 from trainables.stock.data import make_splits
 from trainables.stock.metrics import make_loss, mape_loss, persistence, price_errors
-from trainables.stock.model import build_model, keras_parameter_count
+from trainables.stock.model import build_model
 
 ALL_FIELDS = ("open", "high", "low", "close", "adj_close", "volume")
+
+
+def keras_parameter_count(cell: str, n_inputs: int, hidden_size: int, num_layers: int, n_outputs: int) -> int:
+    """What Keras reports for the same stack, to compare with the paper.
+
+    Keras' LSTM and SimpleRNN carry one bias vector per gate, PyTorch two
+    (input and recurrent): PyTorch has ``gates * hidden`` more per layer.
+    Keras' GRU (``reset_after=True``, its default) already has both, so the
+    GRU counts agree exactly.
+    """
+    gates = {"rnn": 1, "lstm": 4, "gru": 3}[cell]
+    biases = 2 if cell == "gru" else 1
+    total, width = 0, n_inputs
+    for _ in range(num_layers):
+        total += gates * (hidden_size * (width + hidden_size) + biases * hidden_size)
+        width = hidden_size
+    return total + hidden_size * n_outputs + n_outputs
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])

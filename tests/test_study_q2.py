@@ -29,7 +29,10 @@ def test_the_paper_design_trains_the_papers_lstm_in_every_arm():
         ("sequence", "ce", 64), ("sequence", "mse", 64), ("sequence", "mae", 64), ("sequence", "ce", 128),
         ("paper", "ce", 64)}
     assert all(a.lowercase and a.lr_schedule == "constant" and a.grad_clip == 0 for a in design)
-    assert {(a.epochs, a.steps_per_epoch) for a in design} == {(40, 25)}  # rounds, labelled as such
+    assert all(a.cpu_bf16 for a in design)  # bfloat16 where the CPU computes it (its losses within 0.02 nats)
+    assert {(a.epochs, a.steps_per_epoch) for a in design if a.formulation == "sequence"} == {(40, 25)}  # rounds
+    # the paper formulation's arm stops where the formulation claim stops reading it: the reference's compute
+    assert {(a.epochs, a.steps_per_epoch) for a in design if a.formulation == "paper"} == {(12, 25)}
     assert len(arms(["--design", "factorial", "--seeds", "1"])) == 12
 
 

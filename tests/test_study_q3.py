@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis.run import read_run
+from analysis.runs.read import read_run
 from studies import cli, launch, q3
 from trainables.common import metrics as M
 from trainables.tweets.config import TweetConfig

@@ -19,12 +19,12 @@ from trainables.tweets.data import (
     from_frame,
     load,
     load_tweets,
+    manifest,
     read,
-    record,
     subsample,
     synthetic_tweets,
 )
-from trainables.tweets.split import baseline_key, baselines_for, check_splittable, prepare, split_indices
+from trainables.tweets.trial_data import baseline_key, baselines_for, check_splittable, prepare, split_indices
 
 
 def test_davidson_columns_get_class_names(tweets_csv):
@@ -134,7 +134,7 @@ def test_load_checks_then_builds_the_cache_and_baselines_once(tmp_path, tiny_ber
     assert shared.encoders == (tiny_bert,) and shared.t5_models == ()
     assert len(shared.lengths) == 150 and shared.lengths["tokens"].min() >= 2
     assert shared.cache_root == str(tmp_path.resolve())
-    assert record(options, shared)["classes"] == list(DAVIDSON_CLASSES) and "150 tweets" in describe(shared)
+    assert manifest(options, shared)["classes"] == list(DAVIDSON_CLASSES) and "150 tweets" in describe(shared)
     load(options, arms[:1])
     assert "cache hit" in capsys.readouterr().out
 
@@ -204,5 +204,5 @@ def test_the_package_has_no_import_cycle():
                 continue
             imported |= {n.rsplit(".", 1)[-1] for n in names if n.startswith("trainables.tweets.")}
         graph[path.stem] = {m for m in imported if (package / f"{m}.py").exists()} - {path.stem}
-    assert graph["data"] >= {"split", "corpus"} and "data" not in graph["split"]
+    assert graph["data"] >= {"trial_data", "corpus"} and "data" not in graph["trial_data"]
     list(graphlib.TopologicalSorter(graph).static_order())  # raises CycleError on a cycle

@@ -74,5 +74,6 @@ def test_tuned_metrics_apply_the_validation_offsets_once_to_the_test_scores():
     assert out[M.per_target(M.TUNED_OFFSET, "offensive")] == 0.0 and out[M.TUNED_VAL_MACRO_F1] == 1.0
     named, _ = tuned_metrics(scores, y, test_scores, test_y, CLASSES, "baseline/tfidf/test",
                              M.BASELINE_TFIDF_TUNED_OFFSET, M.BASELINE_TFIDF_TUNED_VAL_MACRO_F1)
-    assert M.BASELINE_TFIDF_TEST_TUNED_MACRO_F1 in named and M.per_target(M.BASELINE_TFIDF_TUNED_OFFSET, "hate") in named
+    assert M.BASELINE_TFIDF_TEST_TUNED_MACRO_F1 in named
+    assert M.per_target(M.BASELINE_TFIDF_TUNED_OFFSET, "hate") in named
     assert M.per_target(M.BASELINE_TFIDF_TEST_TUNED_RECALL, "neither") in named

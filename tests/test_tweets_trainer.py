@@ -18,9 +18,9 @@ from trainables.tweets.baselines import confusion, tuned_metrics
 from trainables.tweets.config import TweetConfig
 from trainables.tweets.data import StudyData, load_tweets
 from trainables.tweets.model import load_encoder
-from trainables.tweets.split import baseline_key, baselines_for
 from trainables.tweets.task import TASK
 from trainables.tweets.trainer import CLASSES_FILE, CONFUSION_FILE, TweetTrainer
+from trainables.tweets.trial_data import baseline_key, baselines_for
 
 # Dropout on (between two LSTM layers and before the classifier; BERT's own in the layers
 # that train), so a resume that forgot a generator would draw other masks.

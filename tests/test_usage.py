@@ -34,7 +34,7 @@ def test_floor_and_slots_busy_of_a_run(tmp_path):
     assert found.trials == 2 and found.cpu_s == 14.0 and found.compute_floor_s == 7.0
     assert found.trial_phase_s == 12.0
     assert found.slots_busy == pytest.approx((10 + 4 + 6) / (2 * 12))
-    assert found.record()["slots_busy"] == round(20 / 24, 3)
+    assert found.as_dict()["slots_busy"] == round(20 / 24, 3)
     assert found.lines()[-1] == "wall: 20.0 s = 2.86 x the compute floor"
 
 

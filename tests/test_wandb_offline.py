@@ -1,6 +1,6 @@
 """W&B logging from a study with no network and no account: offline runs in the run folder, read back.
 
-Each trial's W&B run is read back from its ``.wandb`` file (analysis/wandb_records.py): its group (the
+Each trial's W&B run is read back from its ``.wandb`` file (analysis/wandb_report/records.py): its group (the
 study run's own), config, every epoch's metrics and its summary; the study run's W&B Report is built
 offline (``--dry-run``) and checked against those runs.
 """
@@ -75,7 +75,7 @@ def test_without_flag_no_callback():
 
 
 def test_wandb_report_offline_names_the_dry_run_and_wandb_sync(tmp_path, offline):
-    from analysis.wandb_report import build_report
+    from analysis.wandb_report.publish import build_report
     from tests.fakerun import q1_run
     from trainables.common import provenance
 
@@ -109,8 +109,8 @@ def test_mode_without_key_is_offline(monkeypatch, tmp_path):
 @pytest.mark.slow
 def test_q1_smoke_study_with_wandb_offline(ray_cluster, tmp_path, offline):
     from analysis.__main__ import main as analysis_main
-    from analysis.run import read_run
-    from analysis.wandb_report import missing_keys, selected
+    from analysis.runs.read import read_run
+    from analysis.wandb_report.publish import missing_keys, selected
     from studies import q1
 
     run_dir = Path(q1.main(["--smoke-test", "--wandb", "--storage-path", str(tmp_path), "--name", "smoke"]))

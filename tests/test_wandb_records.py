@@ -1,4 +1,4 @@
-"""The .wandb format as analysis/wandb_records.py reads it, checked on files the installed wandb writes."""
+"""The .wandb format as analysis/wandb_report/records.py reads it, checked on files the installed wandb writes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("wandb")
 
-from analysis.wandb_records import RecordError, read_logged
+from analysis.wandb_report.records import RecordError, read_logged
 from tests.helpers import logged_when_written
 
 BIG = "x" * 70_000  # one record over two 32 KiB blocks: its first, middle and last pieces

@@ -21,11 +21,11 @@ pytest.importorskip("wandb_workspaces")
 
 import wandb_workspaces.reports.v2 as wr
 
-from analysis import wandb_report as W
-from analysis import wandb_spec
-from analysis.report import finish_run
-from analysis.run import read_run
-from analysis.wandb_records import MEDIA_TYPE, Logged
+from analysis.report.build import finish_run
+from analysis.runs.read import read_run
+from analysis.wandb_report import publish as W
+from analysis.wandb_report import view_spec
+from analysis.wandb_report.records import MEDIA_TYPE, Logged
 from tests.fakerun import q1_run
 from trainables.common import metrics as M
 from trainables.common import provenance
@@ -60,7 +60,7 @@ def logged_like(run_dir: Path, group: str = GROUP) -> list[Logged]:
 
 
 def spec_of(run_dir: Path, group: str = GROUP) -> dict:
-    return wandb_spec.to_spec(W.build(read_run(run_dir), W.Where("demo", "proj", group)))
+    return view_spec.to_spec(W.build(read_run(run_dir), W.Where("demo", "proj", group)))
 
 
 def test_the_report_opens_with_the_answers_and_follows_the_static_report_s_order(run_dir):
@@ -115,11 +115,11 @@ def test_a_search_adds_parallel_coordinates_and_the_metric_by_trial_order(run_di
 
 def test_the_spec_round_trips_and_names_what_it_leaves_unresolved(run_dir):
     spec = spec_of(run_dir)
-    assert wandb_spec.to_spec(wandb_spec.from_spec(spec)) == spec
+    assert view_spec.to_spec(view_spec.from_spec(spec)) == spec
     assert "demo/proj" in spec["unresolved"]["project id"] and "report id" in spec["unresolved"]
     assert spec["viewspec"]["project"] == {"entityName": "demo", "name": "proj"}
-    for runset in [rs for sets in wandb_spec.grid_runsets(spec) for rs in sets]:
-        assert runset["project"] == {"entityName": "demo", "name": "proj", "id": wandb_spec.UNRESOLVED_PROJECT_ID}
+    for runset in [rs for sets in view_spec.grid_runsets(spec) for rs in sets]:
+        assert runset["project"] == {"entityName": "demo", "name": "proj", "id": view_spec.UNRESOLVED_PROJECT_ID}
 
 
 def test_every_runset_selects_exactly_this_run_s_runs_not_another_run_of_the_same_name(run_dir):
@@ -129,17 +129,17 @@ def test_every_runset_selects_exactly_this_run_s_runs_not_another_run_of_the_sam
     assert [{r.run_id for r in runs} for runs in selected] == [{f"{GROUP}-report"}, trial_ids, {f"{GROUP}-report"}]
     assert W.missing_keys(spec_of(run_dir), mine + other) == []
     assert W.missing_keys(spec_of(run_dir), other) != []  # the other run's runs are nothing to this report
-    elsewhere = wandb_spec.to_spec(W.build(read_run(run_dir), W.Where("demo", "another-project", GROUP)))
+    elsewhere = view_spec.to_spec(W.build(read_run(run_dir), W.Where("demo", "another-project", GROUP)))
     assert W.selected(elsewhere, mine) == [[], [], []]  # runs logged to one project are not in another's report
 
 
 def test_a_group_name_with_quotes_is_selected_exactly():
     group = "q'1\" or Metric('Group') == 'x/1"
-    spec = wandb_spec.to_spec(wr.Report(entity="demo", project="proj", blocks=[
+    spec = view_spec.to_spec(wr.Report(entity="demo", project="proj", blocks=[
         W.Where("demo", "proj", group).grid(TRIAL_JOB, [wr.LinePlot(y=[wr.Metric(M.VAL_LOSS)])])]))
-    (runset,), = wandb_spec.grid_runsets(spec)
-    assert wandb_spec.selects(runset["filters"], {"group": group, "jobType": TRIAL_JOB}, {})
-    assert not wandb_spec.selects(runset["filters"], {"group": "x/1", "jobType": TRIAL_JOB}, {})
+    (runset,), = view_spec.grid_runsets(spec)
+    assert view_spec.selects(runset["filters"], {"group": group, "jobType": TRIAL_JOB}, {})
+    assert not view_spec.selects(runset["filters"], {"group": "x/1", "jobType": TRIAL_JOB}, {})
 
 
 @pytest.mark.parametrize("planted", [wr.LinePlot(title="planted", x=wr.Metric(M.EPOCH), y=[wr.Metric("val/nothing")]),
@@ -155,7 +155,7 @@ def test_a_panel_on_a_key_no_run_logged_fails_the_check(run_dir, planted):
     for r in logged:
         for row in r.history:
             row["note"] = "float32"  # logged every epoch, but a word: no line to draw
-    problems = W.missing_keys(wandb_spec.to_spec(report), logged)
+    problems = W.missing_keys(view_spec.to_spec(report), logged)
     assert len(problems) == 1 and problems[0].startswith("planted: no run of")
 
 

@@ -1,4 +1,4 @@
-"""Contract tests of the private wandb-workspaces members analysis/wandb_spec.py uses, each by name.
+"""Contract tests of the private wandb-workspaces members analysis/view_spec.py uses, each by name.
 
 When a release moves one, the test naming it fails here, not a report at publishing time.
 """
@@ -14,7 +14,7 @@ pytest.importorskip("wandb_workspaces")
 import wandb_workspaces.reports.v2 as wr
 from wandb_workspaces.reports.v2 import gql, interface
 
-from analysis import wandb_spec
+from analysis.wandb_report import view_spec
 
 
 def pinned_report() -> wr.Report:
@@ -43,26 +43,26 @@ def test_the_report_module_looks_up_through(member):
 
 
 def test_a_pinned_runset_s_project_id_is_the_one_look_up_and_it_is_answered_offline(no_network):
-    spec = wandb_spec.to_spec(pinned_report())
-    (runset,), = wandb_spec.grid_runsets(spec)
-    assert runset["project"] == {"entityName": "demo", "name": "proj", "id": wandb_spec.UNRESOLVED_PROJECT_ID}
-    assert "demo/proj" in spec[wandb_spec.UNRESOLVED]["project id"]
+    spec = view_spec.to_spec(pinned_report())
+    (runset,), = view_spec.grid_runsets(spec)
+    assert runset["project"] == {"entityName": "demo", "name": "proj", "id": view_spec.UNRESOLVED_PROJECT_ID}
+    assert "demo/proj" in spec[view_spec.UNRESOLVED]["project id"]
 
 
 def test_any_other_server_call_during_a_build_is_refused():
-    with wandb_spec.offline_lookups([]), pytest.raises(wandb_spec.NetworkCall):
+    with view_spec.offline_lookups([]), pytest.raises(view_spec.NetworkCall):
         interface.execute_graphql(interface._get_api(), gql.upsert_view, {})
 
 
 def test_the_spec_reads_back_into_the_same_report(no_network):
-    spec = wandb_spec.to_spec(pinned_report())
-    back = wandb_spec.from_spec(spec)
+    spec = view_spec.to_spec(pinned_report())
+    back = view_spec.from_spec(spec)
     assert (back.entity, back.project, back.title) == ("demo", "proj", "t")
     assert [type(b).__name__ for b in back.blocks] == ["H2", "PanelGrid"]
-    assert wandb_spec.to_spec(back) == spec
+    assert view_spec.to_spec(back) == spec
 
 
 def test_filters_beyond_equality_are_not_guessed():
     filters = {"filters": [{"key": {"section": "run", "name": "group"}, "op": ">=", "value": "a"}]}
     with pytest.raises(ValueError, match="beyond"):
-        wandb_spec.selects(filters, {"group": "b"}, {})
+        view_spec.selects(filters, {"group": "b"}, {})

@@ -71,6 +71,17 @@ def test_reset_process_puts_back_a_fresh_processes_settings():
         torch.backends.cudnn.benchmark = False
 
 
+def test_a_deterministic_trial_s_settings_are_undone_for_the_next(monkeypatch):
+    monkeypatch.delenv(runtime.CUBLAS_WORKSPACE_ENV, raising=False)
+    runtime.setup_device(threads=1, deterministic=True)
+    try:
+        assert torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled()
+        assert runtime.os.environ[runtime.CUBLAS_WORKSPACE_ENV] == runtime.CUBLAS_DETERMINISTIC
+    finally:
+        runtime.reset_process()
+    assert not torch.are_deterministic_algorithms_enabled()
+
+
 def test_reset_process_collects_garbage_only_to_give_cuda_memory_back(monkeypatch):
     """A full collection walks every object the worker holds (0.1 s a trial on CPU) and is only needed
     before CUDA's cache is emptied; tensors on the CPU are freed as soon as the last trial drops them."""

@@ -1,9 +1,5 @@
-"""Tiny randomly initialised Hugging Face models and tokenizers for the q3 tests.
-
-Built from configs and a small word vocabulary and saved to a temporary
-folder, so the real loading code (Auto classes from a local path) is
-exercised without any download.
-"""
+"""Tiny randomly initialised Hugging Face models and tokenizers for the q3 tests (the BERT one is the package's,
+``trainables.tweets.tiny_models``, which benchmarks/gpu_check.py builds too)."""
 
 from __future__ import annotations
 
@@ -14,51 +10,14 @@ import pytest
 import torch
 
 from trainables.tweets.data import synthetic_tweets
-
-WORDS = ["hate", "vermin", "go", "back", "scum", "stupid", "trash", "damn", "loser", "ugly", "sunny", "coffee",
-         "game", "friends", "today", "offensive", "neither", "<number>", "the", "a", "you", "is"]
-
-
-def _word_tokenizer(specials: list[str], template: str, pair: str):
-    from tokenizers import Tokenizer, normalizers, pre_tokenizers, processors
-    from tokenizers.models import WordLevel
-
-    vocab = {w: i for i, w in enumerate(specials + WORDS)}
-    tok = Tokenizer(WordLevel(vocab, unk_token=specials[-1]))
-    tok.normalizer = normalizers.Lowercase()
-    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tok.post_processor = processors.TemplateProcessing(
-        single=template, pair=pair, special_tokens=[(s, vocab[s]) for s in specials if s in template])
-    return tok, vocab
-
-
-def _save_bert_tokenizer(folder: Path) -> int:
-    from transformers import PreTrainedTokenizerFast
-
-    specials = ["[PAD]", "[CLS]", "[SEP]", "[MASK]", "[UNK]"]
-    tok, vocab = _word_tokenizer(specials, "[CLS] $A [SEP]", "[CLS] $A [SEP] $B [SEP]")
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]",
-                                   mask_token="[MASK]", unk_token="[UNK]", model_max_length=64)
-    fast.save_pretrained(folder)
-    return len(vocab)
-
-
-def save_tiny_bert(folder: Path, hidden: int = 16, seed: int = 0, layers: int = 1) -> Path:
-    from transformers import BertConfig, BertModel
-
-    vocab_size = _save_bert_tokenizer(folder)
-    config = BertConfig(vocab_size=vocab_size, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2,
-                        intermediate_size=32, max_position_embeddings=64, pad_token_id=0)
-    torch.manual_seed(seed)  # the same weights whatever ran before
-    BertModel(config).save_pretrained(folder)
-    return folder
+from trainables.tweets.tiny_models import save_bert_tokenizer, save_tiny_bert, word_tokenizer
 
 
 def save_tiny_distilbert(folder: Path) -> Path:
     """An encoder whose layers sit elsewhere (``transformer.layer``) and are called otherwise than BERT's."""
     from transformers import DistilBertConfig, DistilBertModel
 
-    vocab_size = _save_bert_tokenizer(folder)
+    vocab_size = save_bert_tokenizer(folder)
     config = DistilBertConfig(vocab_size=vocab_size, dim=16, n_layers=2, n_heads=2, hidden_dim=32,
                               max_position_embeddings=64, pad_token_id=0)
     torch.manual_seed(0)
@@ -70,7 +29,7 @@ def save_tiny_t5(folder: Path) -> Path:
     from transformers import PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration
 
     specials = ["<pad>", "</s>", "<unk>"]
-    tok, vocab = _word_tokenizer(specials, "$A </s>", "$A </s> $B </s>")
+    tok, vocab = word_tokenizer(specials, "$A </s>", "$A </s> $B </s>")
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>",
                                    model_max_length=64)
     fast.save_pretrained(folder)

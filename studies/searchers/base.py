@@ -40,7 +40,7 @@ class Plan:
     """Trials planned (the live line's denominator)."""
     describe: str
     """One line for the console, e.g. "paper design: 18 arms x 5 seeds = 90 trials"."""
-    record: dict[str, Any] = field(default_factory=dict)
+    manifest: dict[str, Any] = field(default_factory=dict)
     """What study.json keeps about the search (e.g. the design)."""
     searcher: Any = None
     """The searcher object, when it needs state on resume (``use_storage``)."""
@@ -215,7 +215,7 @@ def longest_first(configs: list[Any]) -> list[Any]:
 
 
 def list_plan(ctx: Any, values: list[dict[str, Any]], describe: str, scheduler: Any = None,
-              record: dict[str, Any] | None = None, order: Any = None) -> Plan:
+              manifest: dict[str, Any] | None = None, order: Any = None) -> Plan:
     """A plan that runs exactly ``values`` (config values), each once, in order (or in ``order(configs)``).
 
     Tune's param space holds what every trial shares; the searcher proposes
@@ -232,4 +232,4 @@ def list_plan(ctx: Any, values: list[dict[str, Any]], describe: str, scheduler: 
     config = tune.TuneConfig(metric=ctx.metric, mode=ctx.mode, num_samples=len(full),
                              search_alg=DurableSearchGenerator(searcher), scheduler=scheduler)
     common = {k: v for k, v in full[0].items() if k not in keys}
-    return Plan(common, configs, config, len(full), describe, record=record or {}, searcher=searcher)
+    return Plan(common, configs, config, len(full), describe, manifest=manifest or {}, searcher=searcher)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from studies.context import Context
 from studies.searchers import base
 from studies.searchers.spaces import product, unique
 
@@ -30,7 +31,7 @@ def add_flags(group: argparse._ArgumentGroup) -> None:
                        help="; ".join(f"{k}: {v}" for k, v in DESIGNS.items()) + " (default: paper)")
 
 
-def design_arms(ctx: Any) -> tuple[list[dict[str, Any]], str]:
+def design_arms(ctx: Context) -> tuple[list[dict[str, Any]], str]:
     """The design's arms as factor levels (seed not yet set), and how to describe them."""
     if ctx.args.smoke_test:
         declared = ctx.smoke()
@@ -52,12 +53,13 @@ def settle(ctx: Any, arm: dict[str, Any]) -> dict[str, Any]:
     return {**ctx.study.task.paper.settings_of(arm), **ctx.study.arm(arm, ctx.options)}
 
 
-def arm_values(ctx: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str]:
+def arm_values(ctx: Context) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str]:
     """The design's arms as factor levels, each arm's config values (seed not set) with the command line's
     choices applied, and how to describe them."""
     arms, what = design_arms(ctx)
     settled = [settle(ctx, arm) for arm in arms]
-    replaced = sorted(k for k in ctx.chosen if any(len({repr(a.get(k)) for a in group}) > 1 for group in (arms, settled)))
+    replaced = sorted(k for k in ctx.chosen
+                      if any(len({repr(a.get(k)) for a in group}) > 1 for group in (arms, settled)))
     if replaced:
         ctx.notes.append(f"{', '.join(replaced)} given on the command line: one value for every trial")
     # A factor given on the command line is every arm's level, so that level's settings follow it.
@@ -66,7 +68,7 @@ def arm_values(ctx: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]], st
     return arms, values, what
 
 
-def configs(ctx: Any) -> tuple[list[dict[str, Any]], str]:
+def configs(ctx: Context) -> tuple[list[dict[str, Any]], str]:
     """Every trial's config values, seed by seed, with the command line's choices applied."""
     _, values, what = arm_values(ctx)
     arms = unique(values)
@@ -77,8 +79,8 @@ def configs(ctx: Any) -> tuple[list[dict[str, Any]], str]:
     return unique(out), f"{what}: {len(arms)} arm(s) x {n_seeds} seed(s) = {len(arms) * n_seeds} trials"
 
 
-def plan(ctx: Any) -> base.Plan:
+def plan(ctx: Context) -> base.Plan:
     values, describe = configs(ctx)
-    record = {"design": "smoke" if ctx.args.smoke_test else ctx.args.design,
+    manifest = {"design": "smoke" if ctx.args.smoke_test else ctx.args.design,
               "seeds": 1 if ctx.args.smoke_test else ctx.args.seeds}
-    return base.list_plan(ctx, values, describe, record=record, order=base.longest_first)
+    return base.list_plan(ctx, values, describe, manifest=manifest, order=base.longest_first)

@@ -23,7 +23,6 @@ import logging
 import pickle
 import warnings
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import optuna
@@ -32,11 +31,11 @@ from ray import tune
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
-from studies import adapter
+from studies import adapter, mirror
+from studies.context import Context
 from studies.searchers import base
 from studies.searchers.spaces import checked_configs, split_space
 from trainables.common import metrics as M
-from trainables.common import storage
 from trainables.common.layout import OPTUNA_DB
 
 NAME = "optuna"
@@ -53,16 +52,14 @@ def add_flags(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--optuna-storage", default=os.environ.get(STORAGE_ENV), metavar="URL",
                        help="database of the Optuna study (--search optuna), any SQLAlchemy URL, e.g. "
                             f"postgresql+psycopg2://user@host/db (default: ${STORAGE_ENV} if set, else "
-                            "sqlite:///RUN_DIR/optuna.db; for an s3:// or gs:// run, optuna-NAME.db in the current "
-                            "directory); the study is named NAME/RUN_ID")
+                            "sqlite:///RUN_DIR/optuna.db; for an s3:// or gs:// run, NAME-RUN_ID.optuna.db in the "
+                            "current directory, copied into the run folder as it runs); the study is named NAME/RUN_ID")
 
 
-def default_storage(run_dir: str, name: str) -> str:
-    """SQLite in a local run folder; for an object-store run folder, ``optuna-NAME.db`` in the current
-    directory (SQLite cannot live in an object store)."""
-    if storage.is_uri(run_dir):
-        return f"sqlite:///{Path.cwd() / f'optuna-{name}.db'}"
-    return f"sqlite:///{Path(run_dir) / OPTUNA_DB}"
+def default_storage(run_dir: str) -> str:
+    """SQLite in a local run folder; for an object-store run folder, a local file pushed into it
+    (``studies.mirror``: SQLite cannot live in an object store)."""
+    return f"sqlite:///{mirror.local_path(run_dir, OPTUNA_DB)}"
 
 
 def redacted(url: str) -> str:
@@ -229,16 +226,16 @@ class OptunaSearcher(Searcher):
         return next(t for t in self.study.get_trials(deepcopy=False) if t.number == number)
 
 
-def plan(ctx: Any) -> base.Plan:
+def plan(ctx: Context) -> base.Plan:
     """TPE over the study's space with ASHA; every category and range end checked before Ray starts."""
     fixed, domains = split_space(ctx.declared_space())
     configs = checked_configs(ctx, fixed, domains)
     url = ctx.optuna_url
-    searcher = OptunaSearcher(domains, url, ctx.study_name, ctx.metric, ctx.mode, seed=0,
+    searcher = OptunaSearcher(domains, url, ctx.optuna_study, ctx.metric, ctx.mode, seed=0,
                               max_concurrent=ctx.args.max_concurrent)
     config = tune.TuneConfig(metric=ctx.metric, mode=ctx.mode, num_samples=ctx.args.num_samples,
                              search_alg=base.DurableSearchGenerator(searcher),
                              scheduler=base.asha(ctx.run_dir, max(c.epochs for c in configs), ctx.study.grace_period))
     return base.Plan(ctx.fixed_space(fixed), configs, config, ctx.args.num_samples,
-                     f"Optuna TPE + ASHA: {ctx.args.num_samples} trials, study {ctx.study_name!r} in {redacted(url)}",
-                     record={"optuna_study": ctx.study_name}, searcher=searcher)
+                     f"Optuna TPE + ASHA: {ctx.args.num_samples} trials, study {ctx.optuna_study!r} in {redacted(url)}",
+                     manifest={"optuna_study": ctx.optuna_study}, searcher=searcher)

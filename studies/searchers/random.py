@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from ray.tune.search.sample import Function
 
+from studies.context import Context
 from studies.searchers import base
 from studies.searchers.spaces import checked_configs, split_space
 
@@ -36,10 +37,10 @@ def draw(fixed: dict[str, Any], domains: dict[str, Any], n: int, seed: int) -> l
     return out
 
 
-def plan(ctx: Any) -> base.Plan:
+def plan(ctx: Context) -> base.Plan:
     fixed, domains = split_space(ctx.declared_space())
     checked = checked_configs(ctx, fixed, domains)
     values = draw(fixed, domains, ctx.args.num_samples, ctx.args.search_seed)
     scheduler = base.asha(ctx.run_dir, max(c.epochs for c in checked), ctx.study.grace_period)
     return base.list_plan(ctx, values, f"random search + ASHA: {len(values)} trials (seed {ctx.args.search_seed})",
-                          scheduler=scheduler, record={"search_seed": ctx.args.search_seed})
+                          scheduler=scheduler, manifest={"search_seed": ctx.args.search_seed})

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -287,7 +288,8 @@ def prepare(corpus: Corpus, cfg: CharConfig) -> CharData:
     val, val_unknown = map_held_out(text[n_train: n_train + n_val], vocab, cfg.rare_char)
     test, test_unknown = map_held_out(text[n_train + n_val:], vocab, cfg.rare_char)
     # A sequence batch holds batch_size streams of at least one chunk each.
-    need_train = (cfg.batch_size + 1) * cfg.seq_len + 1 if cfg.formulation == "sequence" else cfg.seq_len + cfg.batch_size
+    sequence = cfg.formulation == "sequence"
+    need_train = (cfg.batch_size + 1) * cfg.seq_len + 1 if sequence else cfg.seq_len + cfg.batch_size
     if len(vocab) < 2 or not val or not test or len(train) < need_train:
         held = cfg.val_fraction + cfg.test_fraction
         need = int(np.ceil(max(need_train / (1 - held), 1 / cfg.val_fraction, 1 / cfg.test_fraction, need_train + 2)))
@@ -327,3 +329,25 @@ def majority_accuracy(data: CharData, targets: torch.Tensor) -> float:
     """Share of the most frequent character among the scored validation characters."""
     counts = torch.bincount(data.ids[targets], minlength=len(data.vocab))
     return float(counts.max()) / len(targets)
+
+
+SYNTHETIC_LINES = [
+    "To be, or not to be, that is the question.",
+    "Whether 'tis nobler in the mind to suffer",
+    "The slings and arrows of outrageous fortune,",
+    "Or to take arms against a sea of troubles.",
+    "Now is the winter of our discontent.",
+    "All the world's a stage, and all the men and women merely players.",
+]
+
+
+def synthetic_text(n_chars: int = 6000, seed: int = 0) -> str:
+    """Shakespeare-like lines in a random order, about ``n_chars`` long (offline: tests and the GPU check)."""
+    rng = random.Random(seed)
+    parts, size = [], 0
+    while size < n_chars:
+        speaker = rng.choice(["HAMLET", "KING RICHARD", "JAQUES"])
+        line = f"{speaker}:\n{rng.choice(SYNTHETIC_LINES)}\n\n"
+        parts.append(line)
+        size += len(line)
+    return "".join(parts)[:n_chars]

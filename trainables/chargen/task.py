@@ -7,13 +7,13 @@ from trainables.chargen.generate import sample
 from trainables.chargen.paper import PAPER
 from trainables.chargen.trainer import CharTrainer, precision_notes
 from trainables.common import metrics as M
-from trainables.common.report import Curves, Points, Reach, Samples, Table
+from trainables.common.parts import Curves, Points, Reach, Samples, Table
 from trainables.common.schema import Schema
 from trainables.common.task import Task
 
 SCHEMA = Schema(
-    epoch=(M.TRAIN_LOSS, M.TRAIN_ACC, M.TRAIN_CHARS, M.TRAIN_STEPS, M.TRAIN_PASSES, M.TRAIN_PRECISION, M.VAL_LOSS, M.VAL_ACC, M.VAL_BPC,
-           M.VAL_UNKNOWN, M.BASELINE_MAJORITY_VAL_ACC),
+    epoch=(M.TRAIN_LOSS, M.TRAIN_ACC, M.TRAIN_CHARS, M.TRAIN_STEPS, M.TRAIN_PASSES, M.TRAIN_PRECISION,
+           M.VAL_LOSS, M.VAL_ACC, M.VAL_BPC, M.VAL_UNKNOWN, M.BASELINE_MAJORITY_VAL_ACC),
     final=(M.TEST_LOSS, M.TEST_ACC, M.TEST_BPC, M.TEST_CHARS, M.TEST_UNKNOWN, M.BASELINE_MAJORITY_TEST_ACC),
 )
 # An epoch is a round of steps_per_epoch updates unless that is 0 (a full pass): tables and plots say which.
@@ -32,7 +32,7 @@ TASK = Task(
     metric=M.VAL_LOSS, mode="min",
     build=CharTrainer,
     paper=PAPER, module=__name__, schema=SCHEMA, tables=(FINAL,),
-    extras=(Points(M.VAL_LOSS, (20, 40, 100), rounds_field=ROUNDS),
+    parts=(Points(M.VAL_LOSS, (20, 40, 100), rounds_field=ROUNDS),
             Reach(M.VAL_LOSS, (2.5, 2.0, 1.8, 1.6), work=M.TRAIN_CHARS),
             Curves(loss_field="loss", rounds_field=ROUNDS), Samples()),
     uses_weights=True, generate=sample, notes=precision_notes,

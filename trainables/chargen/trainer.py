@@ -62,11 +62,10 @@ class CharTrainer:
         self.loss_fn = make_loss(cfg.loss)
         self.steps_per_epoch = cfg.steps_per_epoch or self.batches.steps_per_pass()
         self.total_steps = cfg.epochs * self.steps_per_epoch
-        self.precision = runtime.MixedPrecision(device, cfg.amp)
+        self.precision = runtime.MixedPrecision(device, cfg.amp, cfg.amp_dtype)
         # cpu_bf16 where this CPU computes the cell in bfloat16; float32 elsewhere, reported as train/precision.
         self.cpu_bf16 = cfg.cpu_bf16 and device.type == "cpu" and runtime.cpu_bf16_computes(CELLS[cfg.cell])
-        self.precision_name = (runtime.BFLOAT16 if self.cpu_bf16 else
-                               runtime.FLOAT16 if self.precision.enabled else runtime.FLOAT32)
+        self.precision_name = runtime.BFLOAT16 if self.cpu_bf16 else self.precision.name
         self.step, self.chars, self.train_s, self.hidden = 0, 0, 0.0, None
         self.val = val_targets(data, cfg)
 
@@ -106,7 +105,7 @@ class CharTrainer:
                 M.TRAIN_PASSES: self.step / self.batches.steps_per_pass(), M.TRAIN_PRECISION: self.precision_name}
 
     def train_autocast(self) -> AbstractContextManager:
-        """bfloat16 on a CPU when asked and computed there (no gradient scaling needed: bfloat16 has float32's range)."""
+        """bfloat16 on a CPU when asked and computed there (no gradient scaling: bfloat16 has float32's range)."""
         if self.cpu_bf16:
             return torch.autocast("cpu", dtype=torch.bfloat16)
         return self.precision.autocast()

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+AMP_DTYPES = ("float16", "bfloat16")
+
 
 class ConfigError(ValueError):
     """A config value that cannot be used, with the field named."""
@@ -93,7 +95,7 @@ def check_range(
 
 def differing(configs: list[dict[str, Any]]) -> list[str]:
     """The fields whose value is not the same in every one of ``configs`` (plain dicts), in order: the one
-    definition of "the settings that vary" between configs (``analysis.run.varying`` is its table form)."""
+    definition of "the settings that vary" between configs (``analysis.runs.read.varying`` is its table form)."""
     import json
 
     if not configs:
@@ -128,9 +130,17 @@ class TrialConfig:
     checkpoint_every: int = 1
     """Epochs between checkpoints; the last epoch is always checkpointed."""
     amp: bool = False
-    """Mixed precision (float16 autocast, scaled gradients) when the trial has a GPU; ignored on CPUs."""
+    """Mixed precision when the trial has a GPU (autocast in ``amp_dtype``); ignored on CPUs."""
+    amp_dtype: str = "float16"
+    """With ``amp``: float16 (scaled gradients; every CUDA GPU) or bfloat16 (float32's range, no scaling; GPUs
+    from Ampere on, float32 where the GPU lacks it)."""
+    deterministic: bool = False
+    """Deterministic algorithms (``torch.use_deterministic_algorithms``, deterministic cuDNN without its
+    benchmark), so a GPU trial repeats bit for bit, at some speed; an op without a deterministic implementation
+    warns, naming itself (benchmarks/gpu_check.py lists them)."""
     fail_at_epoch: int = -1
-    """Test only: kill the worker once at this epoch (-1: never)."""
+    """Fault injection: kill the worker once at this epoch (-1: never); `--set fail_at_epoch=N` checks that a
+    cluster retries a crashed trial from its checkpoint (`--max-failures`)."""
 
     def __post_init__(self) -> None:
         validate_fields(self)
@@ -139,6 +149,7 @@ class TrialConfig:
         check_range("patience", self.patience, 0)
         check_range("seed", self.seed, 0)
         check_range("budget_s", self.budget_s, 0.0)
+        check_choice("amp_dtype", self.amp_dtype, AMP_DTYPES)
         if math.isinf(self.budget_s):
             raise ConfigError("budget_s: inf is not a budget (0 means none)")
 

@@ -1,4 +1,9 @@
-"""Test-only fault injection, to prove that retries resume from checkpoints."""
+"""Fault injection: ``fail_at_epoch`` N crashes each trial's worker once, at epoch N.
+
+It ships because a user needs it too (``--set fail_at_epoch=N``): on a new cluster it shows that a crashed
+trial is retried (``--max-failures``) from its last checkpoint on storage, as
+the fault-tolerance tests show locally.
+"""
 
 from __future__ import annotations
 

@@ -35,3 +35,4 @@ SUMMARY = "summary"  # the report's opening table: tables/summary.md|csv
 COMPARISONS = "comparisons"  # every comparison: tables/comparisons.csv and the forest plot plots/comparisons.png
 # Trial config values appear in the results as columns under this prefix (Ray Tune's own naming).
 CONFIG_PREFIX = "config/"
+SEED_COLUMN = CONFIG_PREFIX + "seed"  # the column comparisons pair trials by

@@ -63,7 +63,7 @@ class Session(Protocol):
 
 
 class RaySession:
-    """Reports and checkpoints through Ray Tune (``tune.report``, ``tune.get_checkpoint``).
+    """Records and checkpoints through Ray Tune (``tune.report``, ``tune.get_checkpoint``).
 
     Every epoch it records also names the GPUs Ray gave the trial (``metrics.GPU_IDS``), beside the node Ray adds.
     """
@@ -169,7 +169,7 @@ class Progress:
     best_value: float = math.nan
     best_model: dict[str, Any] | None = None
     stale: int = 0  # epochs since the best one
-    final: dict[str, Any] | None = None  # the last report, once the test part is scored
+    final: dict[str, Any] | None = None  # the final record, once the test part is scored
 
     def update(self, epoch: int, value: float, mode: str, model: torch.nn.Module) -> None:
         better = value < self.best_value if mode == "min" else value > self.best_value
@@ -188,11 +188,11 @@ class Progress:
 
 def run_trial(trainer: Trainer, cfg: TrialConfig, session: Session, metric: str, mode: str,
               check: Callable[[dict[str, Any], bool], None] | None = None) -> dict[str, Any]:
-    """Train ``trainer`` for ``cfg.epochs`` (or until ``cfg.patience`` or ``cfg.budget_s`` runs out); the last report.
+    """Train ``trainer`` for ``cfg.epochs`` (or until ``cfg.patience`` or ``cfg.budget_s`` runs out); the final record.
 
     The test part is scored once, at the end, with the weights of the best
     validation epoch (by ``metric``), so test numbers never choose anything.
-    ``check(metrics, final)`` sees every report before it leaves (the task's
+    ``check(metrics, final)`` sees every record before it leaves (the task's
     metric schema: an unknown or missing name fails the trial, naming it).
     """
     progress = Progress()

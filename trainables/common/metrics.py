@@ -27,6 +27,7 @@ TEST_MAPE = "test/mape"
 PERSISTENCE_TEST_RMSE = "baseline/persistence/test/rmse"
 PERSISTENCE_TEST_MAE = "baseline/persistence/test/mae"
 PERSISTENCE_TEST_MAPE = "baseline/persistence/test/mape"
+PERSISTENCE_VAL_MAPE = "baseline/persistence/val/mape"  # the same forecast on the validation days
 
 # Classification and language modelling (q2, q3).
 TRAIN_ACC = "train/acc"

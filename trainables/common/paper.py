@@ -66,6 +66,8 @@ class Compare:
     """This comparison's measure, when not the claim's."""
     work: str | None = None
     """With the ``AT_EQUAL`` measure: the metric counting the work done (time, characters, updates)."""
+    margin: Margin | None = None
+    """This comparison's margin, when not the claim's (e.g. one taken from the period its metric covers)."""
 
     def __post_init__(self) -> None:
         if self.expect not in EXPECTATIONS:

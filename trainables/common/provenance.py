@@ -61,7 +61,8 @@ def git_state(root: Path = PROJECT) -> dict[str, Any]:
 def fingerprint(source: Any) -> str | None:
     """sha256 of a file, a folder's files (names and contents), a pandas object, an array or bytes/str."""
     h = hashlib.sha256()
-    looks_like_path = isinstance(source, Path) or (isinstance(source, str) and len(source) < 4096 and "\n" not in source)
+    short_text = isinstance(source, str) and len(source) < 4096 and "\n" not in source
+    looks_like_path = isinstance(source, Path) or short_text
     if looks_like_path and "://" not in str(source) and Path(source).exists():
         path = Path(source)
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
@@ -127,7 +128,8 @@ def start(run_dir: str, args: argparse.Namespace, options: Any = None, resumed: 
         "versions": versions(),
         "platform": platform.platform(),
         "cluster": cluster_resources(),
-        "resources_per_trial": {"cpu": getattr(args, "cpus_per_trial", None), "gpu": getattr(args, "gpus_per_trial", None)},
+        "resources_per_trial": {"cpu": getattr(args, "cpus_per_trial", None),
+                                "gpu": getattr(args, "gpus_per_trial", None)},
         "wandb": previous.get("wandb") if resumed else None,
     }
     write(run_dir, info)

@@ -83,9 +83,12 @@ def _as_tuple(value: Any) -> Any:
 
 
 def assigned_cpus(default: int = 1) -> int:
-    """CPUs Ray gave this trial (``default`` outside Ray)."""
-    import ray
-
+    """CPUs Ray gave this trial (``default`` outside Ray, and where Ray is not installed: a GPU machine's plain
+    Python running benchmarks/gpu_check.py)."""
+    try:
+        import ray
+    except ImportError:
+        return default
     if not ray.is_initialized():
         return default
     try:
@@ -95,8 +98,12 @@ def assigned_cpus(default: int = 1) -> int:
     return max(1, int(cpus)) if cpus else default
 
 
-def setup_device(threads: int | None = None) -> torch.device:
-    """Pick the trial's device and cap its CPU threads.
+CUBLAS_WORKSPACE_ENV, CUBLAS_DETERMINISTIC = "CUBLAS_WORKSPACE_CONFIG", ":4096:8"
+
+
+def setup_device(threads: int | None = None, deterministic: bool = False) -> torch.device:
+    """Pick the trial's device and cap its CPU threads; with ``deterministic``, deterministic algorithms only
+    (``TrialConfig.deterministic``: an op that has none warns, naming itself).
 
     Ray hides the GPUs a trial was not given (``CUDA_VISIBLE_DEVICES``), so
     "CUDA available" here means "this trial owns a GPU". On the CPU each
@@ -105,11 +112,17 @@ def setup_device(threads: int | None = None) -> torch.device:
     """
     n = threads if threads is not None else assigned_cpus(default=os.cpu_count() or 1)
     torch.set_num_threads(max(1, n))
+    if deterministic:
+        # cuBLAS repeats its sums only with a fixed workspace, read when CUDA starts in this process.
+        os.environ.setdefault(CUBLAS_WORKSPACE_ENV, CUBLAS_DETERMINISTIC)
+        torch.use_deterministic_algorithms(True, warn_only=True)
     if torch.cuda.is_available():
         # cuDNN's fused RNN kernels serve nn.RNN/LSTM/GRU on CUDA; benchmark
-        # mode picks the fastest for our fixed shapes, TF32 speeds the heads.
+        # mode picks the fastest for our fixed shapes (not repeatable: off when deterministic), TF32 speeds
+        # the heads.
         torch.backends.cudnn.enabled = True
-        torch.backends.cudnn.benchmark = True
+        torch.backends.cudnn.benchmark = not deterministic
+        torch.backends.cudnn.deterministic = deterministic
         torch.set_float32_matmul_precision("high")
         return torch.device("cuda")
     return torch.device("cpu")
@@ -125,7 +138,7 @@ def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
 CPU_BF16_ENV = "STUDY_CPU_BF16"
 """Set to ``unsupported`` to make every bfloat16 probe answer no, as on a CPU without bfloat16 kernels
 (tests and CI exercise the float32 fallback on any CPU this way); unset, the CPU is probed."""
-FLOAT32, BFLOAT16, FLOAT16 = "float32", "bfloat16", "float16"  # what a trial reports as its precision
+FLOAT32, BFLOAT16, FLOAT16 = "float32", "bfloat16", "float16"  # what a trial records as its precision
 
 
 def cpu_capability() -> str:
@@ -159,22 +172,26 @@ def cpu_bf16_computes(module: type[torch.nn.Module]) -> bool:
 
 
 class MixedPrecision:
-    """Float16 autocast plus gradient scaling, on CUDA only.
+    """Autocast on CUDA in float16 (with gradient scaling) or bfloat16 (no scaling needed), when asked.
 
-    On the CPU (or when not requested) every method is the plain float32
-    path, so training code calls it unconditionally. Float16 rather than
-    bfloat16: every CUDA GPU has it, and the scaler guards its small range.
+    On the CPU (or when not requested, or bfloat16 on a GPU that lacks it) every method is the plain float32
+    path, so training code calls it unconditionally; ``name`` says which precision runs. Float16 is the
+    default: every CUDA GPU has it, and the scaler guards its small range.
     """
 
-    def __init__(self, device: torch.device, requested: bool) -> None:
-        self.enabled = bool(requested) and device.type == "cuda"
+    def __init__(self, device: torch.device, requested: bool, dtype: str = FLOAT16) -> None:
+        cuda = bool(requested) and device.type == "cuda"
+        self.enabled = cuda and (dtype == FLOAT16 or torch.cuda.is_bf16_supported(including_emulation=False))
         self.device_type = device.type
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.enabled)
+        self.dtype = torch.bfloat16 if dtype == BFLOAT16 else torch.float16
+        self.name = dtype if self.enabled else FLOAT32
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.enabled and dtype == FLOAT16)
 
     def autocast(self) -> AbstractContextManager:
-        return torch.autocast(self.device_type, dtype=torch.float16, enabled=self.enabled)
+        return torch.autocast(self.device_type, dtype=self.dtype, enabled=self.enabled)
 
-    def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, clip_params=None, max_norm: float = 0.0) -> None:
+    def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, clip_params=None,
+             max_norm: float = 0.0) -> None:
         """Backward and optimizer step, with the loss scaled when enabled.
 
         Gradients are clipped (when ``max_norm`` > 0) after unscaling, so the

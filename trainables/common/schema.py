@@ -1,4 +1,4 @@
-"""A task's metric schema: every name its trials report, checked when a trial reports and when a run is read.
+"""A task's metric schema: every name its trials record, checked at each record and when a run is read.
 
 Names come from the functions in ``trainables.common.metrics``; a schema
 lists them, with ``*`` standing for one target segment (a ticker, a class):
@@ -39,7 +39,7 @@ class Schema:
         patterns = (*self.required, *self.optional, *M.LOOP_OPTIONAL)
         return any(fnmatch.fnmatchcase(name, p) for p in patterns)
 
-    def check_report(self, metrics: Mapping[str, Any], final: bool) -> None:
+    def check_record(self, metrics: Mapping[str, Any], final: bool) -> None:
         """Raise ``SchemaError`` naming the first metric outside the schema, or one a final record lacks."""
         for name in metrics:
             if not self.known(name):

@@ -20,7 +20,7 @@ from trainables.common import runtime
 from trainables.common.config import TrialConfig
 from trainables.common.loop import RaySession, Session, Trainer, run_trial
 from trainables.common.paper import Paper
-from trainables.common.report import Extra, PartError, Samples, Table, fields_used, metrics_used
+from trainables.common.parts import Part, PartError, Samples, Table
 from trainables.common.schema import Schema
 
 
@@ -48,11 +48,11 @@ class Task:
     replicate: Callable[[int], dict[str, Any]] = seed_only
     """Seed k of a study -> the config fields it sets: the seed, and for q3 the split too."""
     schema: Schema | None = None
-    """Every metric name the task's trials report (``trainables.common.schema``)."""
+    """Every metric name the task's trials record (``trainables.common.schema``)."""
     tables: tuple[Table, ...] = ()
-    """The report's tables (``trainables.common.report``), built by analysis from completed trials."""
-    extras: tuple[Extra, ...] = ()
-    """Report parts beyond tables (``trainables.common.report``, drawn by ``analysis.extras``): learning curves,
+    """The report's tables (``trainables.common.parts``), built by analysis from completed trials."""
+    parts: tuple[Part, ...] = ()
+    """Report parts beyond tables (``trainables.common.parts``, drawn by ``analysis.report.parts``): learning curves,
     predictions, samples..."""
     uses_weights: bool = False
     """Whether analysis loads trained weights (q2's samples generate text), so remote runs copy them down."""
@@ -65,28 +65,30 @@ class Task:
     def __post_init__(self):
         """Each report part checked against the task: the config fields and metric names it reads exist."""
         fields = {f.name for f in dataclasses.fields(self.config)}
-        for part in self.extras:
+        for part in self.parts:
             where = f"{self.module}: {type(part).__name__}"
-            if not isinstance(part, Extra):
-                raise PartError(f"{where}: {part!r} is not a report part (trainables.common.report.Extra)")
-            for name in fields_used(part):
+            if not isinstance(part, Part):
+                raise PartError(f"{where}: {part!r} is not a report part (trainables.common.parts.Part)")
+            for name in part.fields_used():
                 if name not in fields:
                     raise PartError(f"{where}: {name!r} is not a field of {self.config.__name__}")
-            for name in metrics_used(part) if self.schema is not None else ():
+            for name in part.metrics_used() if self.schema is not None else ():
                 if not self.schema.known(name):
                     raise PartError(f"{where}: metric {name!r} is not in the task's schema")
             if isinstance(part, Samples) and self.generate is None:
                 raise PartError(f"{where}: the task does not generate (Task.generate)")
 
 
-def train_trial(task: Task, config: dict[str, Any], data: Any, session: Session) -> dict[str, Any]:
-    """One trial of ``task``: config checked, seeded, on the device it was given."""
+def train_trial(task: Task, config: dict[str, Any], data: Any, session: Session,
+                threads: int | None = None) -> dict[str, Any]:
+    """One trial of ``task``: config checked, seeded, on the device it was given, on ``threads`` CPU threads
+    (None: the CPUs Ray gave it; outside Ray, every core)."""
     cfg = task.config(**config)
     runtime.reset_process()
-    device = runtime.setup_device()
+    device = runtime.setup_device(threads, deterministic=cfg.deterministic)
     runtime.seed_everything(cfg.seed)
     trainer = task.build(cfg, data, device)
-    check = task.schema.check_report if task.schema else None
+    check = task.schema.check_record if task.schema else None
     return run_trial(trainer, cfg, session, task.metric, task.mode, check)
 
 

@@ -46,7 +46,7 @@ class Usage:
     wall_s: float | None = None
     """The run's wall time, when the caller measured it (Ray's start and the trials; not the report)."""
 
-    def record(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         return {k: round(v, 3) if isinstance(v, float) else v for k, v in asdict(self).items()}
 
     def lines(self) -> list[str]:

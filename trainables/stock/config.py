@@ -24,7 +24,7 @@ class StockConfig(TrialConfig):
     dropout: float = 0.0
     """Dropout between the recurrent layers and before the head (the paper: 0 or 0.1)."""
     loss: str = "mse"
-    """Training loss: mse on the model's scaled target, or mape on the prices it implies (trainables/stock/metrics.py)."""
+    """Training loss: mse on the model's scaled target, or mape on the prices it implies (stock/metrics.py)."""
     optimizer: str = "adam"
     """adam, adagrad or rmsprop."""
     lr: float = 1e-3

@@ -12,6 +12,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from trainables.common.errors import DataError
@@ -240,7 +241,29 @@ def _align(frames: dict[str, pd.DataFrame], origin: str) -> pd.DataFrame:
         missing = len(every) - len(df)
         if missing:
             gap = next(d for d in every if d not in df.index)
-            raise DataError(f"{origin}: {t} has {missing} date(s) the other tickers have (first {gap.date()}): gaps in one ticker only")
+            raise DataError(f"{origin}: {t} has {missing} date(s) the other tickers have (first {gap.date()}): "
+                            "gaps in one ticker only")
     common = set.intersection(*(set(df.columns) for df in spans.values()))
     fields = [f for f in FIELDS if f in common]
     return pd.concat({t: df[fields] for t, df in spans.items()}, axis=1, names=["ticker", "field"])
+
+
+YAHOO_COLUMNS = ["Date", "Open", "High", "Low", "Close", "Adj Close", "Volume"]
+
+
+def yahoo_frame(n: int = 120, start: str = "2015-01-01", base: float = 100.0, seed: int = 0) -> pd.DataFrame:
+    """A random-walk price table in Yahoo Finance's export format, business days (offline, no real data)."""
+    rng = np.random.default_rng(seed)
+    close = base * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    dates = pd.bdate_range(start, periods=n)
+    return pd.DataFrame({
+        "Date": dates.strftime("%Y-%m-%d"), "Open": close * 0.99, "High": close * 1.01, "Low": close * 0.98,
+        "Close": close, "Adj Close": close, "Volume": rng.integers(1_000, 10_000, n),
+    })[YAHOO_COLUMNS]
+
+
+def synthetic_prices(n: int = 160, tickers: tuple[str, ...] = ("GOOG", "AAPL")) -> pd.DataFrame:
+    """Random-walk prices as ``load_prices`` returns them ((ticker, field) columns, date index), for tests and
+    benchmarks/gpu_check.py."""
+    frames = {t: _clean(yahoo_frame(n, base=50.0 * (i + 1), seed=i), t)[0] for i, t in enumerate(tickers)}
+    return _align(frames, "synthetic")

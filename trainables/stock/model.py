@@ -36,20 +36,3 @@ def build_model(cfg: StockConfig, n_tickers: int) -> Forecaster:
         n_inputs=n_tickers * len(cfg.features), n_outputs=n_tickers, cell=cfg.cell,
         hidden_size=cfg.hidden_size, num_layers=cfg.num_layers, dropout=cfg.dropout,
     )
-
-
-def keras_parameter_count(cell: str, n_inputs: int, hidden_size: int, num_layers: int, n_outputs: int) -> int:
-    """What Keras reports for the same stack, to compare with the paper.
-
-    Keras' LSTM and SimpleRNN carry one bias vector per gate, PyTorch two
-    (input and recurrent): PyTorch has ``gates * hidden`` more per layer.
-    Keras' GRU (``reset_after=True``, its default) already has both, so the
-    GRU counts agree exactly.
-    """
-    gates = {"rnn": 1, "lstm": 4, "gru": 3}[cell]
-    biases = 2 if cell == "gru" else 1
-    total, width = 0, n_inputs
-    for _ in range(num_layers):
-        total += gates * (hidden_size * (width + hidden_size) + biases * hidden_size)
-        width = hidden_size
-    return total + hidden_size * n_outputs + n_outputs

@@ -33,7 +33,7 @@ class StockTrainer:
         self.model = build_model(cfg, len(self.data.tickers)).to(device)
         self.optimizer = OPTIMIZERS[cfg.optimizer](self.model.parameters(), lr=cfg.lr)
         self.loss_fn = make_loss(cfg.loss, self.data, device)
-        self.precision = runtime.MixedPrecision(device, cfg.amp)
+        self.precision = runtime.MixedPrecision(device, cfg.amp, cfg.amp_dtype)
         self.gen = runtime.make_generator(cfg.seed)
 
     def train_epoch(self) -> dict[str, float]:
@@ -54,10 +54,12 @@ class StockTrainer:
 
     def validate(self) -> dict[str, float]:
         loss, pred = self._predict(self.data.val)
-        return {M.VAL_LOSS: loss, **price_errors(pred, self.data.close[self.data.val].numpy(), self.data.tickers, "val")}
+        actual = self.data.close[self.data.val].numpy()
+        return {M.VAL_LOSS: loss, **price_errors(pred, actual, self.data.tickers, "val")}
 
     def test(self) -> tuple[dict[str, float], dict[str, str]]:
-        """Test errors, the persistence baseline on the same days, and a predictions file."""
+        """Test errors, the persistence baseline on the same days (and its MAPE on the validation days), and a
+        predictions file."""
         data = self.data
         test_loss, pred = self._predict(data.test)
         actual = data.close[data.test].numpy()
@@ -65,6 +67,10 @@ class StockTrainer:
         out = {M.TEST_LOSS: test_loss}
         out.update(price_errors(pred, actual, data.tickers, "test"))
         out.update(price_errors(naive, actual, data.tickers, "test", baseline=PERSISTENCE))
+        val = data.val.numpy()  # the period of the validation curves, for margins on them
+        val_mape = price_errors(persistence(data.close.numpy(), val), data.close[data.val].numpy(), data.tickers, "val",
+                                baseline=PERSISTENCE)[M.PERSISTENCE_VAL_MAPE]
+        out[M.PERSISTENCE_VAL_MAPE] = val_mape
         frame = pd.concat(
             {t: pd.DataFrame({"actual": actual[:, i], "predicted": pred[:, i], "persistence": naive[:, i]},
                              index=data.dates[data.test.numpy()])

@@ -27,7 +27,7 @@ from trainables.common.errors import DataError
 from trainables.tweets.config import OFFLINE_MINILM, TweetConfig
 from trainables.tweets.corpus import TweetData
 from trainables.tweets.preprocess import clean_all, cleaning_settings
-from trainables.tweets.split import baseline_key, baselines_for, check_splittable
+from trainables.tweets.trial_data import baseline_key, baselines_for, check_splittable
 
 DAVIDSON_URL = ("https://raw.githubusercontent.com/t-davidson/hate-speech-and-offensive-language/"
                 "master/data/labeled_data.csv")
@@ -70,7 +70,8 @@ def load_tweets(
 def from_frame(frame: pd.DataFrame, text_column: str, label_column: str, origin: str) -> TweetData:
     missing = [c for c in (text_column, label_column) if c not in frame.columns]
     if missing:
-        raise DataError(f"{origin}: missing column(s) {', '.join(missing)} (have: {', '.join(map(str, frame.columns))});"
+        have = ", ".join(map(str, frame.columns))
+        raise DataError(f"{origin}: missing column(s) {', '.join(missing)} (have: {have});"
                         " name them with --text-column / --label-column")
     if frame.empty:
         raise DataError(f"{origin}: no rows")
@@ -230,7 +231,7 @@ def describe(data: StudyData) -> str:
     return f"{len(t)} tweets from {t.origin}: " + ", ".join(f"{c} {n}" for c, n in t.counts().items())
 
 
-def record(options: DataOptions, data: StudyData) -> dict:
+def manifest(options: DataOptions, data: StudyData) -> dict:
     """study.json entries analysis reads back."""
     return {"data": data.tweets.origin, "classes": list(data.tweets.classes), "encoders": list(data.encoders),
             "t5": list(data.t5_models)}

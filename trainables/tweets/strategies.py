@@ -31,7 +31,7 @@ from trainables.tweets.model import (
     load_tokenizer,
     split_encoder,
 )
-from trainables.tweets.split import Prepared
+from trainables.tweets.trial_data import Prepared
 
 EVAL_BATCH = 128
 
@@ -65,10 +65,10 @@ class Strategy:
     model: torch.nn.Module
     optimizer: torch.optim.Optimizer
 
-    def __init__(self, data: Prepared, device: torch.device, amp: bool = False):
+    def __init__(self, data: Prepared, device: torch.device, cfg: TweetConfig):
         self.data, self.device = data, device
         self.weights = None if data.weights is None else data.weights.to(device)
-        self.precision = runtime.MixedPrecision(device, amp)
+        self.precision = runtime.MixedPrecision(device, cfg.amp, cfg.amp_dtype)
 
     def logits(self, idx: np.ndarray) -> torch.Tensor:
         raise NotImplementedError
@@ -108,7 +108,7 @@ class FrozenLSTM(Strategy):
     """LSTM head on cached token outputs; only the head is trained (and checkpointed)."""
 
     def __init__(self, cfg: TweetConfig, data: Prepared, states: TokenStates, device):
-        super().__init__(data, device, cfg.amp)
+        super().__init__(data, device, cfg)
         self.states = states
         self.model = build_head(cfg, states.dim, len(data.classes)).to(device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
@@ -123,7 +123,7 @@ class TopLSTM(Strategy):
     head (at lr); the embeddings and the lower layers are not in the model at all."""
 
     def __init__(self, cfg: TweetConfig, data: Prepared, states: TokenStates, device):
-        super().__init__(data, device, cfg.amp)
+        super().__init__(data, device, cfg)
         self.states = states
         top = split_encoder(load_encoder(cfg.encoder), cfg.frozen_layers, cfg.encoder)
         self.model = TopClassifier(top, build_head(cfg, states.dim, len(data.classes))).to(device)
@@ -141,7 +141,7 @@ class FullLSTM(Strategy):
     """Encoder + LSTM head trained together; the encoder at its own smaller rate."""
 
     def __init__(self, cfg: TweetConfig, data: Prepared, device):
-        super().__init__(data, device, cfg.amp)
+        super().__init__(data, device, cfg)
         tokenizer = load_tokenizer(cfg.encoder)
         encoder = load_encoder(cfg.encoder)
         self.ids, self.pad_id = tokenize(tokenizer, data.texts, cfg.max_length), tokenizer.pad_token_id or 0
@@ -161,7 +161,7 @@ class T5TextToText(Strategy):
     """Text-to-text: the label word is the target; predictions score each label word."""
 
     def __init__(self, cfg: TweetConfig, data: Prepared, device):
-        super().__init__(data, device, cfg.amp)
+        super().__init__(data, device, cfg)
         self.tokenizer = load_tokenizer(cfg.encoder)
         self.model = load_seq2seq(cfg.encoder).to(device)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.t5_lr)

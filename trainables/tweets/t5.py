@@ -65,7 +65,8 @@ def score_labels(model, input_ids, attention_mask, label_ids: list[list[int]]) -
 def generate_labels(model, tokenizer, input_ids, attention_mask, classes: tuple[str, ...]) -> np.ndarray:
     """Free generation mapped back to class indices; -1 where the output is no label."""
     longest = max(len(tokenizer(c)["input_ids"]) for c in classes)
-    out = model.generate(input_ids=input_ids, attention_mask=attention_mask, max_new_tokens=longest + 2, do_sample=False)
+    out = model.generate(input_ids=input_ids, attention_mask=attention_mask, max_new_tokens=longest + 2,
+                         do_sample=False)
     words = [w.strip().lower() for w in tokenizer.batch_decode(out, skip_special_tokens=True)]
     index = {c.lower(): i for i, c in enumerate(classes)}
     return np.array([index.get(w, -1) for w in words], dtype=np.int64)

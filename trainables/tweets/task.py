@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from trainables.common import metrics as M
-from trainables.common.report import Confusion, Curves, Table, TokenLengths
+from trainables.common.parts import Confusion, Curves, Table, TokenLengths
 from trainables.common.schema import Schema
 from trainables.common.task import Task
 from trainables.tweets.baselines import TFIDF_TEST
@@ -47,6 +47,6 @@ TASK = Task(
     metric=M.VAL_MACRO_F1, mode="max",
     build=TweetTrainer,
     paper=PAPER, module=__name__, replicate=replicate, schema=SCHEMA, tables=(MODELS, PER_CLASS),
-    extras=(TokenLengths(LENGTHS_FILE, "4.1 Tokens per cleaned tweet", cut_field="max_length"), Curves(),
+    parts=(TokenLengths(LENGTHS_FILE, "4.1 Tokens per cleaned tweet", cut_field="max_length"), Curves(),
             Confusion(CONFUSION_FILE)),
 )

@@ -25,14 +25,15 @@ from trainables.tweets.cache import EmbeddingCache
 from trainables.tweets.config import TweetConfig
 from trainables.tweets.corpus import TweetData
 from trainables.tweets.data import StudyData, as_study_data
-from trainables.tweets.split import Prepared, baseline_key, baselines_for, prepare
 from trainables.tweets.strategies import FrozenLSTM, FullLSTM, Strategy, T5TextToText, TopLSTM
+from trainables.tweets.trial_data import Prepared, baseline_key, baselines_for, prepare
 
 CONFUSION_FILE = "confusion.json"
 CLASSES_FILE = "classes.json"
 
 
-def make_strategy(cfg: TweetConfig, prep: Prepared, cache_root: str, device: torch.device) -> tuple[Strategy, float | None]:
+def make_strategy(cfg: TweetConfig, prep: Prepared, cache_root: str,
+                  device: torch.device) -> tuple[Strategy, float | None]:
     """The strategy ``cfg`` asks for, and (frozen, top) the seconds spent getting the cached token outputs."""
     if cfg.model_type == "t5":
         return T5TextToText(cfg, prep, device), None
