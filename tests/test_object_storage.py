@@ -2,7 +2,8 @@
 an S3-compatible store (AWS_ENDPOINT_URL and keys in the environment).
 
 Fast: the probe before Ray starts, one line per cause. Slow: studies writing to the bucket from Ray's workers,
-a killed driver resumed from the bucket, the analysis commands run on the bucket from elsewhere.
+a killed driver resumed from the bucket, a lost worker's trial resumed from the bucket, the analysis commands
+run on the bucket from elsewhere, and a run on the bucket against the same run in a local folder, table by table.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pyarrow.fs as pafs
 import pytest
 
@@ -23,7 +25,7 @@ from studies import checks, mirror, q1
 from tests.localcluster import free_port, two_nodes
 from tests.studyrun import kill_group, result_rows, start_study, study_env, trial_states
 from trainables.common import storage
-from trainables.common.layout import LOG_FILE, OPTUNA_DB
+from trainables.common.layout import LOG_FILE, OPTUNA_DB, TABLES_DIR
 
 
 def refusal(capsys, uri: str) -> str:
@@ -248,3 +250,99 @@ def test_an_optuna_search_on_s3_leaves_its_database_in_the_run_folder(s3_server,
     assert sorted(t.user_attrs["tune_trial_id"] for t in trials) == sorted(states)
     assert {t.state.name for t in trials} <= {"COMPLETE", "PRUNED"} and len(states) == 2
 
+
+
+def checkpointed(s3_server, prefix: str) -> dict[str, int]:
+    """Complete checkpoints (their state.pt in the bucket) per trial folder under ``prefix`` (NAME/)."""
+    counts: dict[str, int] = {}
+    for key in s3_server.objects(prefix):
+        if key.endswith("/state.pt"):
+            trial = key[len(prefix):].split("/")[1]  # RUN_ID/TRIAL/checkpoint_N/state.pt
+            counts[trial] = counts.get(trial, 0) + 1
+    return counts
+
+
+def trial_running_on(cluster, node_id: str) -> bool:
+    return any("ImplicitFunc" in a["class_name"] and a["state"] == "ALIVE" and a["node_id"] == node_id
+               for a in cluster.state_api("actors"))
+
+
+# About 20 s a trial alone, a checkpoint every 2 epochs: the worker node is stopped while its trial runs.
+LOST_EPOCHS = 150
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_a_worker_lost_and_brought_back_resumes_its_trial_from_the_bucket(s3_server, s3_cluster, tmp_path):
+    """A cloud worker goes away mid-study: its trial is retried from its last checkpoint in the bucket (no folder
+    is shared between the hosts), and the worker brought back joins the run."""
+    args = ["--smoke-test", "--set", f"epochs={LOST_EPOCHS}", "--set", "checkpoint_every=2", "--set", "patience=0",
+            "--max-failures", "3", "--address", s3_cluster.gcs, "--storage-path", s3_server.uri("runs"),
+            "--name", "lost"]
+    log, driver = tmp_path / "study.log", tmp_path / "driver"
+    driver.mkdir()
+    proc = start_study("studies/q1.py", args, log, cwd=driver)
+    try:
+        worker = s3_cluster.worker_node_id()
+        # Two slots (one a node), so two trial folders past two checkpoints are the two running trials, one of
+        # them the worker's: it has a checkpoint to resume from even if Tune had not yet taken its latest.
+        wait_for(lambda: sum(n >= 2 for n in checkpointed(s3_server, "runs/lost/").values()) >= 2
+                 and trial_running_on(s3_cluster, worker), proc)
+        s3_cluster.worker.stop()
+        s3_cluster.add_worker()
+        s3_cluster.wait_ready(nodes=2)
+        assert proc.wait(timeout=600) == 0, log.read_text()[-3000:]
+    finally:
+        kill_group(proc)
+    (run_id,) = {k.split("/")[2] for k in s3_server.objects("runs/lost/") if k.count("/") > 2}
+    run_dir = download(s3_server.uri("runs", "lost", run_id), tmp_path / "copy" / run_id)
+    states, _ = trial_states(run_dir)
+    assert len(states) == 3 and {s["status"] for s in states.values()} == {"TERMINATED"}
+    moved = [s for s in states.values() if s["num_failures"] >= 1]
+    assert moved, "no trial was on the lost worker"
+    for state in moved:
+        rows = result_rows(state["dir"])
+        assert rows[-1]["epoch"] == LOST_EPOCHS
+        last = [r for r in rows if r["pid"] == rows[-1]["pid"]]  # the retry, from a checkpoint (every 2 epochs)
+        assert last[0]["epoch"] > 1 and (last[0]["epoch"] - 1) % 2 == 0, [r["epoch"] for r in rows]
+    for tid, records in read_run(run_dir).every_record().groupby("trial_id"):
+        assert sorted(records["epoch"]) == list(range(1, LOST_EPOCHS + 1)), tid
+
+
+def comparable(csv: Path) -> pd.DataFrame:
+    """A table of a run less what says which trial, when or how fast: ids, seconds, and the comparisons of
+    seconds (their words in the summary hold numbers, checked in the comparisons themselves)."""
+    frame = pd.read_csv(csv)
+    frame = frame.drop(columns=[c for c in frame if c == "trial_id" or c.startswith("time/") or c.endswith("_s")])
+    if "metric" in frame:
+        frame = frame[~frame["metric"].str.startswith("time/")].reset_index(drop=True)
+    if "in words" in frame:
+        frame["in words"] = frame["in words"].str.replace(r"[-+−]?\d+(\.\d+)?", "#", regex=True)
+    return frame
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_a_run_on_s3_holds_what_the_same_run_holds_locally_table_by_table(s3_server, tmp_path):
+    """The same q1 smoke study stored in a local folder and on the bucket, then reported: every table holds the
+    same rows and values, but for the columns that say when, how fast or where."""
+    tables = {}
+    for where, storage_path in (("local", str(tmp_path / "local")), ("s3", s3_server.uri("runs"))):
+        driver = tmp_path / f"driver-{where}"
+        driver.mkdir()
+        proc = start_study("studies/q1.py", ["--smoke-test", "--storage-path", storage_path, "--name", "same"],
+                           tmp_path / f"{where}.log", cwd=driver)
+        try:
+            assert proc.wait(timeout=400) == 0, (tmp_path / f"{where}.log").read_text()[-3000:]
+        finally:
+            kill_group(proc)
+        analysis_cli(["report", f"{storage_path}/same"], tmp_path / f"analyst-{where}", tmp_path / f"tmp-{where}")
+        run_dir = (tmp_path / "local" / "same" / "latest").resolve() if where == "local" else download(
+            s3_server.uri("runs", "same", storage.read_text(s3_server.uri("runs", "same", "latest")).strip()),
+            tmp_path / "copy")
+        tables[where] = {p.name: p for p in (run_dir / TABLES_DIR).glob("*.csv")}
+    assert sorted(tables["s3"]) == sorted(tables["local"]) and len(tables["local"]) >= 3
+    for name, local_csv in tables["local"].items():
+        local_table, s3_table = comparable(local_csv), comparable(tables["s3"][name])
+        assert len(local_table) and len(local_table.columns) >= 3, name
+        pd.testing.assert_frame_equal(local_table, s3_table, check_exact=False, rtol=1e-9, obj=name)
