@@ -36,7 +36,8 @@ from trainables.common import provenance, task, usage
 from trainables.common.config import to_dict
 from trainables.common.loop import LocalSession
 
-KINDS = (("gcs_server", "GCS"), ("raylet", "raylet"), ("dashboard/agent", "dashboard agent"),
+# By command line; the raylet by its binary: workers and agents are told its socket (".../sockets/raylet").
+KINDS = (("gcs_server", "GCS"), ("/raylet/raylet", "raylet"), ("dashboard/agent", "dashboard agent"),
          ("runtime_env/agent", "runtime-env agent"), ("dashboard", "dashboard"), ("log_monitor", "log monitor"),
          ("monitor.py", "autoscaler monitor"), ("ray::", "trial workers"), ("default_worker", "trial workers"))
 

@@ -75,6 +75,10 @@ def test_the_cpu_breakdown_names_rays_processes_and_takes_the_trial_loops_out_of
     lines = {"/usr/bin/python -u .../ray/dashboard/agent.py --node-ip-address=127.0.0.1": "dashboard agent",
              ".../ray/core/src/ray/raylet/raylet --raylet_socket_name=...": "raylet",
              "ray::ImplicitFunc.train": "trial workers", "python .../ray/dashboard/dashboard.py": "dashboard",
-             "/usr/bin/python3 -c pass": "other"}
+             "/usr/bin/python3 -c pass": "other",
+             # A worker before it names itself, and an agent: both are told the raylet's socket.
+             ".../ray/_private/workers/default_worker.py --raylet-name=/tmp/ray/session_1/sockets/raylet":
+                 "trial workers",
+             ".../ray/_private/runtime_env/agent/main.py --raylet-name=/tmp/ray/sockets/raylet": "runtime-env agent"}
     for cmdline, name in lines.items():
         assert bench.kind(type("P", (), {"cmdline": lambda self, c=cmdline: c.split()})()) == name
