@@ -251,7 +251,6 @@ def test_an_optuna_search_on_s3_leaves_its_database_in_the_run_folder(s3_server,
     assert {t.state.name for t in trials} <= {"COMPLETE", "PRUNED"} and len(states) == 2
 
 
-
 def checkpointed(s3_server, prefix: str) -> dict[str, int]:
     """Complete checkpoints (their state.pt in the bucket) per trial folder under ``prefix`` (NAME/)."""
     counts: dict[str, int] = {}
@@ -274,8 +273,8 @@ LOST_EPOCHS = 150
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_a_worker_lost_and_brought_back_resumes_its_trial_from_the_bucket(s3_server, s3_cluster, tmp_path):
-    """A cloud worker goes away mid-study: its trial is retried from its last checkpoint in the bucket (no folder
-    is shared between the hosts), and the worker brought back joins the run."""
+    """A cloud worker goes away mid-study: its trial is retried from its last checkpoint in the bucket (the nodes
+    share no storage folder: every checkpoint goes through the bucket), and a worker brought back rejoins."""
     args = ["--smoke-test", "--set", f"epochs={LOST_EPOCHS}", "--set", "checkpoint_every=2", "--set", "patience=0",
             "--max-failures", "3", "--address", s3_cluster.gcs, "--storage-path", s3_server.uri("runs"),
             "--name", "lost"]
