@@ -77,19 +77,32 @@ def _snapshot(path: Path) -> bytes:
     return path.read_bytes()
 
 
-class Pusher(tune.Callback):
-    """Pushes the run's local files each time Tune saves its state (``get_state`` is called then), at most
-    every ``every_s``, and at the experiment's end."""
+class EverySave(tune.Callback):
+    """Runs ``act`` each time Tune saves its state (``get_state`` is called then), at most every ``every_s``."""
 
-    def __init__(self, run_dir: str, every_s: float = 30.0) -> None:
+    def __init__(self, run_dir: str, every_s: float) -> None:
         self.run_dir, self.every_s = run_dir, every_s
         self.last = -math.inf
 
+    def act(self) -> None:
+        raise NotImplementedError
+
     def get_state(self) -> dict | None:
         if time.monotonic() - self.last >= self.every_s:
-            push(self.run_dir)
+            self.act()
             self.last = time.monotonic()
         return None  # nothing of its own to save
+
+
+class Pusher(EverySave):
+    """Pushes the run's local files each time Tune saves its state, at most every ``every_s``, and at the
+    experiment's end."""
+
+    def __init__(self, run_dir: str, every_s: float = 30.0) -> None:
+        super().__init__(run_dir, every_s)
+
+    def act(self) -> None:
+        push(self.run_dir)
 
     def on_experiment_end(self, trials: list, **info) -> None:
         push(self.run_dir)

@@ -21,15 +21,12 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import math
 import pickletools
-import time
 from dataclasses import dataclass
 from typing import Any
 
-from ray import tune
-
 from studies import adapter
+from studies.mirror import EverySave
 from trainables.common import checkpoint, storage
 from trainables.common.layout import RESUME_BACKUP, TRIAL_RESULTS
 
@@ -92,24 +89,20 @@ def backup(run_dir: str) -> list[str]:
     return copied
 
 
-class SnapshotGuard(tune.Callback):
-    """Backs up Tune's state files each time Tune saves its state (``get_state`` is called then).
+class SnapshotGuard(EverySave):
+    """Backs up Tune's state files each time Tune saves its state, at most every ``every_s``.
 
     Ray uploads its state files to the run folder in the background; a file
     caught mid-upload is not intact and is skipped, so the backup always
-    holds the last intact copy of each.
+    holds the last intact copy of each. Tune may snapshot after every
+    checkpoint: a copy every few seconds keeps what a resume needs.
     """
 
     def __init__(self, run_dir: str, every_s: float = 5.0) -> None:
-        self.run_dir, self.every_s = run_dir, every_s
-        self.last = -math.inf
+        super().__init__(run_dir, every_s)
 
-    def get_state(self) -> dict | None:
-        # Tune may snapshot after every checkpoint: a copy every few seconds keeps what a resume needs.
-        if time.monotonic() - self.last >= self.every_s:
-            backup(self.run_dir)
-            self.last = time.monotonic()
-        return None  # nothing of its own to save
+    def act(self) -> None:
+        backup(self.run_dir)
 
 
 def recover(run_dir: str) -> Mended:
