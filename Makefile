@@ -39,8 +39,8 @@ test: $(STAMP)
 # once on one two-node Ray.
 test-cluster: $(STAMP)
 	$(PY) -m pytest -m slow tests/test_fault_tolerance.py tests/test_optuna_storage.py tests/test_postgres.py \
-		tests/test_cluster_multinode.py tests/test_cluster_launcher.py tests/test_cluster_autoscaling.py \
-		tests/test_object_storage.py tests/test_two_studies.py $(ARGS)
+		tests/test_cluster_multinode.py tests/test_cluster_launcher.py tests/test_cluster_launcher_s3.py \
+		tests/test_cluster_autoscaling.py tests/test_object_storage.py tests/test_two_studies.py $(ARGS)
 
 test-all: $(STAMP)
 	$(PY) -m pytest $(ARGS)

@@ -8,8 +8,9 @@ import pytest
 
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 
-# Tiny Hugging Face models and tweet CSVs built in tmp folders for the q3 tests; an S3 server (moto's).
-pytest_plugins = ["tweets_tiny", "s3server"]
+# Tiny Hugging Face models and tweet CSVs built in tmp folders for the q3 tests; an S3 server (moto's); the
+# launcher tests' two SSH hosts.
+pytest_plugins = ["tweets_tiny", "s3server", "launcher"]
 
 
 @pytest.fixture(scope="session")
