@@ -261,6 +261,8 @@ class ProgressCallback(tune.Callback):
         running = [self._running(t, now) for t in trials if t.status == Trial.RUNNING]
         left = time_left(running, self._durations, c.pending, self._slots)
         eta = "estimating" if left is None else f"~{format_duration(left)} left"
+        if self.seeds and left is not None:  # seeds a still-open verdict asks for later are not counted
+            eta += " for the seeds asked so far"
         return (f"trials: {c.done} done, {c.running} running, {c.failed} failed of {c.total}{self._seeds(trials)} | "
                 f"{self._waiting(c)}{self._elapsed()} elapsed, {eta}{self._best(trials)}")
 

@@ -371,3 +371,20 @@ def test_on_a_cluster_growing_from_zero_the_line_says_it_waits_for_the_autoscale
     cb.autoscaling = None  # a cluster with room from the start never says it
     trials[0].status = "PENDING"
     assert "autoscaler" not in cb.status_text(trials)
+
+
+def test_when_seeds_are_added_the_time_left_is_for_the_seeds_asked_so_far():
+    """A run that adds seeds where a verdict is open cannot know the seeds still to come: its estimate says what
+    it covers."""
+    out, clock, cb, trials = drive()
+    cb.seeds = True
+    for t in trials[:2]:
+        t.status = "RUNNING"
+        cb.on_trial_start(iteration=1, trials=trials, trial=t)
+    clock.now = 120.0
+    for t in trials[:2]:
+        t.last_result, t.has_reported_at_least_once = {M.EPOCH: 4, "val/loss": 0.7}, True
+    cb.on_trial_result(iteration=2, trials=trials, trial=trials[1], result=trials[1].last_result)
+    assert "20s elapsed, ~1m20s left for the seeds asked so far" in out.getvalue().splitlines()[-1]
+    cb.seeds = False
+    assert cb.status_text(trials).endswith("~1m20s left")  # two at 30 s left, two pending at 50 s, two slots
