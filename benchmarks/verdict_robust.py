@@ -1,6 +1,6 @@
 """Which target and test keep the verdicts' error rates when seeds are skewed: candidates side by side.
 
-    python benchmarks/verdict_robust.py            # 20,000 replications a case, about 10 minutes on one core
+    python benchmarks/verdict_robust.py            # 20,000 replications a case, about 3 minutes on one core
 
 The procedure of a ``--seeds auto`` run today is about the mean difference: a repeated t-interval
 (``analysis.verdicts.sequential``). No test of a mean keeps its error at 3 to 20 seeds for every distribution
