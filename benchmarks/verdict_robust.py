@@ -26,35 +26,26 @@ import argparse
 import math
 import sys
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
 from scipy import stats
+from verdict_errors import SCHEDULE, skewed  # the same looks and distributions as the other verdict benchmarks
+from verdict_resampled import DIFFERENCES
 
 from analysis.verdicts import sequential
 from analysis.verdicts.rule import CONTRADICTED, EQUIVALENT, SUPPORTED, rule
 from trainables.common.paper import HIGHER
 
-SCHEDULE = sequential.LookSchedule(first=3, cap=20)
 LOOKS = np.arange(sequential.FIRST_LOOK, SCHEDULE.cap + 1)
 TRIM = 0.2
 CALIBRATION_PATHS = 200_000
-DIFFERENCES = Path(__file__).with_name("verdict_resampled") / "q1_differences.csv"
 KINDS = ("gaussian", "lognormal", "blow-ups", "t3")
 Bounds = tuple[np.ndarray, np.ndarray]
-
-
-def skewed(kind: str, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    """Differences of sd 1 (before centring): Gaussian, lognormal, 10% of seeds blown up, t with 3 df."""
-    if kind == "gaussian":
-        return rng.standard_normal(shape)
-    if kind == "lognormal":
-        return np.exp(rng.standard_normal(shape)) / np.sqrt((np.e - 1) * np.e)
-    if kind == "blow-ups":
-        return (rng.standard_normal(shape) + 5.0 * (rng.random(shape) < 0.1)) / np.sqrt(1 + 25 * 0.09)
-    return rng.standard_t(3, shape) / np.sqrt(3)
 
 
 def yuen(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -169,9 +160,14 @@ def target(name: str, x: np.ndarray) -> float:
     return float(np.median((x[:, None] + x[None, :]) / 2))
 
 
+@cache
+def population_target(name: str, kind: str) -> float:
+    """A candidate's target for a distribution of ``skewed``, from 2,000,000 draws (once a pair)."""
+    return target(name, skewed(kind, np.random.default_rng(99), (2_000_000,)))
+
+
 def rates(cand: Candidate, kind: str, sd: float, reps: int, seed: int) -> dict[str, float]:
-    population = skewed(kind, np.random.default_rng(99), (2_000_000,))
-    d = sd * (skewed(kind, np.random.default_rng(seed), (reps, SCHEDULE.cap)) - target(cand.name, population))
+    d = sd * (skewed(kind, np.random.default_rng(seed), (reps, SCHEDULE.cap)) - population_target(cand.name, kind))
     null, seeds = cand.verdicts(d)
     return {"false supported": (null == SUPPORTED).mean(), "false contradicted": (null == CONTRADICTED).mean(),
             "false equivalent": (cand.verdicts(d + 1.0)[0] == EQUIVALENT).mean(),
