@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 import re
@@ -14,7 +15,9 @@ from typing import Any
 from ray import cloudpickle, tune
 from ray.tune.experiment import Trial
 
+from studies import eta
 from studies.console import Console, fit
+from studies.searchers.base import config_key
 from trainables.common import metrics as M
 from trainables.common.config import differing
 
@@ -53,46 +56,6 @@ def count_trials(statuses: Iterable[str], total: int) -> Counts:
     statuses = list(statuses)
     done, failed, running = (statuses.count(s) for s in (Trial.TERMINATED, Trial.ERROR, Trial.RUNNING))
     return Counts(done, running, failed, max(total, len(statuses)) - done - failed - running)
-
-
-@dataclass(frozen=True)
-class Running:
-    """A running trial in this run: seconds since it started, epochs reported since then, epochs left."""
-
-    elapsed: float
-    epochs_run: int
-    epochs_left: int | None
-
-
-def _left(r: Running, mean: float, finished: bool, paced: bool) -> float:
-    """Seconds left of one running trial (see time_left); one that has outlived the typical duration is
-    given one more epoch at its own pace (or what its planned epochs leave), not zero."""
-    pace_left = r.elapsed / r.epochs_run * r.epochs_left if paced else None
-    if not finished:
-        return pace_left if pace_left is not None else max(mean - r.elapsed, 0.0)
-    if r.elapsed < mean or not paced:
-        return max(mean - r.elapsed, 0.0)
-    return min(r.elapsed / r.epochs_run, pace_left)
-
-
-def time_left(running: list[Running], durations: list[float], pending: int, slots: int) -> float | None:
-    """Seconds until the last trial ends, or None until something tells.
-
-    Once trials have finished in this run, every trial takes their mean
-    duration (a running one what is left of it): trials that stop early
-    (patience, ASHA, a budget) make their planned epochs a poor guide. Before
-    that, a running trial keeps its pace so far (seconds per epoch) over its
-    planned epochs, and pending ones take the mean of those projections.
-    Trials run ``slots`` at a time.
-    """
-    paced = [r for r in running if r.epochs_run > 0 and r.epochs_left is not None]
-    projected = [r.elapsed / r.epochs_run * (r.epochs_run + r.epochs_left) for r in paced]
-    typical = durations or projected
-    if (pending or len(paced) < len(running)) and not typical:
-        return None
-    mean = sum(typical) / len(typical) if typical else 0.0
-    left = [_left(r, mean, bool(durations), r in paced) for r in running]
-    return max(max(left, default=0.0), (sum(left) + pending * mean) / max(slots, 1))
 
 
 def best_so_far(results: Iterable[tuple[dict, dict]], metric: str, mode: str) -> tuple[float, dict] | None:
@@ -184,24 +147,31 @@ class ProgressCallback(tune.Callback):
     planned epochs (its progress, for the time left). ``label_of(config)``:
     the short label of the best trial (default: the settings that differ
     between trials). ``seeds``: the line names the seeds of the running
-    trials (a run that adds seeds where a verdict is open).
+    trials (a run that adds seeds where a verdict is open). For the time
+    left (``studies.eta``): ``costs(config)``, a trial's arm and cost
+    (``eta.Costs.trial``); ``planned``, the full configs of the trials the
+    plan fixes, in the order they start (a design).
     """
 
     def __init__(self, console: Console | None, total: int | None, metric: str, mode: str,
                  epochs_of: Callable[[dict], int | None] = _config_epochs,
                  label_of: Callable[[dict], str] | None = None, *, clock: Callable[[], float] = time.monotonic,
-                 seeds: bool = False, autoscaling: int | None = None):
+                 seeds: bool = False, autoscaling: int | None = None,
+                 costs: Callable[[dict], eta.Trial] = eta.uncosted, planned: Iterable[dict] = ()):
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', not {mode!r}")
         self.console, self.total, self.metric, self.mode = console, total, metric, mode
         self.epochs_of, self.label_of, self.clock, self.seeds = epochs_of, label_of, clock, seeds
-        self.autoscaling = autoscaling
+        self.autoscaling, self.costs = autoscaling, costs
+        self.planned = [(config_key(c), c) for c in planned]
         self._reset()
 
     def _reset(self) -> None:
         self._began: float | None = None
         self._started: dict[str, tuple[float, int]] = {}  # trial id -> (clock, epoch) when it (re)started
-        self._durations: list[float] = []  # seconds of the trials run from their first epoch to the end here
+        self._finished: list[eta.Trial] = []  # the trials run from their first epoch to the end here
+        self._costed: dict[str, eta.Trial] = {}  # config key -> its arm and cost
+        self._keys: dict[str, str] = {}  # trial id -> config key
         self._slots = 1  # the most trials seen running at once
         self._refreshed = -math.inf
 
@@ -227,7 +197,8 @@ class ProgressCallback(tune.Callback):
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
         started = self._started.pop(trial.trial_id, None)
         if started and started[1] == 0:
-            self._durations.append(self.clock() - started[0])
+            costed = self._costing(self._key(trial), trial.config)
+            self._finished.append(dataclasses.replace(costed, seconds=self.clock() - started[0]))
         self._refresh(trials)
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
@@ -259,12 +230,12 @@ class ProgressCallback(tune.Callback):
         self._slots = max(self._slots, c.running)
         now = self.clock()
         running = [self._running(t, now) for t in trials if t.status == Trial.RUNNING]
-        left = time_left(running, self._durations, c.pending, self._slots)
-        eta = "estimating" if left is None else f"~{format_duration(left)} left"
+        left = eta.time_left(running, self._finished, self._to_start(trials, c.pending), self._slots)
+        until = "estimating" if left is None else f"~{format_duration(left)} left"
         if self.seeds and left is not None:  # seeds a still-open verdict asks for later are not counted
-            eta += " for the seeds asked so far"
+            until += " for the seeds asked so far"
         return (f"trials: {c.done} done, {c.running} running, {c.failed} failed of {c.total}{self._seeds(trials)} | "
-                f"{self._waiting(c)}{self._elapsed()} elapsed, {eta}{self._best(trials)}")
+                f"{self._waiting(c)}{self._elapsed()} elapsed, {until}{self._best(trials)}")
 
     def _waiting(self, c: Counts) -> str:
         if not self.autoscaling or c.running or not c.pending:
@@ -289,7 +260,27 @@ class ProgressCallback(tune.Callback):
             self._began = self.clock()
         return format_duration(self.clock() - self._began)
 
-    def _running(self, trial: Any, now: float) -> Running:
+    def _key(self, trial: Any) -> str:
+        # A trial's config does not change: its key is made once (the line is refreshed at every report).
+        if trial.trial_id not in self._keys:
+            self._keys[trial.trial_id] = config_key(trial.config)
+        return self._keys[trial.trial_id]
+
+    def _costing(self, key: str, config: dict) -> eta.Trial:
+        if key not in self._costed:
+            self._costed[key] = self.costs(config)
+        return self._costed[key]
+
+    def _to_start(self, trials: list, n: int) -> list[eta.Trial]:
+        """The ``n`` trials still to start, in the order they start: Tune's pending ones, then those the plan fixes
+        that Tune has not created (a searched trial not proposed yet: cost unknown)."""
+        created = {self._key(t) for t in trials}
+        configs = [(self._key(t), t.config) for t in trials if t.status == Trial.PENDING]
+        configs += [(key, c) for key, c in self.planned if key not in created]
+        known = [self._costing(key, c) for key, c in configs[:n]]
+        return known + [eta.Trial(cost=None)] * (n - len(known))
+
+    def _running(self, trial: Any, now: float) -> eta.Running:
         since, first = self._started.get(trial.trial_id, (now, 0))
         epoch, epochs = _epoch(_last(trial)), self.epochs_of(trial.config)
         left = None if epochs is None else max(epochs - epoch, 0)
@@ -298,7 +289,8 @@ class ProgressCallback(tune.Callback):
         if budget > 0 and trained > 0 and epoch > 0:
             by_budget = math.ceil(max(budget - trained, 0.0) * epoch / trained)
             left = by_budget if left is None else min(left, by_budget)
-        return Running(now - since, max(epoch - first, 0), left)
+        costed = self._costing(self._key(trial), trial.config)
+        return eta.Running(now - since, max(epoch - first, 0), left, costed.arm, costed.cost, costed.fixed)
 
     def _at_best(self, trial: Any) -> dict:
         """A trial's last result with the best value of the metric over all its epochs (Tune keeps it per

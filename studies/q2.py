@@ -10,12 +10,13 @@ Every arm of the paper's design is its LSTM(256) x 2 with dropout 0.2, Adam
 1e-3, 100-character windows on lower-cased text (trainables/chargen/paper.py).
 Units: a full pass of the paper's formulation over the embedded corpus is
 ~70,000 updates at batch 64, days on a CPU; so the design's "epoch" is a round
-of 25 updates (40 rounds; 8 for the paper formulation's arm, the reference's
+of 25 updates (40 rounds; 5 for the paper formulation's arm, the reference's
 compute) and tables say "round" and count characters seen
 (train/chars) and updates (train/steps). With --steps-per-epoch 0 an epoch is
 a full pass and the paper's epoch counts (20, 40, 100) are epochs again.
 Validation (the first --val-max-chars of it each epoch) picks the best epoch;
-the test part, scored whole with that epoch's weights, gives the final numbers.
+the test part, scored with that epoch's weights (whole; its first 20,000 characters
+for the paper formulation's arm), gives the final numbers.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from typing import Any
 from ray import tune
 from ray.tune.logger import JsonLoggerCallback
 
-from studies import adapter, checks, console, mirror, placement, resume
+from studies import adapter, checks, console, eta, mirror, placement, resume
 from studies.checks import fail
 from studies.context import Context
 from studies.progress import ProgressCallback
@@ -145,7 +145,8 @@ def _run(ctx: Context, plan: base.Plan, data: Any) -> None:
         callbacks += [JsonLoggerCallback(), resume.SnapshotGuard(ctx.run_dir),
                       ProgressCallback(con, plan.total, ctx.metric, ctx.mode,
                                        seeds=plan.manifest.get("seeds") == AUTO_SEEDS,
-                                       autoscaling=slots if waiting else None),
+                                       autoscaling=slots if waiting else None,
+                                       costs=eta.Costs.of(ctx.task).trial, planned=plan.planned),
                       placement.GpuFallbackNote(con)]
         if storage.is_uri(ctx.run_dir):
             callbacks.append(mirror.Pusher(ctx.run_dir))

@@ -7,6 +7,7 @@ import pytest
 from studies import launch, q1
 from studies.searchers import adaptive, base
 from trainables.common import metrics as M
+from trainables.common.config import to_dict
 
 X, Y = adaptive.Watch("x/0", (0, 1)), adaptive.Watch("y/0", (1, 2))  # arm 1 is shared
 FIRST, CAP = 3, 6
@@ -97,6 +98,8 @@ def test_q1_defaults_to_seeds_auto_with_every_comparison_watched():
     ctx, plan = launch.prepare(q1.STUDY, ["--storage-path", "/tmp/never-written"])
     assert ctx.args.seeds == "auto" and plan.manifest["max_seeds"] == 20 and plan.manifest["min_seeds"] == 3
     assert len(plan.configs) == 18 * 20 and plan.total == 18 * 3 and ctx.evaluate is not None
+    # The live line's time left knows the first seeds' trials, in order; the seeds a look adds are not planned.
+    assert plan.planned == [to_dict(c) for c in plan.configs[:18 * 3]]
     reads = {w.key: len(w.arms) for w in plan.searcher.watched}
     assert reads["cells_accuracy/0"] == 2 and reads["adam/0"] == 6 and reads["persistence/0"] == 18
     assert "then a seed more wherever a comparison is open, up to 20" in plan.describe

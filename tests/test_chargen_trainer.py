@@ -8,7 +8,7 @@ import pytest
 import torch
 from chargen_helpers import TINY, tiny_text, tiny_trainer
 
-from trainables.chargen.data import Corpus, majority_accuracy, whole_test_part
+from trainables.chargen.data import Corpus, majority_accuracy, scored_test_part, whole_test_part
 from trainables.chargen.losses import lr_factor
 from trainables.chargen.model import CELLS, state_to
 from trainables.chargen.task import TASK
@@ -207,6 +207,19 @@ def test_the_test_part_is_scored_whole_in_streams_plus_the_rest():
     assert metrics[M.TEST_ACC] == pytest.approx((hits + rest[1]) / n)
     assert metrics[M.BASELINE_MAJORITY_TEST_ACC] == pytest.approx(majority_accuracy(trainer.data, targets))
     assert files["vocab.json"].startswith('["\\n", " "')
+
+
+def test_a_capped_test_scores_the_test_parts_first_characters():
+    """The paper formulation's arm scores the first test_max_chars of the test part: a window each."""
+    whole = tiny_trainer("paper", n_chars=6000)
+    capped = tiny_trainer("paper", n_chars=6000, test_max_chars=50)
+    capped.model.load_state_dict(whole.model.state_dict())
+    first = whole_test_part(whole.data)[:50]
+    assert scored_test_part(capped.data, capped.cfg).tolist() == first.tolist()
+    metrics = capped.test()[0]
+    assert metrics[M.TEST_CHARS] == 50 < whole.data.n_test
+    assert metrics[M.TEST_LOSS] == pytest.approx(whole.evaluate(first)[0], rel=1e-6)
+    assert capped.cfg.work - whole.cfg.work == 50 * capped.cfg.seq_len  # the live line's cost counts it
 
 
 def test_test_metrics_use_the_best_epochs_weights(tmp_path):

@@ -13,7 +13,9 @@ import pytest
 from ray import cloudpickle
 
 from studies import console as C
+from studies import eta as E
 from studies import progress as P
+from trainables.chargen.task import TASK
 from trainables.common import metrics as M
 
 CLEAR = "\r\x1b[K"
@@ -78,31 +80,6 @@ def test_format_duration():
 def test_counts_include_planned_trials_tune_has_not_created():
     c = P.count_trials(["TERMINATED", "ERROR", "RUNNING", "PENDING", "TERMINATED"], total=8)
     assert (c.done, c.running, c.failed, c.pending, c.total) == (2, 1, 1, 4, 8)
-
-
-def test_time_left_waits_for_something_to_tell():
-    assert P.time_left([], [], pending=4, slots=2) is None
-    assert P.time_left([P.Running(5.0, 0, 10)], [], pending=0, slots=1) is None  # no epoch reported yet
-    assert P.time_left([P.Running(5.0, 2, None)], [], pending=0, slots=1) is None  # epochs unknown
-    assert P.time_left([], [], pending=0, slots=1) == 0.0
-
-
-def test_time_left_from_the_pace_of_running_trials_and_the_finished_ones():
-    # Two running: 10 s for 2 of 10 epochs (40 s left), 30 s for 3 of 6 epochs (30 s left).
-    running = [P.Running(10.0, 2, 8), P.Running(30.0, 3, 3)]
-    # Nothing finished yet: a pending trial takes the projected durations' mean, (50 + 60) / 2 = 55 s.
-    assert P.time_left(running, [], pending=2, slots=2) == pytest.approx((40 + 30 + 2 * 55) / 2)
-    # With finished trials their mean duration is used for every trial, 20 s each: the running ones have
-    # 10 s of it left (early stopping makes planned epochs a poor guide), the pending 20 s each; the one
-    # that has outlived it gets one more epoch at its pace (10 s), not zero.
-    assert P.time_left(running, [10.0, 30.0], pending=2, slots=2) == pytest.approx((10 + 10 + 40) / 2)
-    # The longest running trial bounds it: nothing queued, fast slots to spare.
-    assert P.time_left(running, [40.0], pending=0, slots=4) == pytest.approx(30)
-    # The last trial, past the others' mean: one more epoch at its pace, at most what its epochs leave.
-    assert P.time_left([P.Running(400.0, 2, 3)], [300.0], pending=0, slots=2) == pytest.approx(200)
-    assert P.time_left([P.Running(400.0, 4, 1)], [300.0], pending=0, slots=2) == pytest.approx(100)
-    # A trial that has not reported yet is expected to take the typical duration.
-    assert P.time_left([P.Running(5.0, 0, 10)], [20.0], pending=0, slots=1) == pytest.approx(15)
 
 
 def test_best_so_far_counts_only_completed_trials_by_mode():
@@ -225,8 +202,9 @@ def test_progress_callback_counts_estimates_and_names_the_best():
     t0.last_result, t0.has_reported_at_least_once = {M.EPOCH: 4, "val/loss": 0.7}, True
     t1.last_result, t1.has_reported_at_least_once = {M.EPOCH: 2, "val/loss": 0.9}, True
     cb.on_trial_result(iteration=2, trials=trials, trial=t1, result=t1.last_result)
-    # Pending trials take the projected durations' mean (50 s and 100 s): (30 + 80 + 2 * 75) / 2 slots = 130 s.
-    assert "20s elapsed, ~2m10s left" in out.getvalue().splitlines()[-1]
+    # Pending trials take the projected durations' mean (50 s and 100 s), each in the slot that frees first:
+    # 30 + 75 and 80 + 75 s.
+    assert "20s elapsed, ~2m35s left" in out.getvalue().splitlines()[-1]
     assert "best" not in out.getvalue()  # nothing completed yet
     clock.now = 150.0
     t0.status, t0.last_result = "TERMINATED", {M.EPOCH: 10, "val/loss": 0.4, M.COMPLETED: 1}
@@ -237,8 +215,28 @@ def test_progress_callback_counts_estimates_and_names_the_best():
     assert line.endswith("| best val/loss 0.4 (cell=rnn)")  # only the cell differs between trials
     # Once a trial has finished, every trial takes its 50 s (early stopping makes planned epochs a poor
     # guide): t1 has run its 50 s already, so it gets one more epoch at its pace (10 s); two pending
-    # trials, two slots: (10 + 2 * 50) / 2.
-    assert "~55s left" in line
+    # trials, two slots: one starts now, the other after t1's 10 s.
+    assert "~1m00s left" in line
+
+
+def test_the_time_left_costs_each_planned_trial_by_its_arm_also_before_tune_creates_it():
+    """Two arms, batch 128 twice batch 64's cost: the trials Tune has not created yet are the plan's, each timed by
+    its own arm (a mean duration for all would put the run's end 50 s early)."""
+    out, clock = io.StringIO(), Clock(100.0)
+    planned = [{"batch": b, "epochs": 10, "seed": s} for s in (0, 1) for b in (64, 128)]
+    cb = P.ProgressCallback(C.Console(out, interval=0, clock=clock), total=4, metric="val/loss", mode="min",
+                            clock=clock, costs=lambda c: E.Trial(c["batch"], c["batch"] / 64), planned=planned)
+    trials = [fake_trial(f"t{i}", "RUNNING", dict(c)) for i, c in enumerate(planned[:2])]
+    cb.setup(total_num_samples=4)
+    for t in trials:
+        cb.on_trial_start(iteration=1, trials=trials, trial=t)
+    clock.now = 120.0  # batch 64: 4 of 10 epochs in 20 s (30 s left), batch 128: 2 of 10 (80 s left)
+    for t, epoch in zip(trials, (4, 2)):
+        t.last_result, t.has_reported_at_least_once = {M.EPOCH: epoch, "val/loss": 0.7}, True
+    # Seed 1's batch 64 (50 s) after the first to free (30 s), its batch 128 (100 s) after the other (80 s).
+    assert cb.status_text(trials).endswith("20s elapsed, ~3m00s left")
+    cb.planned = []  # a search: what is not proposed yet takes the mean of the trials seen, 75 s
+    assert cb.status_text(trials).endswith("20s elapsed, ~2m35s left")
 
 
 def test_a_budgeted_trial_is_paced_by_its_budget_not_its_epoch_cap():
@@ -297,9 +295,11 @@ def test_an_interrupted_run_says_what_is_unfinished():
 
 def test_the_callback_pickles_without_its_console(tmp_path):
     # Tuner writes RunConfig's callbacks into tuner.pkl (a resumed run replaces them with this start's).
-    cb = P.ProgressCallback(C.Console(sys.stdout), total=3, metric="m", mode="max", epochs_of=lambda c: c["n"])
+    cb = P.ProgressCallback(C.Console(sys.stdout), total=3, metric="m", mode="max", epochs_of=lambda c: c["n"],
+                            costs=E.Costs.of(TASK).trial)
     restored = cloudpickle.loads(cloudpickle.dumps(cb))
     assert restored.console is None and restored.total == 3 and restored.epochs_of({"n": 7}) == 7
+    assert restored.costs({"epochs": 4}) == cb.costs({"epochs": 4}) and cb.costs({"epochs": 4}).cost == 4.0
     with pytest.raises(ValueError, match="mode"):
         P.ProgressCallback(None, 1, "m", "best")
 

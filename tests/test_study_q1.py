@@ -48,6 +48,7 @@ def test_five_seeds_run_the_papers_design_on_every_arm():
     ctx, plan = plan_of(["--seeds", "5"])
     assert ctx.args.design == "paper" and ctx.args.seeds == 5
     assert plan.total == 18 * 5 and len(plan.configs) == 90
+    assert [c["seed"] for c in plan.planned] == [c.seed for c in plan.configs]  # what the live line times
     arms = {(a.cell, a.loss, a.optimizer, a.dropout, a.formulation) for a in plan.configs}
     assert len(arms) == 18 and ("gru", "mse", "adam", 0.0, "returns") in arms
     assert ("gru", "mape", "adagrad", 0.0, "returns") not in arms  # two factors changed: not in the paper's design

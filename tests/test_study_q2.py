@@ -32,7 +32,10 @@ def test_the_paper_design_trains_the_papers_lstm_in_every_arm():
     assert all(a.cpu_bf16 for a in design)  # bfloat16 where the CPU computes it (its losses within 0.02 nats)
     assert {(a.epochs, a.steps_per_epoch) for a in design if a.formulation == "sequence"} == {(40, 25)}  # rounds
     # the paper formulation's arm stops where the formulation claim stops reading it: the reference's compute
-    assert {(a.epochs, a.steps_per_epoch) for a in design if a.formulation == "paper"} == {(8, 25)}
+    assert {(a.epochs, a.steps_per_epoch) for a in design if a.formulation == "paper"} == {(5, 25)}
+    # and scores 20,000 test characters as it validates on 20,000 (a window each); the other arms the whole part
+    assert {(a.formulation, a.test_max_chars, a.val_max_chars) for a in design} == {("paper", 20_000, 20_000),
+                                                                                   ("sequence", 0, 20_000)}
     assert len(arms(["--design", "factorial", "--seeds", "1"])) == 12
 
 

@@ -315,7 +315,7 @@ def plan(ctx: Context) -> base.Plan:
     varying = differing(full)
     run = [{**level, **{k: v for k, v in ctx.chosen.items() if k in level}} for level in levels]
     watched = watches(ctx.study.task.paper, run, arm_of)
-        # A budget counts the trials started: seeds run ahead would spend it on trials no comparison asked for.
+    # A budget counts the trials started: seeds run ahead would spend it on trials no comparison asked for.
     ahead = args.run_ahead and not args.max_trials
     slots = ClusterSlots(args.cpus_per_trial, args.gpus_per_trial, args.max_concurrent) if ahead else None
     searcher = SeedSearcher({k: {v: c[v] for v in varying} for k, c in zip(keys, full)}, watched, args.min_seeds,
@@ -330,4 +330,6 @@ def plan(ctx: Context) -> base.Plan:
                 + ("; free slots run seeds ahead" if ahead else ""))
     manifest = {"design": args.design, "seeds": AUTO_SEEDS, "min_seeds": args.min_seeds, "max_seeds": args.max_seeds,
               "max_trials": args.max_trials, "arms": len(arms), "run_ahead": ahead}
-    return base.Plan(common, built, config, len(arms) * args.min_seeds, describe, manifest=manifest, searcher=searcher)
+    first = len(arms) * args.min_seeds  # the first seeds: what later ones cost is not known before the looks
+    return base.Plan(common, built, config, first, describe, manifest=manifest, searcher=searcher,
+                     planned=full[:first])

@@ -44,6 +44,9 @@ class Plan:
     """What study.json keeps about the search (e.g. the design)."""
     searcher: Any = None
     """The searcher object, when it needs state on resume (``use_storage``)."""
+    planned: list[dict[str, Any]] = field(default_factory=list)
+    """The full configs of the trials the plan fixes, in the order they start (a design's; a searched trial is
+    not known before it is proposed): the live line's time left costs each by its arm."""
 
 
 @dataclass
@@ -232,4 +235,5 @@ def list_plan(ctx: Any, values: list[dict[str, Any]], describe: str, scheduler: 
     config = tune.TuneConfig(metric=ctx.metric, mode=ctx.mode, num_samples=len(full),
                              search_alg=DurableSearchGenerator(searcher), scheduler=scheduler)
     common = {k: v for k, v in full[0].items() if k not in keys}
-    return Plan(common, configs, config, len(full), describe, manifest=manifest or {}, searcher=searcher)
+    return Plan(common, configs, config, len(full), describe, manifest=manifest or {}, searcher=searcher,
+                planned=full)

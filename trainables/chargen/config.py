@@ -11,6 +11,7 @@ FORMULATION_ALIASES = {"report": "paper"}  # the name runs made before the renam
 LOSSES = ("ce", "mse", "mae")
 CELLS = ("lstm", "gru", "rnn")
 SCHEDULES = ("constant", "cosine", "onecycle")
+TRAIN_PASSES = 3  # a training character-step, forward and backward, against a forward one (CharConfig.work)
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,24 @@ class CharConfig(TrialConfig):
     val_max_chars: int = 20_000
     """Validation characters scored each epoch (the first ones of the validation part; 0: all).
     The paper formulation runs a whole window per scored character, hence the cap."""
+    test_max_chars: int = 0
+    """Test characters scored once at the end (the first ones of the test part; 0: all of it, ``test/chars``
+    says how many). The paper formulation's whole test part on Shakespeare is 239,351 windows of 100 steps:
+    longer than its training (343 s of a 604 s trial, benchmarks/RESULTS.md)."""
+
+    @property
+    def work(self) -> float:
+        """Character-steps (see TrialConfig.work): a round's updates, backward and forward (about three forward
+        passes), its validation, and the capped test, a whole window per scored character in the paper
+        formulation (a whole test part is left out: its size is the corpus'). A full pass
+        (``steps_per_epoch`` 0) is the corpus, which every trial of a run shares: an epoch of windows then."""
+        window = self.seq_len if self.formulation == "paper" else 1
+        if self.budget_s:
+            return super().work
+        if not self.steps_per_epoch:
+            return float(self.epochs * window)
+        train = TRAIN_PASSES * self.steps_per_epoch * self.batch_size * self.seq_len
+        return float(self.epochs * (train + self.val_max_chars * window) + self.test_max_chars * window)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "formulation", FORMULATION_ALIASES.get(self.formulation, self.formulation))
@@ -87,7 +106,7 @@ class CharConfig(TrialConfig):
         check_choice("lr_schedule", self.lr_schedule, SCHEDULES)
         for name in ("num_layers", "hidden_size", "embed_size", "seq_len", "batch_size", "min_char_count"):
             check_range(name, getattr(self, name), 1)
-        for name in ("steps_per_epoch", "val_max_chars", "grad_clip"):
+        for name in ("steps_per_epoch", "val_max_chars", "test_max_chars", "grad_clip"):
             check_range(name, getattr(self, name), 0)
         check_range("dropout", self.dropout, 0.0, 1.0, high_inclusive=False)
         check_range("lr", self.lr, 0.0, low_inclusive=False)

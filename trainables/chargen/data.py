@@ -314,6 +314,12 @@ def whole_test_part(data: CharData) -> torch.Tensor:
     return torch.arange(data.n_train + data.n_val, len(data.ids))
 
 
+def scored_test_part(data: CharData, cfg: CharConfig) -> torch.Tensor:
+    """Positions of the test characters a trial scores, once: the whole test part, or its first ``test_max_chars``."""
+    whole = whole_test_part(data)
+    return whole if cfg.test_max_chars == 0 else whole[: cfg.test_max_chars]
+
+
 def held_out_part(data: CharData) -> torch.Tensor:
     """Positions of the validation and test parts together: the corpus' last 10% at the 90/5/5 split.
 

@@ -20,11 +20,12 @@ SCHEMA = Schema(
 ROUNDS = "steps_per_epoch"
 FINAL = Table("final_best", "Test, final and best validation loss and accuracy",
               (M.TEST_LOSS, M.TEST_BPC, M.TEST_ACC, M.VAL_LOSS, M.best(M.VAL_LOSS), M.VAL_ACC, M.TRAIN_LOSS,
-               M.BEST_EPOCH, "epochs_run", M.TRAIN_CHARS, M.TRAIN_STEPS, M.TEST_UNKNOWN, M.TIME_TOTAL,
-               M.TRAIN_PRECISION),
+               M.BEST_EPOCH, "epochs_run", M.TRAIN_CHARS, M.TRAIN_STEPS, M.TEST_CHARS, M.TEST_UNKNOWN,
+               M.TIME_TOTAL, M.TRAIN_PRECISION),
               reference=False, baselines={"always the most frequent character": M.baseline("majority", "")},
               note="test/ and val/loss are cross-entropy in nats per character whatever the training loss; test/ is "
-                   "the whole test part, scored with the best validation epoch's (round's) weights.")
+                   "the test part (test/chars of it: the whole part, or its first characters where the config "
+                   "caps it), scored with the best validation epoch's (round's) weights.")
 
 TASK = Task(
     name="chargen", study="q2", config=CharConfig,

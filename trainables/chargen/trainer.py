@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from trainables.chargen.batches import StreamBatches, WindowBatches, windows
 from trainables.chargen.config import CharConfig
-from trainables.chargen.data import EVAL_STREAMS, Corpus, majority_accuracy, prepare, val_targets, whole_test_part
+from trainables.chargen.data import EVAL_STREAMS, Corpus, majority_accuracy, prepare, scored_test_part, val_targets
 from trainables.chargen.losses import lr_factor, make_loss
 from trainables.chargen.model import CELLS, build_model, detach, state_to
 from trainables.common import loop, runtime
@@ -117,8 +117,8 @@ class CharTrainer:
                 M.VAL_UNKNOWN: self.data.unknown["val"]}
 
     def test(self) -> tuple[dict[str, float], dict[str, str]]:
-        """The whole test part, once; the vocabulary as the checkpoint's side file."""
-        targets = whole_test_part(self.data)
+        """The test part (``test_max_chars`` of it), once; the vocabulary as the checkpoint's side file."""
+        targets = scored_test_part(self.data, self.cfg)
         loss, acc = self.evaluate(targets)
         metrics = {M.TEST_LOSS: loss, M.TEST_BPC: loss / math.log(2), M.TEST_ACC: acc,
                    M.BASELINE_MAJORITY_TEST_ACC: majority_accuracy(self.data, targets),

@@ -158,6 +158,13 @@ class TrialConfig:
         """The epochs the trial trains, when its config alone says so (no early stop, no budget); else None."""
         return self.epochs if self.patience == 0 and self.budget_s == 0 else None
 
+    @property
+    def work(self) -> float:
+        """What the trial costs, in units proportional to its seconds on one machine, for comparing the trials
+        of one run (the live line's time left): its budget's seconds, else its epochs. A task whose arms differ
+        in cost an epoch says by how much."""
+        return float(self.budget_s or self.epochs)
+
 
 def field_docs(cls: type) -> dict[str, str]:
     """Each dataclass field's docstring (the string literal under it), base classes first.

@@ -98,7 +98,7 @@ TRAIN_PASSES = "train/passes"  # passes over the training part so far (an epoch'
 # cell in bfloat16, else float32); float16 (amp on CUDA). Text, not a number: tables list it per row.
 TRAIN_PRECISION = "train/precision"
 TEST_BPC = "test/bpc"
-TEST_CHARS = "test/chars"  # characters scored on the test part (all of it)
+TEST_CHARS = "test/chars"  # characters scored on the test part (all of it unless the config caps it)
 VAL_UNKNOWN = "val/unknown_rate"  # share of validation characters outside the training vocabulary
 TEST_UNKNOWN = "test/unknown_rate"
 
