@@ -7,9 +7,10 @@ through the study's own ``ProgressCallback`` on a clock set to the records'
 times: once with each trial costed by its arm (``studies.eta``: what a study
 runs now) and once with one mean duration for every trial (no arms, no costs,
 no planned configs). The real time left is from each minute to the end of the
-trial phase (the last trial's end). A run that adds seeds where a comparison
-is open (``--seeds auto``) ends later than the seeds asked at any minute
-cover: its rows say so. Times are Tune's, whole seconds.
+trials the line knew of then: the planned ones and those started by then
+(the whole trial phase for a fixed design; in a run that adds seeds where a
+comparison is open, ``--seeds auto``, the seeds asked so far, as the line
+says). Times are Tune's, whole seconds.
 """
 
 from __future__ import annotations
@@ -86,17 +87,26 @@ def replay(run_dir: Path, every: float, costed: bool) -> list[tuple[float, float
     return out
 
 
+def known_end(trials: list[SimpleNamespace], total: int, at: float) -> float:
+    """When the trials the line knows of ``at`` seconds in ended: the planned ones and those started by then (a
+    seed a later look asked for, or one run ahead later, is not among them)."""
+    begin = trials[0].start
+    return max(t.end for i, t in enumerate(trials) if i < total or t.start - begin <= at) - begin
+
+
 def table(run_dir: Path, every: float) -> list[str]:
     info = read_json(run_dir / "study.json")
-    end = max(t.end for t in recorded(run_dir)) - recorded(run_dir)[0].start
+    trials = recorded(run_dir)
+    total = int(info.get("trials") or len(trials))
+    end = max(t.end for t in trials) - trials[0].start
     rows = zip(replay(run_dir, every, True), replay(run_dir, every, False))
     auto = info.get("seeds") == "auto"
-    lines = [f"{run_dir}: {info.get('study')}, {info.get('trials')} trials planned"
+    lines = [f"{run_dir}: {info.get('study')}, {total} trials planned"
              + (" (then seeds where a comparison is open)" if auto else "") + f", trial phase {format_duration(end)}",
-             "| since first start | real left | left, arms costed | error | left, one mean | error |",
-             "|---|---|---|---|---|---|"]
+             "| since first start | real left (of the trials known then) | left, arms costed | error | left, one "
+             + "mean | error |", "|---|---|---|---|---|---|"]
     for (at, costed), (_, plain) in rows:
-        real = end - at
+        real = known_end(trials, total, at) - at
         cells = [f"{format_duration(v)} | {100 * (v - real) / real:+.0f}%" if v is not None and real > 0 else "- | -"
                  for v in (costed, plain)]
         lines.append(f"| {format_duration(at)} | {format_duration(real)} | {cells[0]} | {cells[1]} |")
