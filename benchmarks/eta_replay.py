@@ -52,10 +52,9 @@ def recorded(run_dir: Path) -> list[SimpleNamespace]:
     return sorted(out, key=lambda t: t.start)
 
 
-def replay(run_dir: Path, every: float, costed: bool) -> list[tuple[float, float | None]]:
-    """(minute since the first start, seconds the line said were left) at every ``every`` seconds."""
-    info = read_json(run_dir / "study.json")
-    trials = recorded(run_dir)
+def replay(info: dict, trials: list[SimpleNamespace], every: float, costed: bool) -> list[tuple[float, float | None]]:
+    """(minute since the first start, seconds the line said were left) at every ``every`` seconds, for the run
+    ``info`` (its study.json) and ``trials`` (``recorded``) describe."""
     total = int(info.get("trials") or len(trials))
     clock = SimpleNamespace(now=trials[0].start)
     extra = {"costs": Costs.of(load_task(info)).trial, "planned": [t.config for t in trials[:total]]} if costed else {}
@@ -99,7 +98,7 @@ def table(run_dir: Path, every: float) -> list[str]:
     trials = recorded(run_dir)
     total = int(info.get("trials") or len(trials))
     end = max(t.end for t in trials) - trials[0].start
-    rows = zip(replay(run_dir, every, True), replay(run_dir, every, False))
+    rows = zip(replay(info, trials, every, True), replay(info, trials, every, False))
     auto = info.get("seeds") == "auto"
     lines = [f"{run_dir}: {info.get('study')}, {total} trials planned"
              + (" (then seeds where a comparison is open)" if auto else "") + f", trial phase {format_duration(end)}",
@@ -118,7 +117,7 @@ def main(argv: list[str] | None = None) -> list[str]:
     p.add_argument("run", type=Path, help="a finished run folder (RESULTS/NAME/RUN_ID or RESULTS/NAME/latest)")
     p.add_argument("--every", type=float, default=60.0, help="seconds between two rows (default: 60)")
     args = p.parse_args(argv)
-    if not (args.run / "study.json").exists() or not recorded(args.run):
+    if not (args.run / "study.json").exists() or not any(args.run.glob(f"*/{TRIAL_RESULTS}")):
         p.error(f"{args.run}: no study.json or no trial records (not a finished run folder)")
     lines = table(args.run.resolve(), args.every)
     print("\n".join(lines))

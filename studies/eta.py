@@ -4,7 +4,7 @@ A run's arms can differ several-fold in cost (q2's batch 128 trains twice the
 characters a round, the paper formulation scores a 100-character window per
 validation character), so one mean duration for every trial is off by the mix.
 Here a trial whose arm has finished takes that arm's mean; an arm not seen yet
-takes its cost (``Task.cost``: units proportional to seconds) at the seconds
+takes its cost (``TrialConfig.work``: units proportional to seconds) at the seconds
 per unit of the trials seen; and the trials still to start go, in the order
 they start, to whichever slot frees first, as Tune places them.
 """
@@ -71,9 +71,9 @@ class Expected:
         self.finished = bool(finished)
         self.done_arms = {t.arm for t in finished}
         self.by_arm: dict[Hashable, list[float]] = {}
-        for arm, _, seconds in seen:
-            self.by_arm.setdefault(arm, []).append(seconds)
-        for arm, _, seconds in paced if finished else ():
+        for t in finished:
+            self.by_arm.setdefault(t.arm, []).append(t.seconds)
+        for arm, _, seconds in paced:  # (all of them before any finished)
             if arm not in self.done_arms:
                 self.by_arm.setdefault(arm, []).append(seconds)
         units, seconds = sum(c for _, c, _ in seen), sum(s for _, _, s in seen)

@@ -32,8 +32,9 @@ def test_seconds_of_reads_the_lines_durations_back():
 
 def test_the_replay_costs_arms_the_mean_does_not(tmp_path):
     run = write_run(tmp_path)
-    costed = dict(R.replay(run, 20.0, costed=True))
-    plain = dict(R.replay(run, 20.0, costed=False))
+    info, trials = R.read_json(run / "study.json"), R.recorded(run)
+    costed = dict(R.replay(info, trials, 20.0, costed=True))
+    plain = dict(R.replay(info, trials, 20.0, costed=False))
     # At 60 s: the 4-epoch trial of arm "a" is done (40 s), its second has run 20 of its 40 s; the 12-epoch one
     # keeps its pace (60 s of 120 s left): 60 s left, as the run had. The mean of what finished (40 s) would
     # end the long one at once: one more epoch at its pace (10 s), so the second "a" trial's 20 s are the end.

@@ -11,7 +11,7 @@ FORMULATION_ALIASES = {"report": "paper"}  # the name runs made before the renam
 LOSSES = ("ce", "mse", "mae")
 CELLS = ("lstm", "gru", "rnn")
 SCHEDULES = ("constant", "cosine", "onecycle")
-TRAIN_PASSES = 3  # a training character-step, forward and backward, against a forward one (CharConfig.work)
+STEP_FORWARDS = 3  # a training character-step, forward and backward, in forward ones (CharConfig.work)
 
 
 @dataclass(frozen=True)
@@ -89,12 +89,12 @@ class CharConfig(TrialConfig):
         passes), its validation, and the capped test, a whole window per scored character in the paper
         formulation (a whole test part is left out: its size is the corpus'). A full pass
         (``steps_per_epoch`` 0) is the corpus, which every trial of a run shares: an epoch of windows then."""
-        window = self.seq_len if self.formulation == "paper" else 1
         if self.budget_s:
             return super().work
+        window = self.seq_len if self.formulation == "paper" else 1
         if not self.steps_per_epoch:
             return float(self.epochs * window)
-        train = TRAIN_PASSES * self.steps_per_epoch * self.batch_size * self.seq_len
+        train = STEP_FORWARDS * self.steps_per_epoch * self.batch_size * self.seq_len
         return float(self.epochs * (train + self.val_max_chars * window) + self.test_max_chars * window)
 
     def __post_init__(self) -> None:
